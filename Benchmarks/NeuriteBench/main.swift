@@ -1,0 +1,2 @@
+import Neurite
+print("neurite-bench: threads=\(Neurite.threads) isa=\(Neurite.isa)")

@@ -1,0 +1,75 @@
+// Thread-count control shared by every kernel.
+#include "neurite.h"
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int g_threads = 0; // 0 = not yet initialised
+
+static int parse_positive(const char *s) {
+    if (!s || !*s) return 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 1 || v > 4096) return 0;
+    return (int)v;
+}
+
+// Counts distinct (physical id, core id) pairs in /proc/cpuinfo; falls back to online CPUs.
+int nk_physical_cores(void) {
+    static atomic_int cached = 0;
+    int c = atomic_load(&cached);
+    if (c > 0) return c;
+    int cores = 0;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[256];
+        int phys = 0, seen = 0;
+        long pairs[1024];
+        while (fgets(line, sizeof line, f)) {
+            if (strncmp(line, "physical id", 11) == 0) {
+                const char *p = strchr(line, ':');
+                if (p) phys = atoi(p + 1);
+            } else if (strncmp(line, "core id", 7) == 0) {
+                const char *p = strchr(line, ':');
+                if (!p) continue;
+                long key = (long)phys * 65536 + atoi(p + 1);
+                int dup = 0;
+                for (int i = 0; i < seen; i++) if (pairs[i] == key) { dup = 1; break; }
+                if (!dup && seen < 1024) pairs[seen++] = key;
+            }
+        }
+        fclose(f);
+        cores = seen;
+    }
+    if (cores < 1) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        cores = n > 0 ? (int)n : 1;
+    }
+    atomic_store(&cached, cores);
+    return cores;
+}
+
+int nk_get_num_threads(void) {
+    int t = atomic_load(&g_threads);
+    if (t > 0) return t;
+    t = parse_positive(getenv("NEURITE_NUM_THREADS"));
+    if (!t) t = parse_positive(getenv("OMP_NUM_THREADS"));
+    if (!t) t = nk_physical_cores();
+    int expected = 0;
+    atomic_compare_exchange_strong(&g_threads, &expected, t);
+    return atomic_load(&g_threads);
+}
+
+void nk_set_num_threads(int n) { atomic_store(&g_threads, n < 1 ? 1 : n); }
+
+int nk_openmp_enabled(void) {
+#ifdef _OPENMP
+    return 1;
+#else
+    return 0;
+#endif
+}

@@ -1,0 +1,58 @@
+// swift-tools-version: 6.2
+// Neurite: neural-network training for Swift on Linux, hot loops in C.
+import PackageDescription
+
+// OpenMP comes from Debian's libomp-dev (LLVM 14). The toolchain's clang ships no omp.h, so the
+// C sources declare the few omp_* functions they call themselves (see CSupport/threads.c).
+let openMPC: [CSetting] = [
+    .unsafeFlags(["-fopenmp"], .when(traits: ["OpenMP"])),
+]
+let openMPLink: [LinkerSetting] = [
+    .unsafeFlags(["-L/usr/lib/llvm-14/lib"], .when(platforms: [.linux], traits: ["OpenMP"])),
+    .linkedLibrary("omp", .when(platforms: [.linux], traits: ["OpenMP"])),
+]
+// Swift numeric loops are ~100x slower unoptimised; keep debug builds (and `swift test`) usable.
+let optimizeDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
+let package = Package(
+    name: "Neurite",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Neurite", targets: ["Neurite"]),
+        .library(name: "NeuriteTensor", targets: ["NeuriteTensor"]),
+        .executable(name: "neurite", targets: ["neurite"]),
+        .executable(name: "neurite-bench", targets: ["NeuriteBench"]),
+    ],
+    traits: [
+        .trait(name: "OpenMP", description: "Parallel C kernels through LLVM's libomp (Debian: libomp-dev)."),
+        .default(enabledTraits: ["OpenMP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(
+            name: "CNeurite",
+            path: "CSupport",
+            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast", "-std=gnu11"])],
+            linkerSettings: openMPLink + [.linkedLibrary("m")]
+        ),
+        .target(name: "NeuriteTensor", dependencies: ["CNeurite"], swiftSettings: optimizeDebug),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Neurite", dependencies: ["NeuriteTensor", "CZlib"], swiftSettings: optimizeDebug),
+        .executableTarget(
+            name: "neurite",
+            dependencies: ["Neurite", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimizeDebug
+        ),
+        .executableTarget(
+            name: "NeuriteBench",
+            dependencies: ["Neurite", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Benchmarks/NeuriteBench",
+            swiftSettings: optimizeDebug
+        ),
+        .target(name: "TestSupport", dependencies: ["NeuriteTensor"], path: "Tests/TestSupport", swiftSettings: optimizeDebug),
+        .testTarget(name: "NeuriteTensorTests", dependencies: ["NeuriteTensor", "TestSupport", "CNeurite"], swiftSettings: optimizeDebug),
+        .testTarget(name: "NeuriteTests", dependencies: ["Neurite", "TestSupport"], swiftSettings: optimizeDebug),
+    ]
+)

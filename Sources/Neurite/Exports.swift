@@ -1,0 +1,2 @@
+// `import Neurite` brings the tensor engine too.
+@_exported import NeuriteTensor

@@ -1,0 +1,97 @@
+// Seeded, reproducible random numbers: every random choice in Neurite goes through one of these.
+
+import Foundation
+
+/// xoshiro256** seeded through SplitMix64: fast, 256-bit state, reproducible across platforms.
+///
+/// The state is public so that checkpoints can store it and a resumed run continues the exact
+/// same sequence.
+public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
+    /// The four 64-bit words of xoshiro256** state.
+    public var state: (UInt64, UInt64, UInt64, UInt64)
+
+    /// A generator whose sequence is fully determined by `seed`.
+    public init(seed: UInt64) {
+        var sm = seed
+        func splitMix() -> UInt64 {
+            sm &+= 0x9E37_79B9_7F4A_7C15
+            var z = sm
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        state = (splitMix(), splitMix(), splitMix(), splitMix())
+    }
+
+    /// A generator continuing from a saved state (see `stateWords`).
+    public init(stateWords w: [UInt64]) {
+        precondition(w.count == 4, "SeededGenerator state needs 4 words, got \(w.count)")
+        state = (w[0], w[1], w[2], w[3])
+    }
+
+    /// The state as four words, for checkpoints.
+    public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
+
+    @inlinable
+    public mutating func next() -> UInt64 {
+        let result = rotl(state.1 &* 5, 7) &* 9
+        let t = state.1 << 17
+        state.2 ^= state.0
+        state.3 ^= state.1
+        state.1 ^= state.2
+        state.0 ^= state.3
+        state.2 ^= t
+        state.3 = rotl(state.3, 45)
+        return result
+    }
+
+    @inlinable func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    /// Uniform in [0, 1) with 24 random bits (every float in the grid equally likely).
+    @inlinable
+    public mutating func nextUnitFloat() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+
+    /// Uniform in [0, 1) as Double with 53 random bits.
+    @inlinable
+    public mutating func nextUnitDouble() -> Double { Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0) }
+
+    /// Standard normal sample (Box–Muller in Double; one sample per call, so the sequence does not
+    /// depend on how calls are grouped).
+    public mutating func nextNormal() -> Float {
+        let u1 = 1.0 - nextUnitDouble()   // (0, 1]
+        let u2 = nextUnitDouble()
+        return Float((-2.0 * Foundation.log(u1)).squareRoot() * Foundation.cos(2.0 * Double.pi * u2))
+    }
+
+    /// Equality of states.
+    public static func == (a: SeededGenerator, b: SeededGenerator) -> Bool { a.stateWords == b.stateWords }
+
+    /// A uniformly random permutation of 0..<n (Fisher–Yates, deterministic given the state).
+    public mutating func permutation(_ n: Int) -> [Int] {
+        var p = Array(0..<n)
+        if n < 2 { return p }
+        for i in stride(from: n - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            p.swapAt(i, j)
+        }
+        return p
+    }
+}
+
+
+extension Tensor {
+    /// Samples from N(mean, standardDeviation²), drawn in row-major order from `generator`.
+    public init(randomNormal shape: [Int], mean: Float = 0, standardDeviation: Float = 1,
+                using generator: inout SeededGenerator) {
+        self.init(uninitializedShape: shape)
+        for i in 0..<count { storage.base[i] = mean + standardDeviation * generator.nextNormal() }
+    }
+
+    /// Samples uniform in `range` (lower bound included), drawn in row-major order from `generator`.
+    public init(randomUniform shape: [Int], in range: ClosedRange<Float> = 0...1,
+                using generator: inout SeededGenerator) {
+        self.init(uninitializedShape: shape)
+        let lo = range.lowerBound, w = range.upperBound - range.lowerBound
+        for i in 0..<count { storage.base[i] = lo + w * generator.nextUnitFloat() }
+    }
+}

@@ -1,0 +1,197 @@
+// Tensor: a copy-on-write value type over 64-byte-aligned, contiguous float32 storage.
+
+/// Heap storage shared by tensors until one of them is mutated (copy-on-write).
+///
+/// Memory is 64-byte aligned so that SIMD loads and the C kernels see cache-line-aligned rows.
+public final class TensorStorage: @unchecked Sendable {
+    /// Start of `count` floats.
+    public let base: UnsafeMutablePointer<Float>
+    /// Number of floats.
+    public let count: Int
+
+    init(count: Int) {
+        self.count = count
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
+                                                   alignment: 64)
+        base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    @usableFromInline func copy() -> TensorStorage {
+        let s = TensorStorage(count: count)
+        s.base.update(from: base, count: count)
+        return s
+    }
+
+    deinit { UnsafeMutableRawPointer(base).deallocate() }
+}
+
+/// An n-dimensional array of `Float` (rank 0 and up), stored contiguously in row-major order.
+///
+/// `Tensor` has value semantics: copies share storage until one of them is written to.
+/// Shape errors are programmer errors and stop with a message naming both shapes.
+public struct Tensor: Sendable {
+    /// Extent of each dimension, outermost first. `[]` is a scalar.
+    public internal(set) var shape: [Int]
+    @usableFromInline var storage: TensorStorage
+
+    /// Number of elements (product of `shape`; 1 for a scalar).
+    @inlinable public var count: Int { storage.count }
+    /// Number of dimensions.
+    @inlinable public var rank: Int { shape.count }
+
+    /// Number of elements of `shape`, checking that no extent is negative.
+    public static func elementCount(_ shape: [Int]) -> Int {
+        var n = 1
+        for d in shape {
+            precondition(d >= 0, "Tensor shape \(shape) has a negative dimension")
+            n *= d
+        }
+        return n
+    }
+
+    /// A tensor of `shape` whose elements are left uninitialised; callers must write all of them.
+    public init(uninitializedShape shape: [Int]) {
+        self.shape = shape
+        storage = TensorStorage(count: Tensor.elementCount(shape))
+    }
+
+    /// A tensor of `shape` filled with `value`.
+    public init(shape: [Int], repeating value: Float = 0) {
+        self.init(uninitializedShape: shape)
+        storage.base.initialize(repeating: value, count: storage.count)
+    }
+
+    /// A tensor of `shape` holding `scalars` in row-major order.
+    public init(shape: [Int], scalars: [Float]) {
+        let n = Tensor.elementCount(shape)
+        precondition(scalars.count == n,
+                     "Tensor(shape: \(shape)) needs \(n) scalars, got \(scalars.count)")
+        self.init(uninitializedShape: shape)
+        scalars.withUnsafeBufferPointer { storage.base.update(from: $0.baseAddress!, count: n) }
+    }
+
+    /// A rank-1 tensor holding `scalars`.
+    public init(_ scalars: [Float]) { self.init(shape: [scalars.count], scalars: scalars) }
+
+    /// A rank-0 tensor.
+    public init(scalar: Float) { self.init(shape: [], scalars: [scalar]) }
+
+    /// A tensor of `shape` whose elements are filled by `body` with a mutable buffer of `count` floats.
+    public init(shape: [Int], initializingWith body: (UnsafeMutableBufferPointer<Float>) throws -> Void) rethrows {
+        self.init(uninitializedShape: shape)
+        try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
+    }
+
+    /// All elements in row-major order.
+    public var scalars: [Float] {
+        Array(UnsafeBufferPointer(start: storage.base, count: count))
+    }
+
+    /// The single element of a one-element tensor.
+    public var scalar: Float {
+        precondition(count == 1, "scalar of a tensor of shape \(shape)")
+        return storage.base[0]
+    }
+
+    /// Read-only access to the elements.
+    @inlinable
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: storage.base, count: storage.count))
+    }
+
+    /// Mutable access to the elements (copies the storage first if it is shared).
+    @inlinable
+    public mutating func withUnsafeMutableBufferPointer<R>(
+        _ body: (UnsafeMutableBufferPointer<Float>) throws -> R
+    ) rethrows -> R {
+        makeUnique()
+        return try body(UnsafeMutableBufferPointer(start: storage.base, count: storage.count))
+    }
+
+    @inlinable
+    public mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
+    /// Element at a multi-dimensional index.
+    public subscript(_ index: Int...) -> Float {
+        get { storage.base[flatIndex(index)] }
+        set { let i = flatIndex(index); makeUnique(); storage.base[i] = newValue }
+    }
+
+    func flatIndex(_ index: [Int]) -> Int {
+        precondition(index.count == shape.count, "index \(index) into a tensor of shape \(shape)")
+        var flat = 0
+        for (i, d) in zip(index, shape) {
+            precondition(i >= 0 && i < d, "index \(index) out of range for shape \(shape)")
+            flat = flat * d + i
+        }
+        return flat
+    }
+
+    /// The same elements under another shape with the same element count. One extent may be -1
+    /// (inferred).
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var newShape = newShape
+        if let hole = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
+            precondition(known > 0 && count % known == 0, "cannot reshape \(shape) to \(newShape)")
+            newShape[hole] = count / known
+        }
+        precondition(Tensor.elementCount(newShape) == count,
+                     "cannot reshape a tensor of shape \(shape) (\(count) elements) to \(newShape)")
+        var t = self
+        t.shape = newShape
+        return t
+    }
+
+    /// Number of rows when viewed as a matrix [shape[0] x rest]: the batch dimension.
+    public var rowCount: Int { shape.first ?? 1 }
+    /// Elements per row (product of all dimensions after the first).
+    public var rowWidth: Int { shape.isEmpty ? 1 : shape.dropFirst().reduce(1, *) }
+
+    /// Rows `range` of the outermost dimension (a mini-batch), copied.
+    public func rows(_ range: Range<Int>) -> Tensor {
+        precondition(!shape.isEmpty, "rows(_:) of a scalar")
+        precondition(range.lowerBound >= 0 && range.upperBound <= shape[0],
+                     "rows \(range) out of range for shape \(shape)")
+        var newShape = shape
+        newShape[0] = range.count
+        let w = rowWidth
+        return Tensor(shape: newShape) { dst in
+            dst.baseAddress!.update(from: storage.base + range.lowerBound * w, count: range.count * w)
+        }
+    }
+
+    /// The rows named by `indices` (in that order), copied: a shuffled mini-batch.
+    public func gatheringRows(_ indices: some Collection<Int>) -> Tensor {
+        precondition(!shape.isEmpty, "gatheringRows(_:) of a scalar")
+        var newShape = shape
+        newShape[0] = indices.count
+        let w = rowWidth
+        return Tensor(shape: newShape) { dst in
+            var o = dst.baseAddress!
+            for i in indices {
+                precondition(i >= 0 && i < shape[0], "row \(i) out of range for shape \(shape)")
+                o.update(from: storage.base + i * w, count: w)
+                o += w
+            }
+        }
+    }
+}
+
+extension Tensor: Equatable {
+    /// Same shape and numerically equal elements (+0 == -0, NaN != NaN).
+    public static func == (a: Tensor, b: Tensor) -> Bool {
+        guard a.shape == b.shape else { return false }
+        for i in 0..<a.count where a.storage.base[i] != b.storage.base[i] { return false }
+        return true
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String {
+        let shown = scalars.prefix(16).map { String($0) }.joined(separator: ", ")
+        return "Tensor(shape: \(shape), [\(shown)\(count > 16 ? ", …" : "")])"
+    }
+}

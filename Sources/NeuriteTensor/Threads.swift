@@ -1,0 +1,34 @@
+// Thread-count control for every kernel, and facts about the machine the kernels run on.
+
+import CNeurite
+
+/// Run-time settings of Neurite's compute kernels.
+public enum Neurite {
+    /// Threads used by every kernel. Defaults to NEURITE_NUM_THREADS, then OMP_NUM_THREADS, then
+    /// the number of physical cores; settable at any time between calls (values < 1 mean 1).
+    /// Results never depend on it: kernels split work over independent output blocks.
+    public static var threads: Int {
+        get { Int(nk_get_num_threads()) }
+        set { nk_set_num_threads(Int32(clamping: newValue)) }
+    }
+
+    /// Physical cores of this machine.
+    public static var physicalCores: Int { Int(nk_physical_cores()) }
+
+    /// Whether the kernels were built with OpenMP (the default `OpenMP` package trait).
+    public static var openMPEnabled: Bool { nk_openmp_enabled() != 0 }
+
+    /// The instruction set the kernels use: "avx512", "avx2", "neon" or "ref".
+    public static var isa: String { String(cString: nk_isa_name(nk_isa_active())) }
+
+    /// The CPU's model name.
+    public static var cpuName: String { String(cString: nk_cpu_name()) }
+
+    /// Runs `body` with `threads` set to `n`, restoring the previous value afterwards.
+    public static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let old = threads
+        threads = n
+        defer { threads = old }
+        return try body()
+    }
+}

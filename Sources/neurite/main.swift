@@ -1,0 +1,2 @@
+import Neurite
+print("neurite: threads=\(Neurite.threads) isa=\(Neurite.isa)")
