@@ -1,0 +1,27 @@
+# Neurite: the two commands.
+#   make run   trains an MLP on Fashion-MNIST and reports its test accuracy (installs what is missing)
+#   make test  runs the test suite (installs what is missing)
+SWIFT ?= swift
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PKGS := libomp-dev zlib1g-dev dataset-fashion-mnist python3-sklearn
+
+.PHONY: setup run test test-serial bench
+setup:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: setup
+	$(SWIFT) run -c release neurite train --model mlp --data fashion-mnist --epochs 10 --optimizer momentum --lr 0.05
+
+test: setup
+	$(SWIFT) test
+
+test-serial: setup
+	$(SWIFT) test --disable-default-traits --scratch-path .build-serial
+
+bench: setup
+	$(SWIFT) run -c release neurite-bench all
