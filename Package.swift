@@ -51,7 +51,7 @@ let package = Package(
             path: "Benchmarks/NeuriteBench",
             swiftSettings: optimizeDebug
         ),
-        .target(name: "TestSupport", dependencies: ["NeuriteTensor"], path: "Tests/TestSupport", swiftSettings: optimizeDebug),
+        .target(name: "TestSupport", dependencies: ["NeuriteTensor", "Neurite"], path: "Tests/TestSupport", swiftSettings: optimizeDebug),
         .testTarget(name: "NeuriteTensorTests", dependencies: ["NeuriteTensor", "TestSupport", "CNeurite"], swiftSettings: optimizeDebug),
         .testTarget(name: "NeuriteTests", dependencies: ["Neurite", "TestSupport"], swiftSettings: optimizeDebug),
     ]

@@ -1,0 +1,40 @@
+// Small fused tensor passes the layers need (bias broadcast, bias gradient, masks).
+
+extension Tensor {
+    /// Writes `row` (shape [w] with w == rowWidth) into every row: the bias before a GEMM with β = 1.
+    mutating func fillRows(with row: Tensor) {
+        let w = rowWidth
+        precondition(row.count == w, "fillRows: row of shape \(row.shape) for a tensor of shape \(shape)")
+        let n = rowCount
+        row.withUnsafeBufferPointer { r in
+            withUnsafeMutableBufferPointer { d in
+                for i in 0..<n { (d.baseAddress! + i * w).update(from: r.baseAddress!, count: w) }
+            }
+        }
+    }
+
+    /// self[j] += Σᵢ m[i, j] for a matrix m: [n × count] (the bias gradient Σ_batch δ).
+    mutating func addRowSums(of m: Tensor) {
+        let w = count
+        precondition(m.rowWidth == w, "addRowSums: \(m.shape) rows into a tensor of shape \(shape)")
+        let n = m.rowCount
+        m.withUnsafeBufferPointer { src in
+            withUnsafeMutableBufferPointer { dst in
+                let d = dst.baseAddress!, s = src.baseAddress!
+                var j = 0
+                while j + 16 <= w {
+                    var acc = UnsafeRawPointer(d + j).loadUnaligned(as: SIMD16<Float>.self)
+                    for i in 0..<n { acc += UnsafeRawPointer(s + i * w + j).loadUnaligned(as: SIMD16<Float>.self) }
+                    UnsafeMutableRawPointer(d + j).storeBytes(of: acc, as: SIMD16<Float>.self)
+                    j += 16
+                }
+                while j < w {
+                    var acc = d[j]
+                    for i in 0..<n { acc += s[i * w + j] }
+                    d[j] = acc
+                    j += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// A serialisable description of a layer: the architecture stored in checkpoints.
+
+/// Everything needed to rebuild a layer (its parameters are stored separately).
+public enum LayerSpec: Codable, Equatable, Sendable {
+    case dense(inputs: Int, outputs: Int)
+    case maxout(inputs: Int, outputs: Int, pieces: Int)
+    case sigmoid
+    case tanh
+    case relu
+    case leakyRelu(slope: Float)
+    case elu(alpha: Float)
+    case softmax
+    case dropout(rate: Float)
+    case flatten
+
+    /// A new layer of this kind. Parameters are initialised from `generator` with `initializer`
+    /// (or the layer's default for its usual activation).
+    public func makeLayer(initializer: Initializer? = nil, generator: inout SeededGenerator) -> Layer {
+        switch self {
+        case let .dense(i, o): return Dense(inputs: i, outputs: o, initializer: initializer ?? .glorotUniform, generator: &generator)
+        case let .maxout(i, o, k): return Maxout(inputs: i, outputs: o, pieces: k, initializer: initializer ?? .glorotUniform, generator: &generator)
+        case .sigmoid: return Sigmoid()
+        case .tanh: return Tanh()
+        case .relu: return ReLU()
+        case let .leakyRelu(s): return LeakyReLU(slope: s)
+        case let .elu(a): return ELU(alpha: a)
+        case .softmax: return Softmax()
+        case let .dropout(p): return Dropout(rate: p, seed: generator.next())
+        case .flatten: return Flatten()
+        }
+    }
+}

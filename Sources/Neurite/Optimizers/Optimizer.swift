@@ -1,0 +1,133 @@
+// Optimizers update parameters from their gradients; their state is inspectable and restorable.
+
+import Foundation
+
+/// Learning rate as a function of the epoch (0-based).
+public enum LearningRateSchedule: Codable, Equatable, Sendable {
+    /// The base rate throughout.
+    case constant
+    /// Multiplies the rate by `factor` every `every` epochs.
+    case step(every: Int, factor: Float)
+    /// Cosine annealing from the base rate down to `minimum` over `epochs` epochs.
+    case cosine(epochs: Int, minimum: Float)
+
+    /// The rate for `epoch` given the base rate.
+    public func rate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case .constant: return base
+        case let .step(every, factor):
+            var r = base
+            for _ in 0..<(epoch / max(every, 1)) { r *= factor }
+            return r
+        case let .cosine(epochs, minimum):
+            let t = min(Float(epoch) / Float(max(epochs, 1)), 1)
+            return minimum + (base - minimum) * 0.5 * (1 + Foundation.cos(Float.pi * t))
+        }
+    }
+}
+
+/// Updates parameters from their gradients.
+public protocol Optimizer: AnyObject {
+    /// Name for logs and checkpoints ("sgd", "adam", "adamw").
+    var name: String { get }
+    /// Current learning rate (a schedule changes it between epochs).
+    var learningRate: Float { get set }
+    /// Number of `step` calls so far.
+    var stepCount: Int { get set }
+    /// Hyper-parameters, for checkpoint metadata.
+    var hyperparameters: [String: Float] { get }
+    /// One update of every parameter from its gradient.
+    func step(_ parameters: [Parameter])
+    /// Per-parameter state tensors by name ("velocity.3", "m.0", …), for checkpoints.
+    var state: [String: Tensor] { get }
+    /// Restores state saved from `state`; throws when names or shapes do not match `parameters`.
+    func restoreState(_ state: [String: Tensor], stepCount: Int, parameters: [Parameter]) throws
+}
+
+/// A saved optimizer state that does not match the model.
+public struct OptimizerStateError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+/// Optimizer state: one tensor slot per parameter and kind, created on first use.
+final class SlotStore {
+    let kinds: [String]
+    var slots: [[Tensor]] = []   // [kind][parameter index]
+
+    init(kinds: [String]) { self.kinds = kinds; slots = kinds.map { _ in [] } }
+
+    func prepare(_ parameters: [Parameter]) {
+        for k in kinds.indices where slots[k].count != parameters.count {
+            slots[k] = parameters.map { Tensor(shape: $0.value.shape, repeating: 0) }
+        }
+    }
+
+    var named: [String: Tensor] {
+        var d: [String: Tensor] = [:]
+        for (k, kind) in kinds.enumerated() { for (i, t) in slots[k].enumerated() { d["\(kind).\(i)"] = t } }
+        return d
+    }
+
+    func restore(_ state: [String: Tensor], parameters: [Parameter]) throws {
+        var new: [[Tensor]] = kinds.map { _ in [] }
+        for (k, kind) in kinds.enumerated() {
+            for (i, p) in parameters.enumerated() {
+                guard let t = state["\(kind).\(i)"] else {
+                    throw OptimizerStateError(message: "optimizer state lacks \(kind).\(i)")
+                }
+                guard t.shape == p.value.shape else {
+                    throw OptimizerStateError(message: "optimizer state \(kind).\(i) has shape \(t.shape), parameter has \(p.value.shape)")
+                }
+                new[k].append(t)
+            }
+        }
+        slots = new
+    }
+}
+
+/// Runs `body` over the value, gradient and up to two state buffers of a parameter, 16 floats at a
+/// time, with a zero-padded tail so every element sees the same arithmetic.
+@inline(__always)
+func updateElementwise(_ value: inout Tensor, _ grad: Tensor, _ s1: inout Tensor, _ s2: inout Tensor,
+                       _ body: (inout SIMD16<Float>, SIMD16<Float>, inout SIMD16<Float>, inout SIMD16<Float>) -> Void) {
+    let n = value.count
+    grad.withUnsafeBufferPointer { gp in
+        value.withUnsafeMutableBufferPointer { vp in
+            s1.withUnsafeMutableBufferPointer { ap in
+                s2.withUnsafeMutableBufferPointer { bp in
+                    var i = 0
+                    while i < n {
+                        let m = min(16, n - i)
+                        var v = SIMD16<Float>(repeating: 0), g = v, a = v, b = v
+                        if m == 16 {
+                            v = UnsafeRawPointer(vp.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                            g = UnsafeRawPointer(gp.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self)
+                            if ap.count > 0 { a = UnsafeRawPointer(ap.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self) }
+                            if bp.count > 0 { b = UnsafeRawPointer(bp.baseAddress! + i).loadUnaligned(as: SIMD16<Float>.self) }
+                        } else {
+                            for j in 0..<m {
+                                v[j] = vp[i + j]; g[j] = gp[i + j]
+                                if ap.count > 0 { a[j] = ap[i + j] }
+                                if bp.count > 0 { b[j] = bp[i + j] }
+                            }
+                        }
+                        body(&v, g, &a, &b)
+                        if m == 16 {
+                            UnsafeMutableRawPointer(vp.baseAddress! + i).storeBytes(of: v, as: SIMD16<Float>.self)
+                            if ap.count > 0 { UnsafeMutableRawPointer(ap.baseAddress! + i).storeBytes(of: a, as: SIMD16<Float>.self) }
+                            if bp.count > 0 { UnsafeMutableRawPointer(bp.baseAddress! + i).storeBytes(of: b, as: SIMD16<Float>.self) }
+                        } else {
+                            for j in 0..<m {
+                                vp[i + j] = v[j]
+                                if ap.count > 0 { ap[i + j] = a[j] }
+                                if bp.count > 0 { bp[i + j] = b[j] }
+                            }
+                        }
+                        i += 16
+                    }
+                }
+            }
+        }
+    }
+}

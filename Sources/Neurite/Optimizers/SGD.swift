@@ -1,0 +1,62 @@
+// Stochastic gradient descent with momentum, Nesterov momentum and L2 regularisation.
+
+/// Mini-batch gradient descent: θ ← θ − η·∇θ J.
+///
+/// - L2 regularisation (`weightDecay` λ) minimises J(θ) + λ‖θ‖², i.e. adds 2λθ to the gradient of
+///   every weight; biases are excluded unless `decayBiases` is true.
+/// - Momentum μ keeps a velocity v ← μ·v + g and steps θ ← θ − η·v; with Nesterov the step is
+///   θ ← θ − η·(g + μ·v) (the look-ahead form). μ = 0 is plain SGD.
+public final class SGD: Optimizer {
+    public var learningRate: Float
+    public let momentum: Float
+    public let nesterov: Bool
+    public let weightDecay: Float
+    public let decayBiases: Bool
+    public var stepCount = 0
+    private let slots = SlotStore(kinds: ["velocity"])
+
+    public init(learningRate: Float, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0,
+                decayBiases: Bool = false) {
+        precondition(learningRate > 0 && learningRate.isFinite, "SGD learning rate must be positive, got \(learningRate)")
+        precondition(momentum >= 0 && momentum < 1, "SGD momentum must be in [0, 1), got \(momentum)")
+        precondition(weightDecay >= 0, "SGD weight decay must be ≥ 0, got \(weightDecay)")
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.weightDecay = weightDecay
+        self.decayBiases = decayBiases
+    }
+
+    public var name: String { "sgd" }
+    public var hyperparameters: [String: Float] {
+        ["learning_rate": learningRate, "momentum": momentum, "nesterov": nesterov ? 1 : 0, "weight_decay": weightDecay]
+    }
+
+    public func step(_ parameters: [Parameter]) {
+        stepCount += 1
+        let lr = SIMD16<Float>(repeating: learningRate), mu = SIMD16<Float>(repeating: momentum)
+        var empty = Tensor(shape: [0])
+        if momentum > 0 { slots.prepare(parameters) }
+        for (i, p) in parameters.enumerated() {
+            let l2 = SIMD16<Float>(repeating: (p.isBias && !decayBiases) ? 0 : 2 * weightDecay)
+            if momentum == 0 {
+                updateElementwise(&p.value, p.gradient, &empty, &empty) { v, g, _, _ in
+                    v -= lr * (g + l2 * v)
+                }
+            } else {
+                let nest = nesterov
+                updateElementwise(&p.value, p.gradient, &slots.slots[0][i], &empty) { v, g, vel, _ in
+                    let grad = g + l2 * v
+                    vel = mu * vel + grad
+                    v -= lr * (nest ? grad + mu * vel : vel)
+                }
+            }
+        }
+    }
+
+    public var state: [String: Tensor] { slots.named }
+    public func restoreState(_ state: [String: Tensor], stepCount: Int, parameters: [Parameter]) throws {
+        if momentum > 0 { try slots.restore(state, parameters: parameters) }
+        self.stepCount = stepCount
+    }
+}

@@ -1,0 +1,78 @@
+import Testing
+import Neurite
+import TestSupport
+
+/// Backpropagation of a 3-layer MLP against a naive implementation written here in Double, straight
+/// from the classic algorithm: δ_L = ∇y E; for k = L…1: ∇b_k = Σ δ_k, ∇W_k = δ_k h_{k−1}ᵀ,
+/// ∇h_{k−1} = W_kᵀ δ_k, δ_{k−1} = ∇h_{k−1} ⊙ g′(a_{k−1}).
+@Suite struct BackpropTests {
+    @Test func threeLayerMLPMatchesNaiveBackprop() throws {
+        var g = SeededGenerator(seed: 21)
+        let sizes = [5, 8, 6, 3]
+        let model = try Sequential(inputShape: [5], layers: [
+            Dense(inputs: 5, outputs: 8, generator: &g), Tanh(),
+            Dense(inputs: 8, outputs: 6, generator: &g), Sigmoid(),
+            Dense(inputs: 6, outputs: 3, generator: &g),
+        ])
+        let dense = model.layers.compactMap { $0 as? Dense }
+        for d in dense { d.bias.value = Tensor(randomNormal: d.bias.value.shape, standardDeviation: 0.3, using: &g) }
+        let batch = 4
+        let x = Tensor(randomNormal: [batch, 5], using: &g)
+        let labels = [2, 0, 1, 2]
+
+        model.zeroGradients()
+        let y = model.forward(x, training: true)
+        let (_, grad) = SoftmaxCrossEntropy().evaluate(output: y, target: .classes(labels))
+        model.backward(grad)
+
+        // Naive reference, one example at a time, in Double.
+        let W = dense.map { d in d.weight.value.scalars.map(Double.init) }
+        let B = dense.map { d in d.bias.value.scalars.map(Double.init) }
+        var gW = W.map { [Double](repeating: 0, count: $0.count) }
+        var gB = B.map { [Double](repeating: 0, count: $0.count) }
+        let acts: [(Double) -> Double] = [{ _tanh($0) }, { 1 / (1 + _exp(-$0)) }, { $0 }]
+        let derivs: [(Double) -> Double] = [{ 1 - _tanh($0) * _tanh($0) },
+                                            { let s = 1 / (1 + _exp(-$0)); return s * (1 - s) }, { _ in 1 }]
+        let xs = x.scalars.map(Double.init)
+        for n in 0..<batch {
+            var h: [[Double]] = [Array(xs[(n * 5)..<(n * 5 + 5)])]
+            var a: [[Double]] = []
+            for k in 0..<3 {
+                let (ni, no) = (sizes[k], sizes[k + 1])
+                var ak = [Double](repeating: 0, count: no)
+                for o in 0..<no {
+                    ak[o] = B[k][o]
+                    for i in 0..<ni { ak[o] += W[k][o * ni + i] * h[k][i] }
+                }
+                a.append(ak)
+                h.append(ak.map(acts[k]))
+            }
+            // ∇y E of the mean softmax cross-entropy for this example.
+            let out = h[3]
+            let m = out.max()!
+            let e = out.map { _exp($0 - m) }
+            let s = e.reduce(0, +)
+            var gradH = e.map { $0 / s / Double(batch) }
+            gradH[labels[n]] -= 1 / Double(batch)
+            for k in stride(from: 2, through: 0, by: -1) {
+                let (ni, no) = (sizes[k], sizes[k + 1])
+                let delta = (0..<no).map { gradH[$0] * derivs[k](a[k][$0]) }
+                for o in 0..<no {
+                    gB[k][o] += delta[o]
+                    for i in 0..<ni { gW[k][o * ni + i] += delta[o] * h[k][i] }
+                }
+                gradH = (0..<ni).map { i in (0..<no).reduce(0.0) { $0 + W[k][$1 * ni + i] * delta[$1] } }
+            }
+        }
+        for k in 0..<3 {
+            let errW = maxRelativeError(dense[k].weight.gradient.scalars, gW[k].map(Float.init))
+            let errB = maxRelativeError(dense[k].bias.gradient.scalars, gB[k].map(Float.init))
+            #expect(errW < 1e-5, "layer \(k + 1) ∇W")
+            #expect(errB < 1e-5, "layer \(k + 1) ∇b")
+        }
+    }
+}
+
+import Foundation
+private func _tanh(_ x: Double) -> Double { Foundation.tanh(x) }
+private func _exp(_ x: Double) -> Double { Foundation.exp(x) }

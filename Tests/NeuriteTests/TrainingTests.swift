@@ -1,0 +1,96 @@
+import Testing
+import Neurite
+import TestSupport
+
+/// Two interleaved spirals, `perClass` points each, seeded: a classic non-linear problem.
+func spirals(perClass: Int, seed: UInt64) -> Dataset {
+    var g = SeededGenerator(seed: seed)
+    var xs: [Float] = [], labels: [Int] = []
+    for c in 0..<2 {
+        for i in 0..<perClass {
+            let t = Float(i) / Float(perClass) * 3 * .pi
+            let r = 0.2 + t / (3 * .pi)
+            let angle = t + Float(c) * .pi
+            xs += [r * cosf(angle) + 0.02 * g.nextNormal(), r * sinf(angle) + 0.02 * g.nextNormal()]
+            labels.append(c)
+        }
+    }
+    return Dataset(inputs: Tensor(shape: [2 * perClass, 2], scalars: xs), labels: labels)
+}
+
+@Suite struct TrainingTests {
+    /// XOR, the classic non-linearly-separable case, solved by a 2-2-1 sigmoid network
+    /// (sigmoid hidden layer; sigmoid output fused into binary cross-entropy).
+    @Test func xorWithA221SigmoidNetwork() throws {
+        let data = Dataset(inputs: Tensor(shape: [4, 2], scalars: [0, 0, 0, 1, 1, 0, 1, 1]), labels: [0, 1, 1, 0])
+        let model = try Sequential(inputShape: [2], specs: [.dense(inputs: 2, outputs: 2), .sigmoid,
+                                                            .dense(inputs: 2, outputs: 1)], seed: 3)
+        let trainer = Trainer(model: model, loss: BinaryCrossEntropy(),
+                              optimizer: SGD(learningRate: 0.5, momentum: 0.9), seed: 1)
+        _ = try trainer.fit(data, epochs: 2000, batchSize: 4)
+        let out = model.forward(data.inputs).sigmoid().scalars
+        #expect(Trainer.decide(model.forward(data.inputs)) == [0, 1, 1, 0], "outputs \(out)")
+        #expect(out[0] < 0.1 && out[1] > 0.9 && out[2] > 0.9 && out[3] < 0.1, "outputs \(out)")
+    }
+
+    @Test func mlpLearnsSpirals() throws {
+        let data = spirals(perClass: 200, seed: 5)
+        let model = try Sequential(inputShape: [2], specs: [.dense(inputs: 2, outputs: 32), .tanh,
+                                                            .dense(inputs: 32, outputs: 32), .tanh,
+                                                            .dense(inputs: 32, outputs: 2)], seed: 7)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01), seed: 2)
+        let history = try trainer.fit(data, epochs: 150, batchSize: 32)
+        let acc = trainer.evaluate(data).accuracy!
+        #expect(acc > 0.97, "spiral accuracy \(acc)")
+        #expect(history.epochs.last!.trainLoss < history.epochs.first!.trainLoss)
+    }
+
+    /// Same seed ⇒ bitwise-identical weights after training, at 1 and at 2 threads (the layer
+    /// sizes are above the GEMM's parallel threshold, so 2 threads really split the work).
+    @Test func trainingIsBitwiseReproducibleAcrossThreadCounts() throws {
+        var g = SeededGenerator(seed: 99)
+        let x = Tensor(randomNormal: [512, 64], using: &g)
+        let labels = (0..<512).map { i in Int(x[i, 0] > 0 ? 1 : 0) + (x[i, 1] > 0 ? 2 : 0) }
+        let data = Dataset(inputs: x, labels: labels, classCount: 4)
+        func train(threads: Int) throws -> [[Float]] {
+            try Neurite.withThreads(threads) {
+                let model = try Sequential(inputShape: [64], specs: [.dense(inputs: 64, outputs: 256), .relu,
+                                                                     .dropout(rate: 0.2),
+                                                                     .dense(inputs: 256, outputs: 4)], seed: 1)
+                let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(),
+                                      optimizer: SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4), seed: 4)
+                _ = try trainer.fit(data, epochs: 3, batchSize: 128)
+                return model.parameters.map { $0.value.scalars }
+            }
+        }
+        let one = try train(threads: 1)
+        let two = try train(threads: 2)
+        let again = try train(threads: 1)
+        #expect(one.map { $0.map(\.bitPattern) } == two.map { $0.map(\.bitPattern) })
+        #expect(one.map { $0.map(\.bitPattern) } == again.map { $0.map(\.bitPattern) })
+    }
+
+    @Test func nonFiniteLossStopsWithEpochAndBatch() throws {
+        let data = spirals(perClass: 50, seed: 1)
+        let model = try Sequential(inputShape: [2], specs: [.dense(inputs: 2, outputs: 8), .relu,
+                                                            .dense(inputs: 8, outputs: 2)], seed: 1)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 1e30), seed: 1)
+        #expect(throws: TrainingError.self) { try trainer.fit(data, epochs: 5, batchSize: 10) }
+    }
+
+    @Test func badHyperparametersAndShapesAreThrownErrors() throws {
+        let data = spirals(perClass: 10, seed: 1)
+        let model = try Sequential(inputShape: [3], specs: [.dense(inputs: 3, outputs: 2)], seed: 1)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1))
+        #expect(throws: TrainingError.self) { try trainer.fit(data, epochs: 1, batchSize: 4) }
+        let ok = try Sequential(inputShape: [2], specs: [.dense(inputs: 2, outputs: 2)], seed: 1)
+        let t2 = Trainer(model: ok, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1))
+        #expect(throws: TrainingError.self) { try t2.fit(data, epochs: 1, batchSize: 0) }
+        #expect(throws: ShapeError.self) {
+            try Sequential(inputShape: [784], layers: [Flatten(), Dense(inputs: 100, outputs: 10, generator: &g0)])
+        }
+    }
+}
+
+nonisolated(unsafe) var g0 = SeededGenerator(seed: 0)
+import Foundation
