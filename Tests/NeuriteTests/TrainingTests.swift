@@ -8,10 +8,10 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
     var xs: [Float] = [], labels: [Int] = []
     for c in 0..<2 {
         for i in 0..<perClass {
-            let t = Float(i) / Float(perClass) * 3 * .pi
-            let r = 0.2 + t / (3 * .pi)
+            let t = Float(i) / Float(perClass) * 2 * .pi
+            let r = 2 * (0.2 + t / (2 * .pi))
             let angle = t + Float(c) * .pi
-            xs += [r * cosf(angle) + 0.02 * g.nextNormal(), r * sinf(angle) + 0.02 * g.nextNormal()]
+            xs += [r * cosf(angle) + 0.05 * g.nextNormal(), r * sinf(angle) + 0.05 * g.nextNormal()]
             labels.append(c)
         }
     }
@@ -39,7 +39,7 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
                                                             .dense(inputs: 32, outputs: 32), .tanh,
                                                             .dense(inputs: 32, outputs: 2)], seed: 7)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01), seed: 2)
-        let history = try trainer.fit(data, epochs: 150, batchSize: 32)
+        let history = try trainer.fit(data, epochs: 100, batchSize: 32)
         let acc = trainer.evaluate(data).accuracy!
         #expect(acc > 0.97, "spiral accuracy \(acc)")
         #expect(history.epochs.last!.trainLoss < history.epochs.first!.trainLoss)

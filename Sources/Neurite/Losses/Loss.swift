@@ -67,10 +67,16 @@ public struct SoftmaxCrossEntropy: Loss {
                     }
                 case let .values(d):
                     precondition(d.count == z.count, "SoftmaxCrossEntropy: logits of shape \(z.shape) but targets of shape \(d.shape)")
+                    // ∇z of −Σᵢ dᵢ log softmax(z)ᵢ is softmax(z)·Σᵢdᵢ − d (= p − d for distributions).
                     d.withUnsafeBufferPointer { dp in
-                        for i in 0..<(n * c) where dp[i] != 0 {
-                            total -= Double(dp[i]) * Double(lp[i])
-                            gp[i] -= dp[i] * invB
+                        for r in 0..<n {
+                            var mass: Float = 0
+                            for j in 0..<c { mass += dp[r * c + j] }
+                            for j in 0..<c {
+                                let i = r * c + j
+                                if dp[i] != 0 { total -= Double(dp[i]) * Double(lp[i]) }
+                                gp[i] = gp[i] * mass - dp[i] * invB
+                            }
                         }
                     }
                 }

@@ -56,7 +56,9 @@ public final class Adam: Optimizer {
             let lambda = (p.isBias && !decayBiases) ? 0 : weightDecay
             let l2 = SIMD16<Float>(repeating: decoupled ? 0 : 2 * lambda)
             let shrink = SIMD16<Float>(repeating: decoupled ? learningRate * lambda : 0)
-            updateElementwise(&p.value, p.gradient, &slots.slots[0][i], &slots.slots[1][i]) { v, g, m, s in
+            var mt = slots.take(0, i), vt = slots.take(1, i)
+            defer { slots.put(mt, 0, i); slots.put(vt, 1, i) }
+            updateElementwise(&p.value, p.gradient, &mt, &vt) { v, g, m, s in
                 let grad = g + l2 * v
                 m = b1 * m + (one - b1) * grad
                 s = b2 * s + (one - b2) * grad * grad

@@ -63,6 +63,15 @@ final class SlotStore {
         }
     }
 
+    /// Moves slot (kind, i) out (leaving an empty tensor) so it can be mutated without a copy.
+    func take(_ kind: Int, _ i: Int) -> Tensor {
+        let t = slots[kind][i]
+        slots[kind][i] = Tensor(shape: [0])
+        return t
+    }
+
+    func put(_ t: Tensor, _ kind: Int, _ i: Int) { slots[kind][i] = t }
+
     var named: [String: Tensor] {
         var d: [String: Tensor] = [:]
         for (k, kind) in kinds.enumerated() { for (i, t) in slots[k].enumerated() { d["\(kind).\(i)"] = t } }

@@ -35,17 +35,19 @@ public final class SGD: Optimizer {
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
         let lr = SIMD16<Float>(repeating: learningRate), mu = SIMD16<Float>(repeating: momentum)
-        var empty = Tensor(shape: [0])
+        var empty1 = Tensor(shape: [0]), empty2 = Tensor(shape: [0])
         if momentum > 0 { slots.prepare(parameters) }
         for (i, p) in parameters.enumerated() {
             let l2 = SIMD16<Float>(repeating: (p.isBias && !decayBiases) ? 0 : 2 * weightDecay)
             if momentum == 0 {
-                updateElementwise(&p.value, p.gradient, &empty, &empty) { v, g, _, _ in
+                updateElementwise(&p.value, p.gradient, &empty1, &empty2) { v, g, _, _ in
                     v -= lr * (g + l2 * v)
                 }
             } else {
                 let nest = nesterov
-                updateElementwise(&p.value, p.gradient, &slots.slots[0][i], &empty) { v, g, vel, _ in
+                var vt = slots.take(0, i)
+                defer { slots.put(vt, 0, i) }
+                updateElementwise(&p.value, p.gradient, &vt, &empty2) { v, g, vel, _ in
                     let grad = g + l2 * v
                     vel = mu * vel + grad
                     v -= lr * (nest ? grad + mu * vel : vel)
