@@ -174,8 +174,10 @@ extension Tensor {
         let total = SIMDMath.horizontalSum(s)
         // 3. Normalise.
         if log {
-            let shift = V(repeating: mx + SIMDMath.log(V(repeating: total))[0])
-            SIMDMath.map(x, y, count: n) { $0 - shift }
+            // (x − max) − log Σ: subtracting max first keeps e.g. −1000 − (−1000 + log 3) from losing
+            // log 3's low bits to the rounding of the combined shift.
+            let lse = V(repeating: SIMDMath.log(V(repeating: total))[0])
+            SIMDMath.map(x, y, count: n) { ($0 - mv) - lse }
         } else {
             let inv = V(repeating: 1 / total)
             SIMDMath.map(y, y, count: n) { $0 * inv }

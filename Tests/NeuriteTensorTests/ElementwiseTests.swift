@@ -1,0 +1,92 @@
+import Testing
+import TestSupport
+import NeuriteTensor
+
+@Suite struct ElementwiseTests {
+    static let sizes = [1, 15, 16, 17, 33]
+
+    func random(_ shape: [Int], seed: UInt64, in range: ClosedRange<Float> = -3...3) -> Tensor {
+        var g = SeededGenerator(seed: seed)
+        return Tensor(randomUniform: shape, in: range, using: &g)
+    }
+
+    @Test(arguments: sizes)
+    func tensorTensorOperatorsMatchScalarLoops(n: Int) {
+        let a = random([n], seed: 1), b = random([n], seed: 2, in: 0.5...3)
+        let x = a.scalars, y = b.scalars
+        #expect((a + b).scalars == zip(x, y).map { $0 + $1 })
+        #expect((a - b).scalars == zip(x, y).map { $0 - $1 })
+        #expect((a * b).scalars == zip(x, y).map { $0 * $1 })
+        #expect((a / b).scalars == zip(x, y).map { $0 / $1 })
+        #expect((-a).scalars == x.map { -$0 })
+        #expect(a.squared().scalars == x.map { $0 * $0 })
+        #expect(b.sqrt().scalars == y.map { $0.squareRoot() })
+        #expect(a.clipped(to: -1...1).scalars == x.map { Swift.min(Swift.max($0, -1), 1) })
+        #expect(Tensor.addingScaled(a, b, scale: 0.5).scalars == zip(x, y).map { $0 + 0.5 * $1 })
+    }
+
+    @Test(arguments: sizes)
+    func scalarOperators(n: Int) {
+        let a = random([n], seed: 3, in: 0.5...3)
+        let x = a.scalars
+        #expect((a + 2).scalars == x.map { $0 + 2 })
+        #expect((a - 2).scalars == x.map { $0 - 2 })
+        #expect((a * 2).scalars == x.map { $0 * 2 })
+        #expect((a / 2).scalars == x.map { $0 / 2 })
+        #expect((2 + a).scalars == x.map { 2 + $0 })
+        #expect((2 - a).scalars == x.map { 2 - $0 })
+        #expect((2 * a).scalars == x.map { 2 * $0 })
+        #expect((2 / a).scalars == x.map { 2 / $0 })
+    }
+
+    @Test func compoundAssignmentWorksInPlaceAndKeepsCopiesIntact() {
+        let original = random([3, 17], seed: 4)
+        let other = random([3, 17], seed: 5, in: 1...2)
+        var c = original
+        c += other
+        #expect(c.scalars == zip(original.scalars, other.scalars).map { $0 + $1 })
+        #expect(original == random([3, 17], seed: 4))   // the copy did not change the original
+        var d = original; d -= other
+        #expect(d == original - other)
+        var e = original; e *= other
+        #expect(e == original * other)
+        var f = original; f /= other
+        #expect(f == original / other)
+        var s = original; s += 1; s -= 0.5; s *= 2; s /= 4
+        #expect(s.scalars == original.scalars.map { (($0 + 1) - 0.5) * 2 / 4 })
+        #expect(original == random([3, 17], seed: 4))
+        var a = original; a.addScaled(other, scale: -2)
+        #expect(a == Tensor.addingScaled(original, other, scale: -2))
+        var self2 = original; self2 += self2
+        #expect(self2 == original * 2)
+    }
+
+    @Test(arguments: [1, 15, 16, 17, 33])
+    func biasBroadcastOverRows(d: Int) {
+        let x = random([5, d], seed: 6), bias = random([d], seed: 7)
+        var expected = x.scalars
+        for r in 0..<5 { for j in 0..<d { expected[r * d + j] += bias.scalars[j] } }
+        #expect((x + bias).scalars == expected)
+        #expect((x + bias.reshaped([1, d])).scalars == expected)
+        #expect((bias + x).scalars == expected)
+        var y = x
+        y += bias
+        #expect(y.scalars == expected)
+        #expect(y.shape == [5, d])
+        // Other operators broadcast the same way, and over every leading axis.
+        let x3 = random([2, 3, d], seed: 8)
+        let m = x3 * bias
+        for i in 0..<(6 * d) { #expect(m.scalars[i] == x3.scalars[i] * bias.scalars[i % d]) }
+        let q = bias - x3
+        for i in 0..<(6 * d) { #expect(q.scalars[i] == bias.scalars[i % d] - x3.scalars[i]) }
+        // A rank-0 tensor acts as a scalar.
+        #expect(x * Tensor(scalar: 3) == x * 3)
+    }
+
+    @Test func emptyTensors() {
+        let e = Tensor(shape: [0, 4])
+        #expect((e + e).shape == [0, 4])
+        #expect((e + Tensor([1, 2, 3, 4])).shape == [0, 4])
+        #expect(e.relu().count == 0)
+    }
+}
