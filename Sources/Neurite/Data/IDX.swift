@@ -148,7 +148,8 @@ public enum IDX {
         if file.elementType == .uint8 {
             return Tensor(shape: shape) { dst in
                 file.bytes.withUnsafeBufferPointer { src in
-                    for i in 0..<(n * width) { dst[i] = Float(src[i]) * (1.0 / 255.0) }
+                    // Divide (not multiply by 1/255) so that 255 maps to exactly 1 and each value is x/255 exactly.
+                    for i in 0..<(n * width) { dst[i] = Float(src[i]) / 255 }
                 }
             }
         }
