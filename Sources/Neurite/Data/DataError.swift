@@ -1,0 +1,82 @@
+// Errors raised while reading data files and preparing data sets. Every case carries what a user
+// needs to fix the problem: the file, the place in it, and what was expected versus found.
+
+/// Something wrong with a data file, a data set on disk, or a request made of a data set.
+///
+/// Line and column numbers are 1-based, as a text editor shows them.
+public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// `path` does not exist. `hint` (may be empty) says how to get it.
+    case fileNotFound(path: String, hint: String)
+    /// `path` exists but could not be read (a directory, no permission, …).
+    case unreadable(path: String, reason: String)
+    /// The gzip stream in `path` is damaged or ends early; `detail` is zlib's message.
+    case corruptCompressedData(path: String, detail: String)
+    /// The first bytes of `path` are not the magic number of its format.
+    case badMagic(path: String, expected: String, found: String)
+    /// The IDX type byte of `path` names no element type this reader supports.
+    case unsupportedType(path: String, typeByte: UInt8)
+    /// `path` holds fewer bytes than its header announces (IDX: counted after the header).
+    case truncated(path: String, expectedBytes: Int, foundBytes: Int)
+    /// `path` holds more bytes than its header announces (IDX: counted after the header).
+    case extraData(path: String, expectedBytes: Int, foundBytes: Int)
+    /// The array in `path` has dimensions `found`, but the reader needs `expected` (in words).
+    case badDimensions(path: String, expected: String, found: [Int])
+    /// Two files (or a file and its own header) disagree on how many examples there are.
+    case dimensionMismatch(firstPath: String, firstCount: Int, secondPath: String, secondCount: Int)
+    /// A field that should be a number is not.
+    case badField(path: String, line: Int, column: Int, text: String)
+    /// A row has `found` fields where earlier rows had `expected`.
+    case inconsistentColumns(path: String, line: Int, expected: Int, found: Int)
+    /// A class-label field is not a non-negative integer.
+    case badLabel(path: String, line: Int, column: Int, text: String)
+    /// A requested column (as given, possibly negative) does not exist in a file of `columnCount` columns.
+    case columnOutOfRange(path: String, column: Int, columnCount: Int)
+    /// `path` has a header but no data rows.
+    case noData(path: String)
+    /// The data set `name` is not installed; it comes with the Debian package `debianPackage`.
+    case datasetMissing(name: String, debianPackage: String)
+    /// An argument was outside its allowed range, e.g. `k` for k-fold cross-validation.
+    case invalidArgument(name: String, value: String, requirement: String)
+
+    public var description: String {
+        switch self {
+        case let .fileNotFound(path, hint):
+            return "The file '\(path)' does not exist." + (hint.isEmpty ? "" : " \(hint)")
+        case let .unreadable(path, reason):
+            return "The file '\(path)' could not be read: \(reason)."
+        case let .corruptCompressedData(path, detail):
+            return "The gzip data in '\(path)' is damaged or incomplete (zlib: \(detail))."
+        case let .badMagic(path, expected, found):
+            return "The file '\(path)' does not start with the expected magic number: expected \(expected), found \(found)."
+        case let .unsupportedType(path, typeByte):
+            let hex = "0x" + String(typeByte, radix: 16, uppercase: true)
+            return "The IDX file '\(path)' has element type byte \(hex), which is not supported (supported: 0x08 unsigned byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)."
+        case let .truncated(path, expectedBytes, foundBytes):
+            return "The file '\(path)' is truncated: \(expectedBytes) bytes were expected but only \(foundBytes) are present."
+        case let .extraData(path, expectedBytes, foundBytes):
+            return "The file '\(path)' has unexpected extra data: \(expectedBytes) bytes were expected but \(foundBytes) are present."
+        case let .badDimensions(path, expected, found):
+            return "The array in '\(path)' has dimensions \(found), but \(expected) was expected."
+        case let .dimensionMismatch(firstPath, firstCount, secondPath, secondCount):
+            if firstPath == secondPath {
+                return "The file '\(firstPath)' declares \(firstCount) examples but holds \(secondCount)."
+            }
+            return "The files disagree on the number of examples: '\(firstPath)' holds \(firstCount) but '\(secondPath)' holds \(secondCount)."
+        case let .badField(path, line, column, text):
+            let shown = text.isEmpty ? "an empty field" : "'\(text)'"
+            return "Line \(line), column \(column) of '\(path)' should be a number but is \(shown)."
+        case let .inconsistentColumns(path, line, expected, found):
+            return "Line \(line) of '\(path)' has \(found) fields, but the rows before it have \(expected)."
+        case let .badLabel(path, line, column, text):
+            return "Line \(line), column \(column) of '\(path)' should be a class label (a whole number from 0 up) but is '\(text)'."
+        case let .columnOutOfRange(path, column, columnCount):
+            return "Column \(column) was requested from '\(path)', which has only \(columnCount) columns (use 0..<\(columnCount), or -1 for the last)."
+        case let .noData(path):
+            return "The file '\(path)' contains no data rows."
+        case let .datasetMissing(name, debianPackage):
+            return "The \(name) data set is not installed; install it with: apt-get install \(debianPackage)"
+        case let .invalidArgument(name, value, requirement):
+            return "The argument \(name) = \(value) is invalid: it must be \(requirement)."
+        }
+    }
+}
