@@ -51,7 +51,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .badMagic(path, expected, found):
             return "The file '\(path)' does not start with the expected magic number: expected \(expected), found \(found)."
         case let .unsupportedType(path, typeByte):
-            let hex = "0x" + String(typeByte, radix: 16, uppercase: true)
+            let digits = String(typeByte, radix: 16, uppercase: true)
+            let hex = "0x" + (digits.count < 2 ? "0" : "") + digits
             return "The IDX file '\(path)' has element type byte \(hex), which is not supported (supported: 0x08 unsigned byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)."
         case let .truncated(path, expectedBytes, foundBytes):
             return "The file '\(path)' is truncated: \(expectedBytes) bytes were expected but only \(foundBytes) are present."
