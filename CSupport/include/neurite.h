@@ -77,6 +77,10 @@ void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, flo
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);
 
+/// The SGEMM blocking for `isa` (NK_ISA_AUTO = active; unsupported = reference): writes
+/// out[0..4] = MR, NR (register tile), MC, KC, NC (cache blocks) and returns the ISA actually used.
+int nk_sgemm_blocking(nk_isa isa, int out[5]);
+
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
 
