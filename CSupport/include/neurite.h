@@ -84,6 +84,15 @@ int nk_sgemm_blocking(nk_isa isa, int out[5]);
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
 
+// ---------------------------------------------------------------------------------------------
+// Machine probe
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `iterations` rounds of independent FMA chains in `isa`'s widest vectors on `threads`
+/// threads (<= 0 = current setting; each thread does all iterations) and returns the number of
+/// flops performed (an FMA counts 2). Time the call to get the machine's FMA peak.
+int64_t nk_fma_peak(nk_isa isa, int threads, int64_t iterations);
+
 #ifdef __cplusplus
 }
 #endif
