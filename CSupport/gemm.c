@@ -21,6 +21,7 @@
 #include "neurite.h"
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,9 +97,36 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
     }
 }
 
-static float *alloc_aligned(int64_t floats) {
-    size_t bytes = ((size_t)floats * sizeof(float) + 63) & ~(size_t)63;
-    return (float *)aligned_alloc(64, bytes ? bytes : 64);
+// Pack buffers are per thread and kept for the thread's lifetime (freed by a pthread key
+// destructor when it exits): allocating them per call cost up to 2x on sub-millisecond products
+// at 2 threads (fresh pages fault in on every call once glibc trims a worker thread's arena).
+// Each thread only ever touches its own buffer, so concurrent callers are safe.
+typedef struct pack_scratch { float *buf; size_t floats; } pack_scratch;
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_free(void *p) {
+    pack_scratch *s = (pack_scratch *)p;
+    if (s) { free(s->buf); free(s); }
+}
+static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_free); }
+
+// A 64-byte aligned buffer of at least `floats` floats owned by the calling thread, or NULL.
+static float *thread_scratch(size_t floats) {
+    pthread_once(&g_scratch_once, scratch_key_init);
+    pack_scratch *s = (pack_scratch *)pthread_getspecific(g_scratch_key);
+    if (!s) {
+        s = (pack_scratch *)calloc(1, sizeof *s);
+        if (!s) return NULL;
+        pthread_setspecific(g_scratch_key, s);
+    }
+    if (s->floats < floats) {
+        free(s->buf);
+        size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
+        s->buf = (float *)aligned_alloc(64, bytes);
+        s->floats = s->buf ? floats : 0;
+    }
+    return s->buf;
 }
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
@@ -153,9 +181,11 @@ static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, 
     const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
     const int64_t mcap = NK_MIN((int64_t)cfg->mc, (m + cfg->mr - 1) / cfg->mr * cfg->mr);
     const int64_t ncap = NK_MIN((int64_t)cfg->nc, (n + cfg->nr - 1) / cfg->nr * cfg->nr);
-    float *Ap = alloc_aligned(mcap * kcap);
-    float *Bp = alloc_aligned(kcap * ncap);
-    if (Ap && Bp) {
+    // One allocation: the A block first, then the B block at a 64-byte boundary.
+    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
+    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
+    float *Bp = Ap ? Ap + aFloats : NULL;
+    if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
                    transB ? B + n0 * ldb : B + n0, ldb, beta, C + m0 * ldc + n0, ldc, Ap, Bp);
     } else {
@@ -163,8 +193,6 @@ static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, 
         nk_sgemm_naive(transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
                        transB ? B + n0 * ldb : B + n0, ldb, beta, C + m0 * ldc + n0, ldc);
     }
-    free(Ap);
-    free(Bp);
 }
 
 void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
