@@ -29,9 +29,11 @@
 #endif
 
 // Flop count (2*M*N*K) below which a product runs on one thread. Measured on the 2-core Zen 4
-// (release build, AVX-512, see the comment at the end of this file): 2 threads start to win
-// around 2*M*N*K ~ ... flops.
-#define NK_SGEMM_PARALLEL_THRESHOLD ((int64_t)1 << 21)
+// (AVX-512, best of many calls, OpenMP pool warm): 32x32x64 (131 kflop) 2 µs on 1 or 2 threads
+// (break-even); 32x64x64 (262 kflop) 87 -> 123 GFLOP/s; 64x64x64 (524 kflop) 93 -> 142;
+// 64x128x128 (2.1 Mflop) 101 -> 182. The threshold sits at 4x the break-even so a cold pool's
+// wake-up or a busy sibling core costs little.
+#define NK_SGEMM_PARALLEL_THRESHOLD ((int64_t)1 << 19)
 
 int64_t nk_sgemm_parallel_threshold(void) { return NK_SGEMM_PARALLEL_THRESHOLD; }
 

@@ -100,7 +100,7 @@ private func cases(for isa: nk_isa, seed: UInt64) -> [GemmCase] {
     let mBig = near(bl.mc) + [2 * bl.mc + 3]
     let nBig = near(bl.nc)
     let kBig = near(bl.kc) + [2 * bl.kc + 1]
-    var shapes: [(Int, Int, Int)] = [(0, 0, 0), (0, 5, 3), (4, 0, 3), (3, 4, 0), (1, 1, 1), (37, 41, 43), (97, 300, 130), (300, 97, 130)]
+    var shapes: [(Int, Int, Int)] = [(0, 0, 0), (0, 5, 3), (4, 0, 3), (3, 4, 0), (1, 1, 1), (37, 41, 43), (97, 300, 130), (300, 97, 130), (40, 50, 140)]
     for _ in 0..<14 {
         let s = { small[Int(rng.next() % UInt64(small.count))] }
         switch rng.next() % 4 {
