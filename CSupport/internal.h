@@ -19,8 +19,9 @@ int omp_get_num_threads(void);
 // Ap: packed A micro-panel, kc steps of MR floats (Ap[p*MR + i] = op(A)[i][p]), rows >= mr are 0.
 // Bp: packed B micro-panel, kc steps of NR floats (Bp[p*NR + j] = op(B)[p][j]), cols >= nr are 0.
 // C:  [mr x nr] tile, row stride ldc; 1 <= mr <= MR, 1 <= nr <= NR (edge tiles touch only these).
-// Computes C = alpha * (Ap . Bp) + beta * C, each element as fma(alpha, acc, beta * c) where acc is
-// the in-order sum over p = 0..kc-1 of fma steps. beta == 0: C is written, never read.
+// Computes C = alpha * (Ap . Bp) + beta * C: acc is the in-order sum over p = 0..kc-1 (one fma per
+// step where the ISA has FMA), then each element becomes fma(alpha, acc, beta * c), or alpha * acc
+// when beta == 0, in which case C is written and never read (NaNs in C do not propagate).
 // Ap and Bp are 64-byte aligned.
 typedef void (*nk_sgemm_ukernel_fn)(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr);
