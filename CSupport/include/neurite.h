@@ -77,8 +77,21 @@ void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, flo
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);
 
+/// The SGEMM blocking for `isa` (NK_ISA_AUTO = active; unsupported = reference): writes
+/// out[0..4] = MR, NR (register tile), MC, KC, NC (cache blocks) and returns the ISA actually used.
+int nk_sgemm_blocking(nk_isa isa, int out[5]);
+
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
+
+// ---------------------------------------------------------------------------------------------
+// Machine probe
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `iterations` rounds of independent FMA chains in `isa`'s widest vectors on `threads`
+/// threads (<= 0 = current setting; each thread does all iterations) and returns the number of
+/// flops performed (an FMA counts 2). Time the call to get the machine's FMA peak.
+int64_t nk_fma_peak(nk_isa isa, int threads, int64_t iterations);
 
 #ifdef __cplusplus
 }
