@@ -48,7 +48,8 @@ public enum Checkpoint {
 
     static func parameterName(_ layer: Int, _ p: Parameter) -> String { "model.\(layer).\(p.name)" }
 
-    static func json<T: Encodable>(_ value: T) -> String {
+    /// Compact, key-sorted JSON of `value` (for metadata strings).
+    public static func json<T: Encodable>(_ value: T) -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         return String(decoding: try! enc.encode(value), as: UTF8.self)
