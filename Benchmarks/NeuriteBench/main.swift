@@ -9,6 +9,8 @@ struct NeuriteBench: ParsableCommand {
     static let benchmarks: [any ParsableCommand.Type] = [
         GemmBench.self,
         PeakBench.self,
+        ActBench.self,
+        TrainBench.self,
     ]
 
     static let configuration = CommandConfiguration(
