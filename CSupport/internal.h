@@ -13,6 +13,8 @@ int omp_get_num_threads(void);
 #define NK_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define NK_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+#include <math.h>
+
 // ---------------------------------------------------------------------------------------------
 // SGEMM microkernels: the ONE contract every ISA implements.
 // ---------------------------------------------------------------------------------------------

@@ -93,6 +93,21 @@ int64_t nk_sgemm_parallel_threshold(void);
 /// flops performed (an FMA counts 2). Time the call to get the machine's FMA peak.
 int64_t nk_fma_peak(nk_isa isa, int threads, int64_t iterations);
 
+// ---------------------------------------------------------------------------------------------
+// Optimizer updates (element-wise over one parameter of n floats; parallel in fixed chunks)
+// ---------------------------------------------------------------------------------------------
+
+/// SGD: grad = g + l2·w; with momentum (v != NULL and momentum > 0) v = momentum·v + grad and
+/// w -= lr·(nesterov ? grad + momentum·v : v); otherwise w -= lr·grad. w, g, v: [n].
+void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,
+                 int nesterov);
+
+/// Adam: grad = g + l2·w; m = β1·m + (1−β1)·grad; v = β2·v + (1−β2)·grad²;
+/// w = w − shrink·w − lr·(m·c1)/(√(v·c2) + eps), c1, c2 the bias corrections 1/(1−βᵗ).
+/// w, g, m, v: [n].
+void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float c1, float c2, float l2, float shrink);
+
 #ifdef __cplusplus
 }
 #endif

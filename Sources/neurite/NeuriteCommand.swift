@@ -34,5 +34,5 @@ func warn(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 extension Error {
     /// The user-facing message of any error the library throws.
-    var userMessage: String { (self as? CustomStringConvertible)?.description ?? "\(self)" }
+    var userMessage: String { String(describing: self) }
 }
