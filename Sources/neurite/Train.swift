@@ -153,7 +153,9 @@ struct Train: ParsableCommand {
         if history.interrupted {
             if let c = checkpoint { try Checkpoint.save(trainer, classCount: train.classCount, seed: seed, to: c, extraMetadata: extra) }
             progress.finishLine()
-            print("Interrupted after epoch \(trainer.completedEpochs)" + (checkpoint.map { "; checkpoint written to \($0)" } ?? ""))
+            let position = trainer.epochPosition.map { " and \($0.batchesDone) batches of epoch \(trainer.completedEpochs + 1)" } ?? ""
+            print("Interrupted after \(trainer.completedEpochs) epochs\(position)"
+                  + (checkpoint.map { "; checkpoint written to \($0) (continue with --resume \($0))" } ?? ""))
             return
         }
         if let s = stopper, history.stoppedEarly || s.restoreBest, s.bestEpoch > 0, !json {

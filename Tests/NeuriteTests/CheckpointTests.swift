@@ -54,6 +54,34 @@ private func makeTrainer(_ optimizer: Optimizer) throws -> Trainer {
         }
     }
 
+    /// Interrupted in the middle of an epoch (as on Ctrl-C), checkpointed and resumed: the final
+    /// weights equal an uninterrupted run's bit for bit.
+    @Test func resumingMidEpochIsExact() throws {
+        final class StopAt: TrainingCallback {
+            let epoch: Int, batch: Int
+            init(epoch: Int, batch: Int) { self.epoch = epoch; self.batch = batch }
+            func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {
+                if epoch == self.epoch && batch == self.batch { trainer.requestStop() }
+            }
+        }
+        let data = smallProblem()
+        let straight = try makeTrainer(SGD(learningRate: 0.05, momentum: 0.9))
+        _ = try straight.fit(data, epochs: 3, batchSize: 32)
+
+        let first = try makeTrainer(SGD(learningRate: 0.05, momentum: 0.9))
+        let h = try first.fit(data, epochs: 3, batchSize: 32, callbacks: [StopAt(epoch: 2, batch: 3)])
+        #expect(h.interrupted && first.completedEpochs == 1)
+        let path = tempPath("mid.safetensors")
+        try Checkpoint.save(first, classCount: 3, seed: 9, to: path)
+        let resumed = try makeTrainer(SGD(learningRate: 0.05, momentum: 0.9))
+        try Checkpoint.restore(resumed, from: path)
+        _ = try resumed.fit(data, epochs: 3 - resumed.completedEpochs, batchSize: 32)
+        #expect(resumed.completedEpochs == 3)
+        for (p, q) in zip(straight.model.parameters, resumed.model.parameters) {
+            #expect(p.value.scalars.map(\.bitPattern) == q.value.scalars.map(\.bitPattern))
+        }
+    }
+
     @Test func loadModelRebuildsTheArchitecture() throws {
         let t = try makeTrainer(SGD(learningRate: 0.1))
         _ = try t.fit(smallProblem(), epochs: 1, batchSize: 50)

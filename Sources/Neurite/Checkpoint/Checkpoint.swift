@@ -79,7 +79,11 @@ public enum Checkpoint {
         meta["base_learning_rate"] = String(trainer.baseLearningRate.bitPattern)
         meta["schedule"] = json(trainer.schedule)
         meta["step_count"] = String(trainer.optimizer.stepCount)
-        meta["rng"] = trainer.generator.stateWords.map(String.init).joined(separator: ",")
+        // Mid-epoch (after an interrupt): the generator as it was when the epoch began, and the
+        // batches already done, so the resumed epoch reuses the same shuffle and skips them.
+        let generator = trainer.epochPosition?.generatorAtStart ?? trainer.generator
+        meta["rng"] = generator.stateWords.map(String.init).joined(separator: ",")
+        meta["batches_done"] = String(trainer.epochPosition?.batchesDone ?? 0)
         meta["dropout_rng"] = json(trainer.model.layers.compactMap { ($0 as? Dropout)?.generator.stateWords })
         try SafeTensors.write(tensors, metadata: meta, to: path)
     }
@@ -151,6 +155,8 @@ public enum Checkpoint {
             throw CheckpointError(path: path, "the rng metadata is missing or malformed")
         }
         trainer.generator = SeededGenerator(stateWords: rng)
+        let done = Int(m["batches_done"] ?? "0") ?? 0
+        trainer.epochPosition = done > 0 ? (trainer.generator, done) : nil
         if let d = m["dropout_rng"], let words = try? JSONDecoder().decode([[UInt64]].self, from: Data(d.utf8)) {
             let dropouts = trainer.model.layers.compactMap { $0 as? Dropout }
             guard words.count == dropouts.count, words.allSatisfy({ $0.count == 4 }) else {
