@@ -108,6 +108,10 @@ void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float 
 void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
                   float beta2, float eps, float c1, float c2, float l2, float shrink);
 
+/// Keeps large buffers in the heap between allocations (glibc: raises the mmap and trim
+/// thresholds) so per-batch tensors do not pay fresh-page faults. Called once by the tensor module.
+void nk_tune_allocator(void);
+
 #ifdef __cplusplus
 }
 #endif
