@@ -166,8 +166,9 @@ void nk_avgpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, float 
 /// Local response normalisation across channels (AlexNet §3.3, PyTorch's convention for alpha):
 ///   scale[c] = k + alpha / size · Σ_{c' = c - size/2}^{c + (size-1)/2} x[c']²   (c' clipped to [0, C))
 ///   y[c] = x[c] · scale[c]^(-beta)
-/// x, y, scale: [N, C, H, W]; scale may be NULL (inference). The paper's constant α_paper equals
-/// alpha / size here (AlexNet: size 5, k 2, α_paper 1e-4, beta 0.75).
+/// x, y, scale: [N, C, H, W]; scale may be NULL (inference). alpha is divided by size as in PyTorch
+/// and Caffe (AlexNet there: size 5, k 2, alpha 1e-4, beta 0.75); the paper writes k + α·Σ, so
+/// its α is alpha / size here.
 void nk_lrn_forward(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
                     float beta, int threads, const float *x, float *y, float *scale);
 void nk_lrn_forward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
