@@ -112,6 +112,108 @@ void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float
 /// thresholds) so per-batch tensors do not pay fresh-page faults. Called once by the tensor module.
 void nk_tune_allocator(void);
 
+// ---------------------------------------------------------------------------------------------
+// Convolution, pooling and local response normalisation (NCHW float32, batched)
+// ---------------------------------------------------------------------------------------------
+// Tensors are contiguous NCHW: x[n][c][h][w]. Padding is zero padding given per side. Every
+// kernel takes `threads` (<= 0 = the current setting, nk_get_num_threads()) and gives bitwise
+// identical results for every thread count. Each has a `_ref` twin: plain loops, serial, the
+// oracle of the tests (its results differ from the fast kernel's in rounding only).
+
+/// Geometry of a 2-D convolution. Output height OH = (H + pad_top + pad_bottom - KH) / stride_h
+/// + 1 (floor), likewise OW; nk_conv2d_output_size returns -1 when the kernel does not fit.
+typedef struct nk_conv2d_shape {
+    int64_t batch;          ///< N
+    int64_t in_channels;    ///< C
+    int64_t in_h, in_w;     ///< H, W
+    int64_t out_channels;   ///< K
+    int64_t kernel_h, kernel_w;   ///< KH, KW
+    int64_t stride_h, stride_w;   ///< >= 1
+    int64_t pad_top, pad_bottom, pad_left, pad_right;  ///< >= 0
+} nk_conv2d_shape;
+
+/// OH * OW, after storing OH and OW in *out_h / *out_w (either may be NULL); -1 when the padded
+/// input is smaller than the kernel or an extent / stride is not positive.
+int64_t nk_conv2d_output_size(const nk_conv2d_shape *s, int64_t *out_h, int64_t *out_w);
+
+/// y = conv(x, w) + bias. x: [N, C, H, W], w: [K, C, KH, KW], bias: [K] or NULL, y: [N, K, OH, OW]
+/// (overwritten). im2col + SGEMM per image, parallel over images (or inside the SGEMM when the
+/// batch is smaller than the thread count); 1x1 stride-1 unpadded kernels skip im2col.
+void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
+                       const float *bias, float *y);
+/// Direct 7-loop convolution, serial. Shapes as nk_conv2d_forward.
+void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float *w,
+                           const float *bias, float *y);
+
+/// dx = ∂E/∂x from dy = ∂E/∂y. dy: [N, K, OH, OW], w: [K, C, KH, KW], dx: [N, C, H, W]
+/// (overwritten). Per image: dcol = wᵀ·dy [C·KH·KW x OH·OW], then col2im (scatter-add).
+void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float *dy,
+                             const float *w, float *dx);
+void nk_conv2d_backward_data_ref(const nk_conv2d_shape *s, const float *dy, const float *w,
+                                 float *dx);
+
+/// dw += ∂E/∂w, db += ∂E/∂bias (accumulated, like every parameter gradient). x: [N, C, H, W],
+/// dy: [N, K, OH, OW], dw: [K, C, KH, KW], db: [K] or NULL. The sum over images runs in a fixed
+/// order: images in tiles whose size depends on the shape only, one SGEMM per tile
+/// (dw += dy_tile [K x T·OH·OW] · col_tileᵀ), tiles in sequence, so no thread owns a partial sum.
+void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
+                               const float *dy, float *dw, float *db);
+void nk_conv2d_backward_filter_ref(const nk_conv2d_shape *s, const float *x, const float *dy,
+                                   float *dw, float *db);
+
+/// Geometry of 2-D pooling over each (n, c) plane. OH = (H + pad_top + pad_bottom - window_h) /
+/// stride_h + 1 (floor), likewise OW.
+typedef struct nk_pool2d_shape {
+    int64_t batch, channels, in_h, in_w;           ///< N, C, H, W
+    int64_t window_h, window_w;                   ///< >= 1
+    int64_t stride_h, stride_w;                   ///< >= 1
+    int64_t pad_top, pad_bottom, pad_left, pad_right;  ///< >= 0, each < its window extent
+} nk_pool2d_shape;
+
+/// OH * OW (stored in *out_h, *out_w when not NULL), or -1 when the window does not fit.
+int64_t nk_pool2d_output_size(const nk_pool2d_shape *s, int64_t *out_h, int64_t *out_w);
+
+/// Max pooling; padding never wins (it is -inf). x: [N, C, H, W], y: [N, C, OH, OW],
+/// argmax: [N, C, OH, OW] or NULL — for each output the index h·W + w of its maximum within its
+/// input plane, the first in row-major scan order on ties (-1 when the window holds no input; y is
+/// then -inf). A NaN propagates (the window's first NaN wins). Parallel over (n, c) planes.
+void nk_maxpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y,
+                          int32_t *argmax);
+void nk_maxpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y, int32_t *argmax);
+/// dx = ∂E/∂x: dy routed to each window's arg-max; overlapping windows add in output scan order.
+/// dy, argmax: [N, C, OH, OW], dx: [N, C, H, W] (overwritten). Parallel over (n, c) planes.
+void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy,
+                           const int32_t *argmax, float *dx);
+void nk_maxpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, const int32_t *argmax,
+                               float *dx);
+
+/// Average pooling: each output is the sum of its window's inputs divided by window_h·window_w
+/// (padding counts as zeros, PyTorch's count_include_pad). x: [N, C, H, W], y: [N, C, OH, OW].
+void nk_avgpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y);
+void nk_avgpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y);
+/// dx = ∂E/∂x, dy spread evenly over each window. dy: [N, C, OH, OW], dx: [N, C, H, W] (overwritten).
+void nk_avgpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy, float *dx);
+void nk_avgpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, float *dx);
+
+/// Local response normalisation across channels (AlexNet §3.3, PyTorch's convention for alpha):
+///   scale[c] = k + alpha / size · Σ_{c' = c - size/2}^{c + (size-1)/2} x[c']²   (c' clipped to [0, C))
+///   y[c] = x[c] · scale[c]^(-beta)
+/// x, y, scale: [N, C, H, W]; scale may be NULL (inference). alpha is divided by size as in PyTorch
+/// and Caffe (AlexNet there: size 5, k 2, alpha 1e-4, beta 0.75); the paper writes k + α·Σ, so
+/// its α is alpha / size here.
+void nk_lrn_forward(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
+                    float beta, int threads, const float *x, float *y, float *scale);
+void nk_lrn_forward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
+                        float beta, const float *x, float *y, float *scale);
+/// dx from dy, with x, y and scale from the forward pass (all [N, C, H, W]; dx overwritten):
+///   dx[j] = dy[j] · scale[j]^(-beta) - 2·alpha·beta/size · x[j] · Σ_{c: j in window(c)} dy[c]·y[c]/scale[c]
+void nk_lrn_backward(int64_t N, int64_t C, int64_t HW, int64_t size, float alpha, float beta,
+                     int threads, const float *x, const float *y, const float *scale,
+                     const float *dy, float *dx);
+void nk_lrn_backward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float alpha, float beta,
+                         const float *x, const float *y, const float *scale, const float *dy,
+                         float *dx);
+
 #ifdef __cplusplus
 }
 #endif

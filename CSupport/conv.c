@@ -1,0 +1,397 @@
+// 2-D convolution, NCHW: forward, backward-data and backward-filter, each an im2col lowering onto
+// SGEMM, with the direct loops kept beside them as the reference. Shapes as in neurite.h.
+//
+// Lowering. For one image x[C, H, W] the column matrix col[C·KH·KW, OH·OW] holds in row
+// (c·KH + i)·KW + j, column oh·OW + ow the input x[c][oh·sh − pt + i][ow·sw − pl + j] (0 in the
+// padding). Then
+//   forward          y[K, OH·OW]          = w[K, C·KH·KW] · col
+//   backward-data    dcol[C·KH·KW, OH·OW] = wᵀ · dy,  dx = col2im(dcol) (scatter-add)
+//   backward-filter  dw[K, C·KH·KW]      += dy · colᵀ
+// A 1×1, stride-1, unpadded kernel has col = x itself, so no copy is made.
+//
+// Threads and determinism. Forward and backward-data are independent per image: with at least as
+// many images as threads each thread takes whole images (its own im2col scratch, a single-threaded
+// SGEMM); otherwise images run in turn and the SGEMM and im2col split each one. Either way every
+// output element is computed by the same operations, and the SGEMM itself is bitwise independent of
+// its thread count, so the result is too. Backward-filter is a reduction over images: it runs over
+// tiles of images whose size depends on the shape only (never on the thread count); a tile's
+// columns are laid side by side (col_tile[C·KH·KW, T·OH·OW]) and one SGEMM adds dy_tile · col_tileᵀ
+// into dw, the tiles in order. The SGEMM splits over dw's rows/columns, never over the sum, so no
+// thread ever owns a partial sum that would have to be combined in a thread-dependent order.
+//
+// Loops use schedule(static): the toolchain's clang emits __kmpc_dispatch_deinit for dynamic
+// schedules, which Debian's libomp 14 lacks (link error).
+//
+// Workspace is bounded: a thread's scratch holds one image's columns; a backward-filter tile holds
+// at most NK_CONV_TILE_FLOATS floats of columns (at least one image).
+#include "nn_internal.h"
+
+#define NK_CONV_TILE_FLOATS ((int64_t)4 << 20) // 16 MiB of columns per backward-filter tile
+
+typedef struct {
+    int64_t N, C, H, W, K, KH, KW, sh, sw, pt, pl, OH, OW;
+    int64_t P;    // OH·OW, columns per image
+    int64_t CKK;  // C·KH·KW, rows of the column matrix
+    int direct;   // 1×1, stride 1, unpadded: col is x
+} conv_geo;
+
+int64_t nk_conv2d_output_size(const nk_conv2d_shape *s, int64_t *out_h, int64_t *out_w) {
+    if (s->kernel_h < 1 || s->kernel_w < 1 || s->stride_h < 1 || s->stride_w < 1 || s->in_h < 1 ||
+        s->in_w < 1 || s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
+        return -1;
+    int64_t ph = s->in_h + s->pad_top + s->pad_bottom, pw = s->in_w + s->pad_left + s->pad_right;
+    if (ph < s->kernel_h || pw < s->kernel_w) return -1;
+    int64_t oh = (ph - s->kernel_h) / s->stride_h + 1, ow = (pw - s->kernel_w) / s->stride_w + 1;
+    if (out_h) *out_h = oh;
+    if (out_w) *out_w = ow;
+    return oh * ow;
+}
+
+static conv_geo geo_of(const nk_conv2d_shape *s) {
+    conv_geo g;
+    g.N = s->batch; g.C = s->in_channels; g.H = s->in_h; g.W = s->in_w; g.K = s->out_channels;
+    g.KH = s->kernel_h; g.KW = s->kernel_w; g.sh = s->stride_h; g.sw = s->stride_w;
+    g.pt = s->pad_top; g.pl = s->pad_left;
+    g.OH = g.OW = 0;
+    if (nk_conv2d_output_size(s, &g.OH, &g.OW) < 0) g.OH = g.OW = 0;
+    g.P = g.OH * g.OW;
+    g.CKK = g.C * g.KH * g.KW;
+    g.direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
+               s->pad_bottom == 0 && s->pad_right == 0;
+    return g;
+}
+
+// Output columns [lo, hi) whose input column ow·sw − pl + j lies in [0, W).
+static inline void valid_range(int64_t pad, int64_t j, int64_t stride, int64_t n, int64_t out,
+                               int64_t *lo, int64_t *hi) {
+    // ow·stride ≥ pad − j  and  ow·stride ≤ n − 1 + pad − j
+    int64_t a = pad - j;
+    int64_t l = a <= 0 ? 0 : (a + stride - 1) / stride;
+    int64_t b = n - 1 + pad - j;
+    int64_t h = b < 0 ? 0 : b / stride + 1;
+    if (h > out) h = out;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+// col[(c·KH + i)·KW + j][col_off + p] for channels [c0, c1) of one image x[C, H, W].
+// col: rows of length ldcol.
+static void im2col(const conv_geo *g, const float *x, float *col, int64_t ldcol, int64_t c0,
+                   int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+        const float *xc = x + c * g->H * g->W;
+        for (int64_t i = 0; i < g->KH; i++) {
+            int64_t ohlo, ohhi;
+            valid_range(g->pt, i, g->sh, g->H, g->OH, &ohlo, &ohhi);
+            for (int64_t j = 0; j < g->KW; j++) {
+                float *row = col + ((c * g->KH + i) * g->KW + j) * ldcol;
+                int64_t owlo, owhi;
+                valid_range(g->pl, j, g->sw, g->W, g->OW, &owlo, &owhi);
+                memset(row, 0, (size_t)(ohlo * g->OW) * sizeof(float));
+                for (int64_t oh = ohlo; oh < ohhi; oh++) {
+                    float *r = row + oh * g->OW;
+                    const float *src = xc + (oh * g->sh - g->pt + i) * g->W - g->pl + j;
+                    for (int64_t ow = 0; ow < owlo; ow++) r[ow] = 0;
+                    if (g->sw == 1) {
+                        memcpy(r + owlo, src + owlo, (size_t)(owhi - owlo) * sizeof(float));
+                    } else {
+                        const int64_t sw = g->sw;
+                        for (int64_t ow = owlo; ow < owhi; ow++) r[ow] = src[ow * sw];
+                    }
+                    for (int64_t ow = owhi; ow < g->OW; ow++) r[ow] = 0;
+                }
+                memset(row + ohhi * g->OW, 0, (size_t)((g->OH - ohhi) * g->OW) * sizeof(float));
+            }
+        }
+    }
+}
+
+// dx[c] += the entries of dcol that im2col copied from x[c], for channels [c0, c1) of one image.
+// Each channel's sum runs in the same order (kernel row, kernel column, output position) whoever
+// runs it.
+static void col2im(const conv_geo *g, const float *dcol, int64_t ldcol, float *dx, int64_t c0,
+                   int64_t c1) {
+    for (int64_t c = c0; c < c1; c++) {
+        float *dxc = dx + c * g->H * g->W;
+        for (int64_t i = 0; i < g->KH; i++) {
+            int64_t ohlo, ohhi;
+            valid_range(g->pt, i, g->sh, g->H, g->OH, &ohlo, &ohhi);
+            for (int64_t j = 0; j < g->KW; j++) {
+                const float *row = dcol + ((c * g->KH + i) * g->KW + j) * ldcol;
+                int64_t owlo, owhi;
+                valid_range(g->pl, j, g->sw, g->W, g->OW, &owlo, &owhi);
+                for (int64_t oh = ohlo; oh < ohhi; oh++) {
+                    const float *r = row + oh * g->OW;
+                    float *dst = dxc + (oh * g->sh - g->pt + i) * g->W - g->pl + j;
+                    if (g->sw == 1) {
+                        for (int64_t ow = owlo; ow < owhi; ow++) dst[ow] += r[ow];
+                    } else {
+                        const int64_t sw = g->sw;
+                        for (int64_t ow = owlo; ow < owhi; ow++) dst[ow * sw] += r[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+// ---------------------------------------------------------------------------------------------
+
+// y[K, P] = w · col + bias for one image; `gemm_threads` for the SGEMM.
+static void forward_image(const conv_geo *g, int gemm_threads, const float *col, const float *w,
+                          const float *bias, float *y) {
+    float beta = 0;
+    if (bias) {
+        for (int64_t k = 0; k < g->K; k++) {
+            float b = bias[k];
+            float *yk = y + k * g->P;
+            for (int64_t p = 0; p < g->P; p++) yk[p] = b;
+        }
+        beta = 1;
+    }
+    nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
+                beta, y, g->P);
+}
+
+void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
+                       const float *bias, float *y) {
+    conv_geo g = geo_of(s);
+    if (g.N <= 0 || g.K <= 0 || g.P <= 0) return;
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.P;
+    int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
+    if (g.CKK == 0) { // no input channels: y = bias
+        for (int64_t n = 0; n < g.N; n++)
+            for (int64_t k = 0; k < g.K; k++)
+                for (int64_t p = 0; p < g.P; p++) y[n * ys + k * g.P + p] = bias ? bias[k] : 0;
+        return;
+    }
+    if (t > 1 && g.N >= t) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t)
+#endif
+        {
+            float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t n = 0; n < g.N; n++) {
+                const float *c = x + n * xs;
+                if (!g.direct) { im2col(&g, c, col, g.P, 0, g.C); c = col; }
+                forward_image(&g, 1, c, w, bias, y + n * ys);
+            }
+            free(col);
+        }
+        return;
+    }
+    float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+    int ct = t > g.C ? (int)g.C : t;
+    for (int64_t n = 0; n < g.N; n++) {
+        const float *c = x + n * xs;
+        if (!g.direct) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t ch = 0; ch < g.C; ch++) im2col(&g, x + n * xs, col, g.P, ch, ch + 1);
+            c = col;
+        }
+        forward_image(&g, t, c, w, bias, y + n * ys);
+    }
+    free(col);
+}
+
+void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float *w,
+                           const float *bias, float *y) {
+    conv_geo g = geo_of(s);
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t k = 0; k < g.K; k++)
+            for (int64_t oh = 0; oh < g.OH; oh++)
+                for (int64_t ow = 0; ow < g.OW; ow++) {
+                    double acc = bias ? bias[k] : 0;
+                    for (int64_t c = 0; c < g.C; c++)
+                        for (int64_t i = 0; i < g.KH; i++)
+                            for (int64_t j = 0; j < g.KW; j++) {
+                                int64_t ih = oh * g.sh - g.pt + i, iw = ow * g.sw - g.pl + j;
+                                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                acc += (double)x[((n * g.C + c) * g.H + ih) * g.W + iw] *
+                                       w[((k * g.C + c) * g.KH + i) * g.KW + j];
+                            }
+                    y[((n * g.K + k) * g.OH + oh) * g.OW + ow] = (float)acc;
+                }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward-data
+// ---------------------------------------------------------------------------------------------
+
+// dx[C, H, W] of one image from dy[K, P]; dcol: scratch [CKK, P] (unused when direct).
+// `ct` threads for col2im (over channels), `gemm_threads` for the SGEMM.
+static void backward_data_image(const conv_geo *g, int gemm_threads, int ct, const float *dy,
+                                const float *w, float *dcol, float *dx) {
+    if (g->direct) { // dx[C, P] = wᵀ · dy
+        nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->C, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
+                    0.0f, dx, g->P);
+        return;
+    }
+    nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->CKK, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
+                0.0f, dcol, g->P);
+    memset(dx, 0, (size_t)(g->C * g->H * g->W) * sizeof(float));
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+    for (int64_t c = 0; c < g->C; c++) col2im(g, dcol, g->P, dx, c, c + 1);
+}
+
+void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float *dy,
+                             const float *w, float *dx) {
+    conv_geo g = geo_of(s);
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.P;
+    if (g.N <= 0 || xs <= 0) return;
+    if (g.P <= 0 || g.K <= 0) { memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return; }
+    int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
+    if (t > 1 && g.N >= t) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t)
+#endif
+        {
+            float *dcol = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t n = 0; n < g.N; n++)
+                backward_data_image(&g, 1, 1, dy + n * ys, w, dcol, dx + n * xs);
+            free(dcol);
+        }
+        return;
+    }
+    float *dcol = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+    int ct = t > g.C ? (int)g.C : t;
+    for (int64_t n = 0; n < g.N; n++) backward_data_image(&g, t, ct, dy + n * ys, w, dcol, dx + n * xs);
+    free(dcol);
+}
+
+void nk_conv2d_backward_data_ref(const nk_conv2d_shape *s, const float *dy, const float *w,
+                                 float *dx) {
+    conv_geo g = geo_of(s);
+    // Gather form: each dx element sums every (k, oh, ow, i, j) that read it.
+    for (int64_t n = 0; n < g.N; n++)
+        for (int64_t c = 0; c < g.C; c++)
+            for (int64_t ih = 0; ih < g.H; ih++)
+                for (int64_t iw = 0; iw < g.W; iw++) {
+                    double acc = 0;
+                    for (int64_t k = 0; k < g.K; k++)
+                        for (int64_t i = 0; i < g.KH; i++)
+                            for (int64_t j = 0; j < g.KW; j++) {
+                                int64_t a = ih + g.pt - i, b = iw + g.pl - j;
+                                if (a < 0 || b < 0 || a % g.sh || b % g.sw) continue;
+                                int64_t oh = a / g.sh, ow = b / g.sw;
+                                if (oh >= g.OH || ow >= g.OW) continue;
+                                acc += (double)dy[((n * g.K + k) * g.OH + oh) * g.OW + ow] *
+                                       w[((k * g.C + c) * g.KH + i) * g.KW + j];
+                            }
+                    dx[((n * g.C + c) * g.H + ih) * g.W + iw] = (float)acc;
+                }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward-filter
+// ---------------------------------------------------------------------------------------------
+
+// Images per tile: as many as fit NK_CONV_TILE_FLOATS of columns, at least 1. A function of the
+// shape only, so the order of the sum over images never depends on the thread count.
+static int64_t filter_tile(const conv_geo *g) {
+    int64_t per = g->CKK * g->P;
+    int64_t tile = per > 0 ? NK_CONV_TILE_FLOATS / per : g->N;
+    if (tile < 1) tile = 1;
+    if (tile > g->N) tile = g->N;
+    return tile;
+}
+
+void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
+                               const float *dy, float *dw, float *db) {
+    conv_geo g = geo_of(s);
+    if (g.N <= 0 || g.K <= 0 || g.P <= 0) return;
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.P;
+    int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
+
+    if (db) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order, in double
+        int bt = nk__threads(threads, g.K * g.N * g.P, 1 << 14);
+        if (bt > g.K) bt = (int)g.K;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(bt) schedule(static) if (bt > 1)
+#endif
+        for (int64_t k = 0; k < g.K; k++) {
+            double acc = 0;
+            for (int64_t n = 0; n < g.N; n++) {
+                const float *d = dy + n * ys + k * g.P;
+                float part = 0;
+                for (int64_t p = 0; p < g.P; p++) part += d[p];
+                acc += part;
+            }
+            db[k] += (float)acc;
+        }
+    }
+    if (g.CKK == 0) return;
+
+    const int64_t tile = filter_tile(&g);
+    const int64_t ld = tile * g.P; // columns of a tile's matrices
+    float *col = nk__alloc_floats(g.CKK * ld);
+    float *dyt = nk__alloc_floats(g.K * ld);
+    for (int64_t n0 = 0; n0 < g.N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g.N - n0), cols = tn * g.P;
+        // Lay the tile's images side by side: col[:, i·P + p], dyt[k][i·P + p]. Work items are
+        // (image, channel) pairs so small tiles still keep every thread busy.
+        int64_t items = tn * NK_MAX(g.C, g.K);
+        int ct = t > items ? (int)items : t;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+        for (int64_t it = 0; it < items; it++) {
+            int64_t i = it / NK_MAX(g.C, g.K), c = it % NK_MAX(g.C, g.K);
+            const float *xi = x + (n0 + i) * xs;
+            if (c < g.C) {
+                if (g.direct) {
+                    memcpy(col + c * ld + i * g.P, xi + c * g.P, (size_t)g.P * sizeof(float));
+                } else {
+                    im2col(&g, xi, col + i * g.P, ld, c, c + 1);
+                }
+            }
+            if (c < g.K)
+                memcpy(dyt + c * ld + i * g.P, dy + (n0 + i) * ys + c * g.P,
+                       (size_t)g.P * sizeof(float));
+        }
+        // dw[K, CKK] += dyt[K, cols] · col[CKK, cols]ᵀ
+        nk_sgemm_ex(NK_ISA_AUTO, t, 0, 1, g.K, g.CKK, cols, 1.0f, dyt, ld, col, ld, 1.0f, dw, g.CKK);
+    }
+    free(col);
+    free(dyt);
+}
+
+void nk_conv2d_backward_filter_ref(const nk_conv2d_shape *s, const float *x, const float *dy,
+                                   float *dw, float *db) {
+    conv_geo g = geo_of(s);
+    for (int64_t k = 0; k < g.K; k++) {
+        if (db) {
+            double acc = 0;
+            for (int64_t n = 0; n < g.N; n++)
+                for (int64_t p = 0; p < g.P; p++) acc += dy[(n * g.K + k) * g.P + p];
+            db[k] += (float)acc;
+        }
+        for (int64_t c = 0; c < g.C; c++)
+            for (int64_t i = 0; i < g.KH; i++)
+                for (int64_t j = 0; j < g.KW; j++) {
+                    double acc = 0;
+                    for (int64_t n = 0; n < g.N; n++)
+                        for (int64_t oh = 0; oh < g.OH; oh++)
+                            for (int64_t ow = 0; ow < g.OW; ow++) {
+                                int64_t ih = oh * g.sh - g.pt + i, iw = ow * g.sw - g.pl + j;
+                                if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+                                acc += (double)dy[((n * g.K + k) * g.OH + oh) * g.OW + ow] *
+                                       x[((n * g.C + c) * g.H + ih) * g.W + iw];
+                            }
+                    dw[((k * g.C + c) * g.KH + i) * g.KW + j] += (float)acc;
+                }
+    }
+}

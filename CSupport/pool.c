@@ -1,0 +1,226 @@
+// 2-D max and average pooling over NCHW planes, forward and backward, with reference loops.
+// Shapes as in neurite.h.
+//
+// Every (n, c) plane is independent, and a plane's backward pass accumulates overlapping windows
+// (3×3 stride 2 overlaps by one row and column) into its own dx plane only; planes are the unit of
+// parallel work, so no two threads ever write the same element and each element's sum runs in
+// output scan order whatever the thread count. A plane of AlexNet's first pool (55×55 in, 27×27
+// out) is 12 KiB in, 3 KiB out: it stays in L1 while its windows are scanned.
+#include "nn_internal.h"
+
+#include <math.h>
+
+typedef struct {
+    int64_t planes, H, W, KH, KW, sh, sw, pt, pl, OH, OW;
+} pool_geo;
+
+int64_t nk_pool2d_output_size(const nk_pool2d_shape *s, int64_t *out_h, int64_t *out_w) {
+    if (s->window_h < 1 || s->window_w < 1 || s->stride_h < 1 || s->stride_w < 1 || s->in_h < 1 ||
+        s->in_w < 1 || s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
+        return -1;
+    int64_t ph = s->in_h + s->pad_top + s->pad_bottom, pw = s->in_w + s->pad_left + s->pad_right;
+    if (ph < s->window_h || pw < s->window_w) return -1;
+    int64_t oh = (ph - s->window_h) / s->stride_h + 1, ow = (pw - s->window_w) / s->stride_w + 1;
+    if (out_h) *out_h = oh;
+    if (out_w) *out_w = ow;
+    return oh * ow;
+}
+
+static pool_geo geo_of(const nk_pool2d_shape *s) {
+    pool_geo g;
+    g.planes = s->batch * s->channels;
+    g.H = s->in_h; g.W = s->in_w; g.KH = s->window_h; g.KW = s->window_w;
+    g.sh = s->stride_h; g.sw = s->stride_w; g.pt = s->pad_top; g.pl = s->pad_left;
+    g.OH = g.OW = 0;
+    if (nk_pool2d_output_size(s, &g.OH, &g.OW) < 0) { g.OH = g.OW = 0; g.planes = 0; }
+    return g;
+}
+
+// Planes per thread below which pooling runs serially (a 27×27 plane is ~1 µs of work).
+#define NK_POOL_MIN_PLANES 8
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling
+// ---------------------------------------------------------------------------------------------
+
+// One plane. The window is clipped to the input first, so the inner loops carry no bounds tests.
+static void maxpool_plane(const pool_geo *g, const float *x, float *y, int32_t *am) {
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t h0 = oh * g->sh - g->pt, h1 = NK_MIN(h0 + g->KH, g->H);
+        if (h0 < 0) h0 = 0;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t w0 = ow * g->sw - g->pl, w1 = NK_MIN(w0 + g->KW, g->W);
+            if (w0 < 0) w0 = 0;
+            float best = -INFINITY;
+            int64_t arg = -1;
+            if (h0 < h1 && w0 < w1) {
+                arg = h0 * g->W + w0;
+                best = x[arg];
+                if (best == best) { // not NaN: scan for a larger value or a NaN
+                    for (int64_t h = h0; h < h1; h++) {
+                        const float *r = x + h * g->W;
+                        for (int64_t w = w0; w < w1; w++) {
+                            float v = r[w];
+                            if (v > best) { best = v; arg = h * g->W + w; }
+                            else if (v != v) { best = v; arg = h * g->W + w; goto done; }
+                        }
+                    }
+                }
+            }
+        done:
+            y[oh * g->OW + ow] = best;
+            if (am) am[oh * g->OW + ow] = (int32_t)arg;
+        }
+    }
+}
+
+void nk_maxpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y,
+                          int32_t *argmax) {
+    pool_geo g = geo_of(s);
+    const int64_t is = g.H * g.W, os = g.OH * g.OW;
+    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t p = 0; p < g.planes; p++)
+        maxpool_plane(&g, x + p * is, y + p * os, argmax ? argmax + p * os : NULL);
+}
+
+void nk_maxpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y, int32_t *argmax) {
+    pool_geo g = geo_of(s);
+    for (int64_t p = 0; p < g.planes; p++)
+        for (int64_t oh = 0; oh < g.OH; oh++)
+            for (int64_t ow = 0; ow < g.OW; ow++) {
+                float best = -INFINITY;
+                int64_t arg = -1;
+                for (int64_t i = 0; i < g.KH; i++)
+                    for (int64_t j = 0; j < g.KW; j++) {
+                        int64_t h = oh * g.sh - g.pt + i, w = ow * g.sw - g.pl + j;
+                        if (h < 0 || h >= g.H || w < 0 || w >= g.W) continue;
+                        float v = x[p * g.H * g.W + h * g.W + w];
+                        int first = arg < 0, nan_held = arg >= 0 && isnan(best);
+                        if (!nan_held && (first || v > best || isnan(v))) { best = v; arg = h * g.W + w; }
+                    }
+                y[(p * g.OH + oh) * g.OW + ow] = best;
+                if (argmax) argmax[(p * g.OH + oh) * g.OW + ow] = (int32_t)arg;
+            }
+}
+
+void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy,
+                           const int32_t *argmax, float *dx) {
+    pool_geo g = geo_of(s);
+    const int64_t is = g.H * g.W, os = g.OH * g.OW;
+    if (g.planes == 0) return;
+    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t p = 0; p < g.planes; p++) {
+        float *d = dx + p * is;
+        const float *g_ = dy + p * os;
+        const int32_t *a = argmax + p * os;
+        memset(d, 0, (size_t)is * sizeof(float));
+        for (int64_t o = 0; o < os; o++)
+            if (a[o] >= 0) d[a[o]] += g_[o];
+    }
+}
+
+void nk_maxpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, const int32_t *argmax,
+                               float *dx) {
+    pool_geo g = geo_of(s);
+    const int64_t is = g.H * g.W, os = g.OH * g.OW;
+    for (int64_t i = 0; i < g.planes * is; i++) dx[i] = 0;
+    for (int64_t p = 0; p < g.planes; p++)
+        for (int64_t o = 0; o < os; o++) {
+            int32_t a = argmax[p * os + o];
+            if (a >= 0) dx[p * is + a] += dy[p * os + o];
+        }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Average pooling (padding counts as zeros: the divisor is always window_h · window_w)
+// ---------------------------------------------------------------------------------------------
+
+static void avgpool_plane(const pool_geo *g, const float *x, float *y) {
+    const float inv = 1.0f / (float)(g->KH * g->KW);
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        int64_t h0 = oh * g->sh - g->pt, h1 = NK_MIN(h0 + g->KH, g->H);
+        if (h0 < 0) h0 = 0;
+        for (int64_t ow = 0; ow < g->OW; ow++) {
+            int64_t w0 = ow * g->sw - g->pl, w1 = NK_MIN(w0 + g->KW, g->W);
+            if (w0 < 0) w0 = 0;
+            float acc = 0;
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++) acc += x[h * g->W + w];
+            y[oh * g->OW + ow] = acc * inv;
+        }
+    }
+}
+
+void nk_avgpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y) {
+    pool_geo g = geo_of(s);
+    const int64_t is = g.H * g.W, os = g.OH * g.OW;
+    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t p = 0; p < g.planes; p++) avgpool_plane(&g, x + p * is, y + p * os);
+}
+
+void nk_avgpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y) {
+    pool_geo g = geo_of(s);
+    for (int64_t p = 0; p < g.planes; p++)
+        for (int64_t oh = 0; oh < g.OH; oh++)
+            for (int64_t ow = 0; ow < g.OW; ow++) {
+                double acc = 0;
+                for (int64_t i = 0; i < g.KH; i++)
+                    for (int64_t j = 0; j < g.KW; j++) {
+                        int64_t h = oh * g.sh - g.pt + i, w = ow * g.sw - g.pl + j;
+                        if (h >= 0 && h < g.H && w >= 0 && w < g.W) acc += x[(p * g.H + h) * g.W + w];
+                    }
+                y[(p * g.OH + oh) * g.OW + ow] = (float)(acc / (double)(g.KH * g.KW));
+            }
+}
+
+void nk_avgpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy, float *dx) {
+    pool_geo g = geo_of(s);
+    const int64_t is = g.H * g.W, os = g.OH * g.OW;
+    if (g.planes == 0) return;
+    const float inv = 1.0f / (float)(g.KH * g.KW);
+    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t p = 0; p < g.planes; p++) {
+        float *d = dx + p * is;
+        const float *gy = dy + p * os;
+        memset(d, 0, (size_t)is * sizeof(float));
+        for (int64_t oh = 0; oh < g.OH; oh++) {
+            int64_t h0 = oh * g.sh - g.pt, h1 = NK_MIN(h0 + g.KH, g.H);
+            if (h0 < 0) h0 = 0;
+            for (int64_t ow = 0; ow < g.OW; ow++) {
+                int64_t w0 = ow * g.sw - g.pl, w1 = NK_MIN(w0 + g.KW, g.W);
+                if (w0 < 0) w0 = 0;
+                float v = gy[oh * g.OW + ow] * inv;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++) d[h * g.W + w] += v;
+            }
+        }
+    }
+}
+
+void nk_avgpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, float *dx) {
+    pool_geo g = geo_of(s);
+    // Gather form: each input sums the outputs whose window covers it.
+    for (int64_t p = 0; p < g.planes; p++)
+        for (int64_t h = 0; h < g.H; h++)
+            for (int64_t w = 0; w < g.W; w++) {
+                double acc = 0;
+                for (int64_t oh = 0; oh < g.OH; oh++)
+                    for (int64_t ow = 0; ow < g.OW; ow++) {
+                        int64_t i = h - (oh * g.sh - g.pt), j = w - (ow * g.sw - g.pl);
+                        if (i >= 0 && i < g.KH && j >= 0 && j < g.KW) acc += dy[(p * g.OH + oh) * g.OW + ow];
+                    }
+                dx[(p * g.H + h) * g.W + w] = (float)(acc / (double)(g.KH * g.KW));
+            }
+}
