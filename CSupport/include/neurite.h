@@ -77,8 +77,40 @@ void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, flo
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                     float *C, int64_t ldc);
 
+/// The SGEMM blocking for `isa` (NK_ISA_AUTO = active; unsupported = reference): writes
+/// out[0..4] = MR, NR (register tile), MC, KC, NC (cache blocks) and returns the ISA actually used.
+int nk_sgemm_blocking(nk_isa isa, int out[5]);
+
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
+
+// ---------------------------------------------------------------------------------------------
+// Machine probe
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `iterations` rounds of independent FMA chains in `isa`'s widest vectors on `threads`
+/// threads (<= 0 = current setting; each thread does all iterations) and returns the number of
+/// flops performed (an FMA counts 2). Time the call to get the machine's FMA peak.
+int64_t nk_fma_peak(nk_isa isa, int threads, int64_t iterations);
+
+// ---------------------------------------------------------------------------------------------
+// Optimizer updates (element-wise over one parameter of n floats; parallel in fixed chunks)
+// ---------------------------------------------------------------------------------------------
+
+/// SGD: grad = g + l2·w; with momentum (v != NULL and momentum > 0) v = momentum·v + grad and
+/// w -= lr·(nesterov ? grad + momentum·v : v); otherwise w -= lr·grad. w, g, v: [n].
+void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,
+                 int nesterov);
+
+/// Adam: grad = g + l2·w; m = β1·m + (1−β1)·grad; v = β2·v + (1−β2)·grad²;
+/// w = w − shrink·w − lr·(m·c1)/(√(v·c2) + eps), c1, c2 the bias corrections 1/(1−βᵗ).
+/// w, g, m, v: [n].
+void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float c1, float c2, float l2, float shrink);
+
+/// Keeps large buffers in the heap between allocations (glibc: raises the mmap and trim
+/// thresholds) so per-batch tensors do not pay fresh-page faults. Called once by the tensor module.
+void nk_tune_allocator(void);
 
 // ---------------------------------------------------------------------------------------------
 // Convolution, pooling and local response normalisation (NCHW float32, batched)

@@ -12,6 +12,11 @@
 //   tanh     1.3e-7 over [-88, 88] including |x| = 1e-8 (odd polynomial below 0.625)
 //   sigmoid  1.8e-7 over the whole float range (no premature underflow for x < -87)
 //   expm1    8.4e-8 (through ELU), σ' 2.6e-7, tanh' 2.4e-7
+//
+// Throughput, release build, 4 M floats (16 MB in, 16 MB out, warm, 1 thread, AMD EPYC Zen 4; GB/s of
+// bytes read + written): relu 35–45, a + b 36, exp 8.1, sigmoid 5.3, log 4.2, tanh 3.8, elu 3.8,
+// softmax 5.6–6.2. The transcendental ones are compute-bound: without -march the x86-64 baseline is
+// SSE2, so one SIMD16 operation is four 4-lane instructions (exp ≈ 200 instructions per 16 floats).
 
 /// Vectorised elementary functions on `SIMD16<Float>` and buffer drivers for them.
 public enum SIMDMath {

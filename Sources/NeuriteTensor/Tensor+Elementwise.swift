@@ -132,6 +132,9 @@ extension Tensor {
 
     // MARK: Tensor ⊕ scalar
 
+    // Tensor ⊕ Float and Float ⊕ Tensor apply the scalar to every element; the compound forms work in
+    // place (copying first only if the storage is shared).
+
     @inlinable public static func + (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 + s } }
     @inlinable public static func - (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 - s } }
     @inlinable public static func * (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 * s } }

@@ -15,26 +15,37 @@ extension Tensor {
     }
 
     /// The transpose of a matrix: [m, n] → [n, m] (rank > 2 as [rowCount, rowWidth], rank 1 as [1, n]).
-    /// Copies in 32×32 tiles so both the reads and the writes stay within a few cache lines per tile.
+    ///
+    /// Works in 16×16 tiles staged through a 1 KB buffer: every source line is read whole and every
+    /// destination line written whole within one tile, so the power-of-two strides of typical layer
+    /// shapes (whose lines all land in one L1 set) cannot evict a line before it is finished.
     public func transposed() -> Tensor {
         let (m, n) = _matrixDims
         let out = Tensor(uninitializedShape: [n, m])
-        let src = storage.base, dst = out.storage.base
-        let tile = 32
-        var i0 = 0
-        while i0 < m {
-            let i1 = Swift.min(i0 + tile, m)
-            var j0 = 0
-            while j0 < n {
-                let j1 = Swift.min(j0 + tile, n)
-                for i in i0..<i1 {
-                    let s = src + i * n
-                    for j in j0..<j1 { dst[j * m + i] = s[j] }
+        let src = UnsafePointer(storage.base), dst = out.storage.base
+        let mFull = m & ~15, nFull = n & ~15
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 256) { tmp in
+            let buf = tmp.baseAddress!
+            var i0 = 0
+            while i0 < mFull {
+                var j0 = 0
+                while j0 < nFull {
+                    for r in 0..<16 { SIMDMath.store(SIMDMath.load(src + (i0 + r) * n + j0), buf + r * 16) }
+                    for c in 0..<16 {
+                        var v = SIMD16<Float>()
+                        for r in 0..<16 { v[r] = buf[r * 16 + c] }
+                        SIMDMath.store(v, dst + (j0 + c) * m + i0)
+                    }
+                    j0 += 16
                 }
-                j0 = j1
+                i0 += 16
             }
-            i0 = i1
         }
+        // Edges: the last n % 16 columns of every row, then the last m % 16 rows.
+        if nFull < n {
+            for i in 0..<mFull { for j in nFull..<n { dst[j * m + i] = src[i * n + j] } }
+        }
+        for i in mFull..<m { for j in 0..<n { dst[j * m + i] = src[i * n + j] } }
         return out
     }
 

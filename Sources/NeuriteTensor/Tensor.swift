@@ -1,5 +1,10 @@
 // Tensor: a copy-on-write value type over 64-byte-aligned, contiguous float32 storage.
 
+import CNeurite
+
+/// Runs once, before the first tensor is allocated.
+private let allocatorTuned: Void = nk_tune_allocator()
+
 /// Heap storage shared by tensors until one of them is mutated (copy-on-write).
 ///
 /// Memory is 64-byte aligned so that SIMD loads and the C kernels see cache-line-aligned rows.
@@ -10,6 +15,7 @@ public final class TensorStorage: @unchecked Sendable {
     public let count: Int
 
     init(count: Int) {
+        _ = allocatorTuned
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
                                                    alignment: 64)

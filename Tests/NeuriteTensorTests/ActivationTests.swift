@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
-@testable import NeuriteTensor
+import NeuriteTensor
 
 /// Largest |a − b| / max(|b|, floor): relative error, with `floor` keeping results near 0 absolute.
 func relativeError(_ a: [Float], _ b: [Double], floor: Double = 1e-30) -> Double {

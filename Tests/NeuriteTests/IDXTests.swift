@@ -182,6 +182,16 @@ func expectDataError(_ expected: DataError, naming path: String, sourceLocation:
         }
     }
 
+    @Test func labelOutsideTheTenClassesIsReported() throws {
+        let dir = TemporaryDirectory()
+        try writeFake(dir, split: "train", images: 2, labels: 2)
+        let labels = dir.file("train-labels-idx1-ubyte.gz")
+        try IDX.writeLabels([3, 12], to: labels, gzip: true)
+        expectDataError(.labelOutOfRange(path: labels, index: 1, label: 12, classCount: 10), naming: labels) {
+            _ = try FashionMNIST.load(directory: dir.path)
+        }
+    }
+
     @Test func missingDirectoryTellsHowToInstall() {
         #expect(!FashionMNIST.isAvailable(directory: "/nonexistent/fashion"))
         do {

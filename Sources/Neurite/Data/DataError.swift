@@ -29,6 +29,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case inconsistentColumns(path: String, line: Int, expected: Int, found: Int)
     /// A class-label field is not a non-negative integer.
     case badLabel(path: String, line: Int, column: Int, text: String)
+    /// Example `index` (0-based) of the label file `path` has a label outside 0..<classCount.
+    case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
     /// A requested column (as given, possibly negative) does not exist in a file of `columnCount` columns.
     case columnOutOfRange(path: String, column: Int, columnCount: Int)
     /// `path` has a header but no data rows.
@@ -49,7 +51,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .badMagic(path, expected, found):
             return "The file '\(path)' does not start with the expected magic number: expected \(expected), found \(found)."
         case let .unsupportedType(path, typeByte):
-            let hex = "0x" + String(typeByte, radix: 16, uppercase: true)
+            let digits = String(typeByte, radix: 16, uppercase: true)
+            let hex = "0x" + (digits.count < 2 ? "0" : "") + digits
             return "The IDX file '\(path)' has element type byte \(hex), which is not supported (supported: 0x08 unsigned byte, 0x09 signed byte, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64)."
         case let .truncated(path, expectedBytes, foundBytes):
             return "The file '\(path)' is truncated: \(expectedBytes) bytes were expected but only \(foundBytes) are present."
@@ -69,6 +72,8 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "Line \(line) of '\(path)' has \(found) fields, but the rows before it have \(expected)."
         case let .badLabel(path, line, column, text):
             return "Line \(line), column \(column) of '\(path)' should be a class label (a whole number from 0 up) but is '\(text)'."
+        case let .labelOutOfRange(path, index, label, classCount):
+            return "Example \(index) in '\(path)' has label \(label), outside the \(classCount) classes 0...\(classCount - 1)."
         case let .columnOutOfRange(path, column, columnCount):
             return "Column \(column) was requested from '\(path)', which has only \(columnCount) columns (use 0..<\(columnCount), or -1 for the last)."
         case let .noData(path):

@@ -76,7 +76,7 @@ public enum FashionMNIST {
         let x = try IDX.images(imageFile, path: imagesPath, flatten: shape == .flat, limit: limit)
         let y = try IDX.labels(labelFile, path: labelsPath, limit: limit)
         if let bad = y.firstIndex(where: { !(0..<10).contains($0) }) {
-            throw DataError.badLabel(path: labelsPath, line: bad + 1, column: 1, text: String(y[bad]))
+            throw DataError.labelOutOfRange(path: labelsPath, index: bad, label: y[bad], classCount: 10)
         }
         return Dataset(inputs: x, labels: y, classCount: 10)
     }

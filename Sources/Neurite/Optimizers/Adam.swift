@@ -47,24 +47,15 @@ public final class Adam: Optimizer {
         stepCount += 1
         slots.prepare(parameters)
         let t = Double(stepCount)
-        let c1 = Float(1 / (1 - pow(Double(beta1), t))), c2 = Float(1 / (1 - pow(Double(beta2), t)))
-        let b1 = SIMD16<Float>(repeating: beta1), b2 = SIMD16<Float>(repeating: beta2)
-        let lr = SIMD16<Float>(repeating: learningRate), eps = SIMD16<Float>(repeating: epsilon)
-        let vc1 = SIMD16<Float>(repeating: c1), vc2 = SIMD16<Float>(repeating: c2)
-        let one = SIMD16<Float>(repeating: 1)
+        let c1 = Float(1 / (1 - Foundation.pow(Double(beta1), t))), c2 = Float(1 / (1 - Foundation.pow(Double(beta2), t)))
         for (i, p) in parameters.enumerated() {
             let lambda = (p.isBias && !decayBiases) ? 0 : weightDecay
-            let l2 = SIMD16<Float>(repeating: decoupled ? 0 : 2 * lambda)
-            let shrink = SIMD16<Float>(repeating: decoupled ? learningRate * lambda : 0)
-            var mt = slots.take(0, i), vt = slots.take(1, i)
-            defer { slots.put(mt, 0, i); slots.put(vt, 1, i) }
-            updateElementwise(&p.value, p.gradient, &mt, &vt) { v, g, m, s in
-                let grad = g + l2 * v
-                m = b1 * m + (one - b1) * grad
-                s = b2 * s + (one - b2) * grad * grad
-                let mh = m * vc1, sh = s * vc2
-                v = v - shrink * v - lr * mh / (sh.squareRoot() + eps)
-            }
+            var m = slots.take(0, i), v = slots.take(1, i)
+            ParameterUpdate.adam(&p.value, gradient: p.gradient, m: &m, v: &v, learningRate: learningRate,
+                                 beta1: beta1, beta2: beta2, epsilon: epsilon, c1: c1, c2: c2,
+                                 l2: decoupled ? 0 : 2 * lambda, shrink: decoupled ? learningRate * lambda : 0)
+            slots.put(m, 0, i)
+            slots.put(v, 1, i)
         }
     }
 

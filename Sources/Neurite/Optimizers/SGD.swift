@@ -34,25 +34,13 @@ public final class SGD: Optimizer {
 
     public func step(_ parameters: [Parameter]) {
         stepCount += 1
-        let lr = SIMD16<Float>(repeating: learningRate), mu = SIMD16<Float>(repeating: momentum)
-        var empty1 = Tensor(shape: [0]), empty2 = Tensor(shape: [0])
         if momentum > 0 { slots.prepare(parameters) }
         for (i, p) in parameters.enumerated() {
-            let l2 = SIMD16<Float>(repeating: (p.isBias && !decayBiases) ? 0 : 2 * weightDecay)
-            if momentum == 0 {
-                updateElementwise(&p.value, p.gradient, &empty1, &empty2) { v, g, _, _ in
-                    v -= lr * (g + l2 * v)
-                }
-            } else {
-                let nest = nesterov
-                var vt = slots.take(0, i)
-                defer { slots.put(vt, 0, i) }
-                updateElementwise(&p.value, p.gradient, &vt, &empty2) { v, g, vel, _ in
-                    let grad = g + l2 * v
-                    vel = mu * vel + grad
-                    v -= lr * (nest ? grad + mu * vel : vel)
-                }
-            }
+            let l2 = (p.isBias && !decayBiases) ? 0 : 2 * weightDecay
+            var v = momentum > 0 ? slots.take(0, i) : Tensor(shape: [0])
+            ParameterUpdate.sgd(&p.value, gradient: p.gradient, velocity: &v, learningRate: learningRate,
+                                momentum: momentum, l2: l2, nesterov: nesterov)
+            if momentum > 0 { slots.put(v, 0, i) }
         }
     }
 

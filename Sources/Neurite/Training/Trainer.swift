@@ -91,6 +91,9 @@ public final class Trainer {
     public var generator: SeededGenerator
     /// Epochs completed so far (a resumed trainer continues from here).
     public var completedEpochs = 0
+    /// Where an interrupted epoch stopped: the shuffling generator's state at the epoch's start and
+    /// the number of batches already done. The next epoch resumes exactly there (saved in checkpoints).
+    public var epochPosition: (generatorAtStart: SeededGenerator, batchesDone: Int)?
     private let stopFlag = StopFlag()
 
     public init(model: Sequential, loss: Loss, optimizer: Optimizer, schedule: LearningRateSchedule = .constant,
@@ -157,12 +160,20 @@ public final class Trainer {
                            callbacks: [TrainingCallback] = []) throws -> EpochMetrics {
         let epoch = completedEpochs + 1
         optimizer.learningRate = schedule.rate(base: baseLearningRate, epoch: completedEpochs)
+        var firstBatch = 0
+        if let position = epochPosition {
+            generator = position.generatorAtStart
+            firstBatch = position.batchesDone
+            epochPosition = nil
+        }
+        let generatorAtStart = generator
         let order = generator.permutation(train.count)
         let batches = (train.count + batchSize - 1) / batchSize
         let params = model.parameters
         var lossSum: Double = 0, correct = 0, seen = 0
         let start = Date()
-        for b in 0..<batches {
+        var interrupted = false
+        for b in firstBatch..<max(firstBatch, batches) {
             let idx = order[(b * batchSize)..<min((b + 1) * batchSize, train.count)]
             let x = train.inputs.gatheringRows(idx)
             let t = target(train, idx)
@@ -176,10 +187,14 @@ public final class Trainer {
             seen += idx.count
             if train.isClassification { correct += Trainer.countCorrect(y, t) }
             for c in callbacks { c.trainerDidFinishBatch(self, epoch: epoch, batch: b + 1, batches: batches, loss: value) }
-            if stopFlag.isSet { break }
+            if stopFlag.isSet && b + 1 < batches {
+                epochPosition = (generatorAtStart, b + 1)
+                interrupted = true
+                break
+            }
         }
         let seconds = Date().timeIntervalSince(start)
-        completedEpochs += 1
+        if !interrupted { completedEpochs += 1 }
         var m = EpochMetrics(epoch: epoch, trainLoss: Float(lossSum / Double(max(seen, 1))),
                              trainAccuracy: train.isClassification ? Float(correct) / Float(max(seen, 1)) : nil,
                              learningRate: optimizer.learningRate, seconds: seconds,

@@ -1,0 +1,78 @@
+// Options every benchmark shares, and what they imply (thread list, ISA, build check).
+
+import ArgumentParser
+import Neurite
+
+struct BenchOptions: ParsableArguments {
+    @Option(name: .customLong("threads"),
+            help: "Comma-separated thread counts (default: 1, 2, 4, ... up to the physical cores).")
+    var threadList: String?
+
+    @Option(name: .customLong("repeat"), help: "Timed samples per case (the median is reported).")
+    var repetitions: Int = 10
+
+    @Option(help: "Untimed runs before the samples.")
+    var warmup: Int = 2
+
+    @Flag(help: "One JSON object per result line instead of a table (the header goes to stderr).")
+    var json = false
+
+    @Option(help: "Kernel family: auto, ref, avx2, avx512 (or neon).")
+    var isa: String = "auto"
+
+    @Flag(help: "Run even though this is a debug build (figures are then meaningless).")
+    var allowDebug = false
+
+    mutating func validate() throws {
+        guard repetitions >= 1 else { throw ValidationError("--repeat must be at least 1") }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be at least 0") }
+        guard let family = Kernels.ISA(rawValue: isa) else {
+            throw ValidationError("--isa must be one of \(Kernels.ISA.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard family.isSupported else { throw ValidationError("this CPU cannot run --isa \(isa)") }
+        _ = try threadCounts()
+        #if DEBUG
+        if !allowDebug {
+            throw ValidationError("this is a debug build; rebuild with `swift build -c release` or pass --allow-debug")
+        }
+        #endif
+    }
+
+    /// The kernel family to run, resolved (`auto` becomes the active one).
+    var resolvedISA: Kernels.ISA {
+        let family = Kernels.ISA(rawValue: isa) ?? .auto
+        return family == .auto ? Kernels.ISA.active : family
+    }
+
+    /// The thread counts to sweep, ascending.
+    func threadCounts() throws -> [Int] {
+        guard let list = threadList else {
+            var counts = [1]
+            while counts.last! * 2 <= Neurite.physicalCores { counts.append(counts.last! * 2) }
+            if counts.last! != Neurite.physicalCores { counts.append(Neurite.physicalCores) }
+            return counts
+        }
+        let counts = list.split(separator: ",").map { Int($0.filter { !$0.isWhitespace }) }
+        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+            throw ValidationError("--threads wants positive integers separated by commas, got '\(list)'")
+        }
+        return counts.map { $0! }.sorted()
+    }
+
+    var buildConfiguration: String {
+        #if DEBUG
+        "debug"
+        #else
+        "release"
+        #endif
+    }
+
+    /// Names the machine and the settings, so a figure is never quoted without its context.
+    func printHeader(_ bench: String) {
+        let threads = (try? threadCounts())?.map(String.init).joined(separator: ",") ?? "?"
+        let line = "neurite-bench \(bench) | CPU: \(Neurite.cpuName) | ISA: \(resolvedISA.rawValue) | "
+            + "physical cores: \(Neurite.physicalCores) | OpenMP: \(Neurite.openMPEnabled ? "on" : "off") | "
+            + "build: \(buildConfiguration) | threads: \(threads) | repeat \(repetitions), warmup \(warmup)"
+        if json { printError(line) } else { print(line) }
+    }
+}

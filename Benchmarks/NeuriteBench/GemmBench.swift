@@ -1,0 +1,153 @@
+// `neurite-bench gemm`: SGEMM GFLOP/s on square sizes and the MLP's products, per thread count,
+// each case verified against the naive kernel before it is timed.
+
+import ArgumentParser
+import Neurite
+
+/// One product: C[m x n] = op(A)[m x k] · op(B)[k x n].
+struct GemmShape {
+    var label: String
+    var m, n, k: Int
+    var transA = false, transB = false
+}
+
+/// The MLP 784-256-128-10's products at one batch size: forward Y = X·Wᵀ, weight gradient
+/// dW = dYᵀ·X, input gradient dX = dY·W.
+func mlpShapes(batch b: Int) -> [GemmShape] {
+    var out: [GemmShape] = []
+    for (fanIn, fanOut) in [(784, 256), (256, 128), (128, 10)] {
+        let tag = "mlp\(fanIn)-\(fanOut)/b\(b)"
+        out.append(GemmShape(label: "\(tag) fwd", m: b, n: fanOut, k: fanIn, transB: true))
+        out.append(GemmShape(label: "\(tag) dW", m: fanOut, n: fanIn, k: b, transA: true))
+        out.append(GemmShape(label: "\(tag) dX", m: b, n: fanIn, k: fanOut))
+    }
+    return out
+}
+
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "SGEMM GFLOP/s: square sizes and the MLP shapes, per thread count.")
+
+    @OptionGroup var common: BenchOptions
+
+    @Option(help: "Comma-separated square sizes (default 64,128,256,512,1024,2048).")
+    var sizes: String?
+
+    @Option(name: .customLong("shape"), parsing: .singleValue,
+            help: "A product MxNxK, optionally with transposes: MxNxK:tn (t = transposed). Repeatable.")
+    var shapes: [String] = []
+
+    @Flag(inversion: .prefixedNo, help: "Include the MLP 784-256-128-10 shapes at batch 64 and 256.")
+    var mlp = true
+
+    func cases() throws -> [GemmShape] {
+        var out: [GemmShape] = []
+        let explicit = sizes != nil || !shapes.isEmpty
+        let squares = try (sizes ?? (explicit ? "" : "64,128,256,512,1024,2048")).split(separator: ",").map { s -> Int in
+            guard let v = Int(s), v >= 1 else { throw ValidationError("bad size '\(s)'") }
+            return v
+        }
+        out += squares.map { GemmShape(label: "square \($0)", m: $0, n: $0, k: $0) }
+        for s in shapes {
+            let parts = s.split(separator: ":")
+            let dims = parts[0].split(separator: "x").compactMap { Int($0) }
+            guard dims.count == 3, dims.allSatisfy({ $0 >= 1 }) else { throw ValidationError("bad --shape '\(s)' (want MxNxK[:tn])") }
+            let flags = parts.count > 1 ? Array(parts[1]) : ["n", "n"]
+            guard flags.count == 2 else { throw ValidationError("bad transposes in '\(s)' (want e.g. :nt)") }
+            out.append(GemmShape(label: String(s), m: dims[0], n: dims[1], k: dims[2],
+                                 transA: flags[0] == "t", transB: flags[1] == "t"))
+        }
+        if mlp && !explicit { out += mlpShapes(batch: 64) + mlpShapes(batch: 256) }
+        return out
+    }
+
+    func run() throws {
+        common.printHeader("gemm")
+        let isa = common.resolvedISA
+        let threadCounts = try common.threadCounts()
+        // The ceiling per thread count, measured with the same ISA (short run).
+        var peaks: [Int: Double] = [:]
+        for t in threadCounts {
+            peaks[t] = peak(isa: isa, threads: t, iterations: 1_000_000, common: common).median
+        }
+        if !common.json {
+            print("peak GFLOP/s: " + threadCounts.map { "\($0)T \(fixed(peaks[$0]!))" }.joined(separator: ", "))
+            print(pad("case", 26) + pad("M", 6) + pad("N", 6) + pad("K", 6) + pad("op", 4) + pad("thr", 5)
+                  + pad("ms", 10) + pad("min", 9) + pad("max", 9) + pad("GFLOP/s", 9) + pad("speedup", 9)
+                  + pad("eff", 6) + pad("%peak", 7))
+        }
+        var failures = 0
+        for shape in try cases() {
+            failures += try runCase(shape, isa: isa, threadCounts: threadCounts, peaks: peaks) ? 0 : 1
+        }
+        if failures > 0 { throw ValidationError("\(failures) case(s) failed verification") }
+    }
+
+    /// Times one shape at every thread count; false when a result disagrees with the naive kernel.
+    func runCase(_ s: GemmShape, isa: Kernels.ISA, threadCounts: [Int], peaks: [Int: Double]) throws -> Bool {
+        let (aRows, aCols) = s.transA ? (s.k, s.m) : (s.m, s.k)
+        let (bRows, bCols) = s.transB ? (s.n, s.k) : (s.k, s.n)
+        var rng = SeededGenerator(seed: UInt64(s.m * 1_000_003 + s.n * 1009 + s.k))
+        let a = (0..<(aRows * aCols)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+        let b = (0..<(bRows * bCols)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+        var c = [Float](repeating: 0, count: s.m * s.n)
+        // Verify on a few rows of C (the naive loop on all of a 2048³ product takes seconds).
+        let rows = Array(Set([0, 1, s.m / 2, s.m - 2, s.m - 1].filter { $0 >= 0 && $0 < s.m })).sorted()
+        var expected: [Float] = []
+        for i in rows {
+            var row = [Float](repeating: 0, count: s.n)
+            a.withUnsafeBufferPointer { ap in
+                let aRow = s.transA ? ap.baseAddress! + i : ap.baseAddress! + i * aCols
+                Kernels.sgemmNaive(transposeA: s.transA, transposeB: s.transB, m: 1, n: s.n, k: s.k,
+                                   a: aRow, lda: aCols, b: b, ldb: bCols, c: &row, ldc: s.n)
+            }
+            expected += row
+        }
+        let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
+        var oneThread: Double?
+        var ok = true
+        for t in threadCounts {
+            let call = {
+                Kernels.sgemm(isa: isa, threads: t, transposeA: s.transA, transposeB: s.transB,
+                              m: s.m, n: s.n, k: s.k, a: a, lda: aCols, b: b, ldb: bCols, c: &c, ldc: s.n)
+            }
+            call()
+            // Float (blocked) vs float (naive, sequential) sums of k terms in [-1, 1].
+            var worst: Float = 0
+            for (r, i) in rows.enumerated() {
+                for j in 0..<s.n {
+                    let e = expected[r * s.n + j], g = c[i * s.n + j]
+                    let err = abs(g - e) / max(1, abs(e))
+                    if !(err <= worst) { worst = err }
+                }
+            }
+            if !(worst <= 1e-4 * Float(s.k).squareRoot()) {
+                printError("VERIFY FAILED \(s.label) threads \(t): relative error \(worst)")
+                ok = false
+                continue
+            }
+            let time = measure(warmup: common.warmup, samples: common.repetitions, call)
+            let gflops = flops / time.median * 1e-9
+            if t == 1 { oneThread = gflops }
+            let speedup = oneThread.map { gflops / $0 }
+            let efficiency = speedup.map { $0 / Double(t) }
+            let peakFraction = peaks[t].map { gflops / $0 }
+            if common.json {
+                print(jsonLine([("bench", "gemm"), ("case", s.label), ("m", s.m), ("n", s.n), ("k", s.k),
+                                ("transA", s.transA), ("transB", s.transB), ("threads", t), ("isa", isa.rawValue),
+                                ("gflops", gflops), ("ms", time.ms), ("min_ms", time.min * 1e3),
+                                ("max_ms", time.max * 1e3), ("speedup", speedup as Any),
+                                ("efficiency", efficiency as Any), ("peak_fraction", peakFraction as Any)]))
+            } else {
+                let op = (s.transA ? "t" : "n") + (s.transB ? "t" : "n")
+                print(pad(s.label, 26) + pad("\(s.m)", 6) + pad("\(s.n)", 6) + pad("\(s.k)", 6) + pad(op, 4)
+                      + pad("\(t)", 5) + pad(fixed(time.ms, 3), 10) + pad(fixed(time.min * 1e3, 3), 9)
+                      + pad(fixed(time.max * 1e3, 3), 9) + pad(fixed(gflops), 9)
+                      + pad(speedup.map { fixed($0, 2) } ?? "-", 9) + pad(efficiency.map { fixed($0, 2) } ?? "-", 6)
+                      + pad(peakFraction.map { fixed($0 * 100) } ?? "-", 7))
+            }
+        }
+        return ok
+    }
+}

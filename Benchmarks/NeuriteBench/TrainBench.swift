@@ -1,0 +1,96 @@
+// neurite-bench train: training throughput on Fashion-MNIST per thread count (design.md §5 recipe).
+
+import ArgumentParser
+import Foundation
+import Neurite
+
+struct TrainBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train the mlp (784-256-128-10 ReLU) on Fashion-MNIST with plain SGD (lr 0.05, batch 64), per thread count.",
+        discussion: "Verifies first that every thread count gives bitwise the same weights, then reports epoch seconds, samples/s, speed-up, loss and test accuracy."
+    )
+
+    @OptionGroup var common: BenchOptions
+    @Option(help: "Model: mlp (or any `neurite` model spec over 784 inputs and 10 classes).") var model: String = "mlp"
+    @Option(help: "Epochs per run.") var epochs: Int = 1
+    @Option(help: "Mini-batch size.") var batch: Int = 64
+    @Option(help: "Training examples (default: all 60 000).") var limit: Int?
+
+    func run() throws {
+        common.printHeader("train")
+        let train = try FashionMNIST.load(split: .train, limit: limit)
+        let test = try FashionMNIST.load(split: .test)
+        let counts = try common.threadCounts()
+        var reference: [[UInt32]]?
+        var base: Double?
+        if !common.json {
+            print(pad("model", 8) + pad("threads", 9) + pad("epoch s", 10) + pad("samples/s", 12) + pad("speed-up", 10)
+                  + pad("efficiency", 12) + pad("loss", 9) + pad("test acc", 10))
+        }
+        for t in counts {
+            Neurite.threads = t
+            let specs = try ModelSpec.layers(model, inputShape: [784], outputs: 10)
+            let m = try Sequential(inputShape: [784], specs: specs, seed: 1)
+            let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.05), seed: 1)
+            let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
+            let weights = m.parameters.map { $0.value.scalars.map(\.bitPattern) }
+            if let r = reference, r != weights {
+                throw ValidationError("verification failed: \(t) threads gave different weights than \(counts[0]) (kernels must be deterministic)")
+            }
+            reference = weights
+            let seconds = h.epochs.map(\.seconds).reduce(0, +) / Double(h.epochs.count)
+            let rate = Double(train.count) / seconds
+            let speedup = base.map { rate / $0 } ?? 1
+            if base == nil { base = rate }
+            let acc = trainer.evaluate(test).accuracy ?? 0
+            let loss = h.epochs.last!.trainLoss
+            if common.json {
+                print(jsonLine([("bench", "train"), ("model", model), ("threads", t), ("batch", batch),
+                                ("samples_per_s", rate), ("epoch_s", seconds), ("speedup", speedup),
+                                ("efficiency", speedup / Double(t)), ("final_loss", Double(loss)), ("test_accuracy", Double(acc)),
+                                ("epochs", epochs), ("isa", Neurite.isa)]))
+            } else {
+                print(pad(model, 8) + pad("\(t)", 9) + pad(fixed(seconds, 2), 10) + pad(fixed(rate, 0), 12)
+                      + pad(fixed(speedup, 2) + "×", 10) + pad(fixed(100 * speedup / Double(t), 0) + "%", 12)
+                      + pad(fixed(Double(loss), 4), 9) + pad(fixed(Double(acc), 4), 10))
+            }
+        }
+    }
+}
+
+struct ActBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "act",
+        abstract: "Element-wise activation passes over 4 M floats (GB/s counts bytes read + written).")
+
+    @OptionGroup var common: BenchOptions
+    @Option(help: "Elements per pass.") var count: Int = 4 << 20
+
+    func run() throws {
+        common.printHeader("act")
+        var g = SeededGenerator(seed: 1)
+        let x = Tensor(randomNormal: [count], standardDeviation: 4, using: &g)
+        let ops: [(String, (Tensor) -> Tensor, (Float) -> Float)] = [
+            ("relu", { $0.relu() }, { max(0, $0) }),
+            ("sigmoid", { $0.sigmoid() }, { 1 / (1 + Foundation.exp(-$0)) }),
+            ("tanh", { $0.tanh() }, { Foundation.tanh($0) }),
+            ("exp", { $0.exp() }, { Foundation.exp($0) }),
+            ("elu", { $0.elu() }, { $0 > 0 ? $0 : Foundation.expm1($0) }),
+        ]
+        if !common.json { print(pad("op", 10) + pad("ms", 10) + pad("GB/s", 8) + "  max rel. error") }
+        for (name, f, reference) in ops {
+            let y = f(x).scalars, xs = x.scalars
+            var worst: Float = 0
+            for i in stride(from: 0, to: count, by: 97) { worst = max(worst, abs(y[i] - reference(xs[i])) / max(abs(reference(xs[i])), 1e-3)) }
+            guard worst < 1e-5 else { throw ValidationError("verification failed: \(name) error \(worst)") }
+            let t = measure(warmup: common.warmup, samples: common.repetitions) { _ = f(x) }
+            let gbs = Double(8 * count) / t.median / 1e9
+            if common.json {
+                print(jsonLine([("bench", "act"), ("op", name), ("count", count), ("ms", t.ms), ("gbps", gbs), ("threads", 1)]))
+            } else {
+                print(pad(name, 10) + pad(fixed(t.ms, 2), 10) + pad(fixed(gbs, 1), 8) + "  \(worst)")
+            }
+        }
+    }
+}

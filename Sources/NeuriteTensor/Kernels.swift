@@ -1,0 +1,79 @@
+// Thin Swift wrappers over the C kernels for code outside NeuriteTensor (benchmarks, tests of
+// other modules), which must not import CNeurite themselves.
+
+import CNeurite
+
+/// Direct access to Neurite's compute kernels on raw buffers.
+public enum Kernels {
+    /// A kernel family. `auto` means whatever `Neurite.isa` currently is.
+    public enum ISA: String, CaseIterable, Sendable {
+        case auto, ref, avx2, avx512, neon
+
+        var c: nk_isa {
+            switch self {
+            case .auto: NK_ISA_AUTO
+            case .ref: NK_ISA_REF
+            case .avx2: NK_ISA_AVX2
+            case .avx512: NK_ISA_AVX512
+            case .neon: NK_ISA_NEON
+            }
+        }
+
+        /// Whether this CPU (and build) can run the family (`auto` always can).
+        public var isSupported: Bool { self == .auto || nk_isa_supported(c) != 0 }
+
+        /// The family `auto` stands for right now.
+        public static var active: ISA { ISA(rawValue: String(cString: nk_isa_name(nk_isa_active()))) ?? .ref }
+
+        /// Makes `isa` the active family for every later kernel call. Returns false (and changes
+        /// nothing) when the CPU lacks it.
+        @discardableResult
+        public static func setActive(_ isa: ISA) -> Bool { nk_isa_set_active(isa.c) == 0 }
+    }
+
+    /// SGEMM blocking of one kernel family: register tile MR x NR, cache blocks MC, KC, NC.
+    public struct GemmBlocking: Sendable, Equatable {
+        public var mr, nr, mc, kc, nc: Int
+    }
+
+    /// The blocking `isa` uses (an unsupported family reports the reference kernel's).
+    public static func gemmBlocking(_ isa: ISA = .auto) -> GemmBlocking {
+        var out: (Int32, Int32, Int32, Int32, Int32) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &out) { raw in
+            _ = nk_sgemm_blocking(isa.c, raw.baseAddress!.assumingMemoryBound(to: Int32.self))
+        }
+        return GemmBlocking(mr: Int(out.0), nr: Int(out.1), mc: Int(out.2), kc: Int(out.3), nc: Int(out.4))
+    }
+
+    /// Products with fewer flops (2·M·N·K) than this run on one thread.
+    public static var gemmParallelThreshold: Int { Int(nk_sgemm_parallel_threshold()) }
+
+    /// C[M x N] = alpha · op(A)[M x K] · op(B)[K x N] + beta · C, row-major with leading
+    /// dimensions; A is stored [K x M] when `transposeA`, B [N x K] when `transposeB`. `beta == 0`
+    /// never reads C. `threads <= 0` uses `Neurite.threads`. Results do not depend on `threads`.
+    public static func sgemm(
+        isa: ISA = .auto, threads: Int = 0, transposeA: Bool = false, transposeB: Bool = false,
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>?, ldc: Int
+    ) {
+        nk_sgemm_ex(isa.c, Int32(clamping: threads), transposeA ? 1 : 0, transposeB ? 1 : 0,
+                    Int64(m), Int64(n), Int64(k), alpha, a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+    }
+
+    /// The naive, serial triple loop with float accumulation (same arguments as `sgemm`).
+    public static func sgemmNaive(
+        transposeA: Bool = false, transposeB: Bool = false, m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>?, lda: Int, b: UnsafePointer<Float>?, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>?, ldc: Int
+    ) {
+        nk_sgemm_naive(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
+                       a, Int64(lda), b, Int64(ldb), beta, c, Int64(ldc))
+    }
+
+    /// Runs `iterations` rounds of independent FMA chains in `isa`'s vectors on `threads` threads
+    /// and returns the flops performed; time the call for the machine's FMA peak.
+    public static func fmaPeak(isa: ISA = .auto, threads: Int, iterations: Int) -> Int {
+        Int(nk_fma_peak(isa.c, Int32(clamping: threads), Int64(iterations)))
+    }
+}

@@ -1,2 +1,0 @@
-import Neurite
-print("neurite: threads=\(Neurite.threads) isa=\(Neurite.isa)")

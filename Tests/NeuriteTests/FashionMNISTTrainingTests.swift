@@ -1,0 +1,23 @@
+import Testing
+import Neurite
+
+/// Real-data training: the course's MLP (784-256-128-10, ReLU, softmax cross-entropy) on the first
+/// 10 000 Fashion-MNIST training images, evaluated on all 10 000 test images.
+@Suite(.enabled(if: FashionMNIST.isAvailable, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
+struct FashionMNISTTrainingTests {
+    /// Recipe: SGD lr 0.05, momentum 0.9, batch 64, 3 epochs. Measured: 0.83 test accuracy.
+    @Test func mlpOnATenThousandImageSubset() throws {
+        let train = try FashionMNIST.load(split: .train, limit: 10_000)
+        let test = try FashionMNIST.load(split: .test)
+        let model = try Sequential(inputShape: [784], specs: [
+            .dense(inputs: 784, outputs: 256), .relu, .dense(inputs: 256, outputs: 128), .relu,
+            .dense(inputs: 128, outputs: 10),
+        ], seed: 1)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(),
+                              optimizer: SGD(learningRate: 0.05, momentum: 0.9), seed: 1)
+        _ = try trainer.fit(train, epochs: 3, batchSize: 64)
+        let accuracy = trainer.evaluate(test).accuracy!
+        #expect(accuracy >= 0.75, "test accuracy \(accuracy)")
+        print("Fashion-MNIST MLP, 10k subset, 3 epochs: test accuracy \(accuracy)")
+    }
+}
