@@ -203,11 +203,14 @@ struct CompareCommand: ParsableCommand {
 
     func run() throws {
         let ra = try BenchRecord.load(path: a), rb = try BenchRecord.load(path: b)
+        /// The library when the file names exactly one ("lib"), else the file's name.
         func name(_ records: [BenchRecord], _ path: String) -> String {
             let libs = Set(records.compactMap(\.lib))
-            let file = URL(fileURLWithPath: path).lastPathComponent
-            return libs.count == 1 ? "\(libs.first!) (\(file))" : file
+            return libs.count == 1 ? libs.first! : URL(fileURLWithPath: path).lastPathComponent
         }
-        print(Comparison(ra, rb, nameA: name(ra, a), nameB: name(rb, b)).render())
+        print("A: \(a)\nB: \(b)")
+        var (na, nb) = (name(ra, a), name(rb, b))
+        if na == nb { (na, nb) = ("A", "B") }   // e.g. two Neurite runs: the paths above tell them apart
+        print(Comparison(ra, rb, nameA: na, nameB: nb).render())
     }
 }
