@@ -85,8 +85,9 @@ struct GemmBench: ParsableCommand {
     }
 
     /// Times one shape at every thread count; false when a result disagrees with the naive kernel.
-    /// Each result line goes to `emit` (standard output by default).
+    /// Each result line goes to `emit` (standard output by default); `corruptor` is the test hook.
     func runCase(_ s: GemmShape, isa: Kernels.ISA, threadCounts: [Int], peaks: [Int: Double],
+                 corruptor: ((inout [Float]) -> Void)? = BenchHooks.resultCorruptor,
                  emit: (String) -> Void = { print($0) }) throws -> Bool {
         let problem = GemmProblem(s)
         let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
@@ -94,7 +95,7 @@ struct GemmBench: ParsableCommand {
         var ok = true
         for t in threadCounts {
             var c = [Float](repeating: 0, count: s.m * s.n)
-            if let failure = problem.runAndVerify(isa: isa, threads: t, into: &c) {
+            if let failure = problem.runAndVerify(isa: isa, threads: t, into: &c, corruptor: corruptor) {
                 printError("neurite-bench gemm: \(failure)")
                 ok = false
                 continue

@@ -58,12 +58,12 @@ import Testing
         var lines: [String] = []
         BenchHooks.resultCorruptor = { $0[$0.count - 1] = -1e6 }
         defer { BenchHooks.resultCorruptor = nil }
-        let ok = try bench.runCase(try bench.cases()[0], isa: .auto, threadCounts: [1, 2], peaks: [:]) { lines.append($0) }
+        let ok = try bench.runCase(try bench.cases()[0], isa: .auto, threadCounts: [1, 2], peaks: [:], emit: { lines.append($0) })
         #expect(!ok)
         #expect(lines.isEmpty, "a result that failed verification must not be timed: \(lines)")
 
         BenchHooks.resultCorruptor = nil
-        let fine = try bench.runCase(try bench.cases()[0], isa: .auto, threadCounts: [1, 2], peaks: [:]) { lines.append($0) }
+        let fine = try bench.runCase(try bench.cases()[0], isa: .auto, threadCounts: [1, 2], peaks: [:], emit: { lines.append($0) })
         #expect(fine && lines.count == 2)
     }
 }
