@@ -54,5 +54,6 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["NeuriteTensor", "Neurite"], path: "Tests/TestSupport", swiftSettings: optimizeDebug),
         .testTarget(name: "NeuriteTensorTests", dependencies: ["NeuriteTensor", "TestSupport", "CNeurite"], swiftSettings: optimizeDebug),
         .testTarget(name: "NeuriteTests", dependencies: ["Neurite", "TestSupport"], swiftSettings: optimizeDebug),
+        .testTarget(name: "NeuriteBenchTests", dependencies: ["NeuriteBench", "Neurite"], swiftSettings: optimizeDebug),
     ]
 )

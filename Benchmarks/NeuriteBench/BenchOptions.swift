@@ -52,11 +52,16 @@ struct BenchOptions: ParsableArguments {
             if counts.last! != Neurite.physicalCores { counts.append(Neurite.physicalCores) }
             return counts
         }
-        let counts = list.split(separator: ",").map { Int($0.filter { !$0.isWhitespace }) }
-        guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw ValidationError("--threads wants positive integers separated by commas, got '\(list)'")
-        }
-        return counts.map { $0! }.sorted()
+        return try parseThreadList(list)
+    }
+
+    /// The shared options as command-line arguments, to hand them on to another benchmark (`all`).
+    var arguments: [String] {
+        var out = ["--repeat", "\(repetitions)", "--warmup", "\(warmup)", "--isa", isa]
+        if let threadList { out += ["--threads", threadList] }
+        if json { out.append("--json") }
+        if allowDebug { out.append("--allow-debug") }
+        return out
     }
 
     var buildConfiguration: String {
@@ -75,4 +80,20 @@ struct BenchOptions: ParsableArguments {
             + "build: \(buildConfiguration) | threads: \(threads) | repeat \(repetitions), warmup \(warmup)"
         if json { printError(line) } else { print(line) }
     }
+}
+
+/// Parses "1,2,4" into ascending distinct thread counts; every item must be a positive integer.
+func parseThreadList(_ list: String) throws -> [Int] {
+    let items = list.split(separator: ",", omittingEmptySubsequences: false)
+        .map { $0.filter { !$0.isWhitespace } }
+    var counts: [Int] = []
+    for item in items {
+        guard let n = Int(item), n >= 1 else {
+            let what = item.isEmpty ? "an empty item" : "'\(item)'"
+            throw ValidationError("--threads wants positive integers separated by commas (e.g. 1,2), got \(what) in '\(list)'")
+        }
+        if n > 1024 { throw ValidationError("--threads: \(n) threads is more than this benchmark supports (1024)") }
+        counts.append(n)
+    }
+    return Array(Set(counts)).sorted()
 }

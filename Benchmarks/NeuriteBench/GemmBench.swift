@@ -85,14 +85,62 @@ struct GemmBench: ParsableCommand {
     }
 
     /// Times one shape at every thread count; false when a result disagrees with the naive kernel.
-    func runCase(_ s: GemmShape, isa: Kernels.ISA, threadCounts: [Int], peaks: [Int: Double]) throws -> Bool {
+    /// Each result line goes to `emit` (standard output by default); `corruptor` is the test hook.
+    func runCase(_ s: GemmShape, isa: Kernels.ISA, threadCounts: [Int], peaks: [Int: Double],
+                 corruptor: ((inout [Float]) -> Void)? = BenchHooks.resultCorruptor,
+                 emit: (String) -> Void = { print($0) }) throws -> Bool {
+        let problem = GemmProblem(s)
+        let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
+        var oneThread: Double?
+        var ok = true
+        for t in threadCounts {
+            var c = [Float](repeating: 0, count: s.m * s.n)
+            if let failure = problem.runAndVerify(isa: isa, threads: t, into: &c, corruptor: corruptor) {
+                printError("neurite-bench gemm: \(failure)")
+                ok = false
+                continue
+            }
+            let time = measure(warmup: common.warmup, samples: common.repetitions) { problem.run(isa: isa, threads: t, into: &c) }
+            let gflops = flops / time.median * 1e-9
+            if t == 1 { oneThread = gflops }
+            let speedup = oneThread.map { gflops / $0 }
+            let efficiency = speedup.map { $0 / Double(t) }
+            let peakFraction = peaks[t].map { gflops / $0 }
+            if common.json {
+                emit(Records.gemm(shape: s, threads: t, isa: isa.rawValue, time: time, gflops: gflops,
+                                  speedup: speedup, efficiency: efficiency, peakFraction: peakFraction))
+            } else {
+                let op = (s.transA ? "t" : "n") + (s.transB ? "t" : "n")
+                emit(pad(s.label, 26) + pad("\(s.m)", 6) + pad("\(s.n)", 6) + pad("\(s.k)", 6) + pad(op, 4)
+                     + pad("\(t)", 5) + pad(fixed(time.ms, 3), 10) + pad(fixed(time.min * 1e3, 3), 9)
+                     + pad(fixed(time.max * 1e3, 3), 9) + pad(fixed(gflops), 9)
+                     + pad(speedup.map { fixed($0, 2) } ?? "-", 9) + pad(efficiency.map { fixed($0, 2) } ?? "-", 6)
+                     + pad(peakFraction.map { fixed($0 * 100) } ?? "-", 7))
+            }
+        }
+        return ok
+    }
+}
+
+/// One product's seeded inputs and its reference rows: the naive kernel on a few rows of C
+/// (on all of a 2048³ product it takes seconds).
+struct GemmProblem {
+    let shape: GemmShape
+    let a, b: [Float]
+    let lda, ldb: Int
+    /// Rows of C checked, and their expected values (row-major, `shape.n` wide).
+    let rows: [Int]
+    let expected: [Float]
+
+    init(_ s: GemmShape) {
+        shape = s
         let (aRows, aCols) = s.transA ? (s.k, s.m) : (s.m, s.k)
         let (bRows, bCols) = s.transB ? (s.n, s.k) : (s.k, s.n)
+        lda = aCols
+        ldb = bCols
         var rng = SeededGenerator(seed: UInt64(s.m * 1_000_003 + s.n * 1009 + s.k))
         let a = (0..<(aRows * aCols)).map { _ in rng.nextUnitFloat() * 2 - 1 }
         let b = (0..<(bRows * bCols)).map { _ in rng.nextUnitFloat() * 2 - 1 }
-        var c = [Float](repeating: 0, count: s.m * s.n)
-        // Verify on a few rows of C (the naive loop on all of a 2048³ product takes seconds).
         let rows = Array(Set([0, 1, s.m / 2, s.m - 2, s.m - 1].filter { $0 >= 0 && $0 < s.m })).sorted()
         var expected: [Float] = []
         for i in rows {
@@ -104,50 +152,34 @@ struct GemmBench: ParsableCommand {
             }
             expected += row
         }
-        let flops = 2.0 * Double(s.m) * Double(s.n) * Double(s.k)
-        var oneThread: Double?
-        var ok = true
-        for t in threadCounts {
-            let call = {
-                Kernels.sgemm(isa: isa, threads: t, transposeA: s.transA, transposeB: s.transB,
-                              m: s.m, n: s.n, k: s.k, a: a, lda: aCols, b: b, ldb: bCols, c: &c, ldc: s.n)
-            }
-            call()
-            // Float (blocked) vs float (naive, sequential) sums of k terms in [-1, 1].
-            var worst: Float = 0
-            for (r, i) in rows.enumerated() {
-                for j in 0..<s.n {
-                    let e = expected[r * s.n + j], g = c[i * s.n + j]
-                    let err = abs(g - e) / max(1, abs(e))
-                    if !(err <= worst) { worst = err }
-                }
-            }
-            if !(worst <= 1e-4 * Float(s.k).squareRoot()) {
-                printError("VERIFY FAILED \(s.label) threads \(t): relative error \(worst)")
-                ok = false
-                continue
-            }
-            let time = measure(warmup: common.warmup, samples: common.repetitions, call)
-            let gflops = flops / time.median * 1e-9
-            if t == 1 { oneThread = gflops }
-            let speedup = oneThread.map { gflops / $0 }
-            let efficiency = speedup.map { $0 / Double(t) }
-            let peakFraction = peaks[t].map { gflops / $0 }
-            if common.json {
-                print(jsonLine([("bench", "gemm"), ("case", s.label), ("m", s.m), ("n", s.n), ("k", s.k),
-                                ("transA", s.transA), ("transB", s.transB), ("threads", t), ("isa", isa.rawValue),
-                                ("gflops", gflops), ("ms", time.ms), ("min_ms", time.min * 1e3),
-                                ("max_ms", time.max * 1e3), ("speedup", speedup as Any),
-                                ("efficiency", efficiency as Any), ("peak_fraction", peakFraction as Any)]))
-            } else {
-                let op = (s.transA ? "t" : "n") + (s.transB ? "t" : "n")
-                print(pad(s.label, 26) + pad("\(s.m)", 6) + pad("\(s.n)", 6) + pad("\(s.k)", 6) + pad(op, 4)
-                      + pad("\(t)", 5) + pad(fixed(time.ms, 3), 10) + pad(fixed(time.min * 1e3, 3), 9)
-                      + pad(fixed(time.max * 1e3, 3), 9) + pad(fixed(gflops), 9)
-                      + pad(speedup.map { fixed($0, 2) } ?? "-", 9) + pad(efficiency.map { fixed($0, 2) } ?? "-", 6)
-                      + pad(peakFraction.map { fixed($0 * 100) } ?? "-", 7))
-            }
-        }
-        return ok
+        (self.a, self.b, self.rows, self.expected) = (a, b, rows, expected)
+    }
+
+    /// C = op(A)·op(B) with the optimised kernel.
+    func run(isa: Kernels.ISA, threads: Int, into c: inout [Float]) {
+        let s = shape
+        Kernels.sgemm(isa: isa, threads: threads, transposeA: s.transA, transposeB: s.transB,
+                      m: s.m, n: s.n, k: s.k, a: a, lda: lda, b: b, ldb: ldb, c: &c, ldc: s.n)
+    }
+
+    /// Runs the kernel once, lets `corruptor` (default: the test hook) alter the result, and checks
+    /// the reference rows. Nil when they agree within `gemmTolerance`.
+    func runAndVerify(isa: Kernels.ISA, threads: Int, into c: inout [Float],
+                      corruptor: ((inout [Float]) -> Void)? = BenchHooks.resultCorruptor) -> VerificationFailure? {
+        run(isa: isa, threads: threads, into: &c)
+        corruptor?(&c)
+        return verify(c, threads: threads, isa: isa)
+    }
+
+    /// Checks the reference rows of `c` (an m×n result).
+    func verify(_ c: [Float], threads: Int, isa: Kernels.ISA) -> VerificationFailure? {
+        let s = shape
+        let got = rows.flatMap { c[($0 * s.n)..<($0 * s.n + s.n)] }
+        let op = (s.transA ? "t" : "n") + (s.transB ? "t" : "n")
+        guard var failure = verifyResult(got, against: expected, columns: s.n, tolerance: gemmTolerance(k: s.k),
+                                            label: "gemm \(s.label) (\(s.m)x\(s.n)x\(s.k) \(op)), \(threads) thread(s), isa \(isa.rawValue)")
+        else { return nil }
+        failure.row = rows[failure.row]   // report the row of C, not of the checked subset
+        return failure
     }
 }

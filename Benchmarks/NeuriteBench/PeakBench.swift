@@ -20,8 +20,7 @@ struct PeakBench: ParsableCommand {
         for threads in try common.threadCounts() {
             let r = peak(isa: isa, threads: threads, iterations: iterations, common: common)
             if common.json {
-                print(jsonLine([("bench", "peak"), ("threads", threads), ("isa", isa.rawValue),
-                                ("gflops", r.median), ("min_gflops", r.min), ("max_gflops", r.max)]))
+                print(Records.peak(threads: threads, isa: isa.rawValue, median: r.median, min: r.min, max: r.max))
             } else {
                 print(pad(String(threads), 7) + pad(fixed(r.median), 10) + pad(fixed(r.min), 9) + pad(fixed(r.max), 9))
             }

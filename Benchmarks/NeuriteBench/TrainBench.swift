@@ -46,10 +46,9 @@ struct TrainBench: ParsableCommand {
             let acc = trainer.evaluate(test).accuracy ?? 0
             let loss = h.epochs.last!.trainLoss
             if common.json {
-                print(jsonLine([("bench", "train"), ("model", model), ("threads", t), ("batch", batch),
-                                ("samples_per_s", rate), ("epoch_s", seconds), ("speedup", speedup),
-                                ("efficiency", speedup / Double(t)), ("final_loss", Double(loss)), ("test_accuracy", Double(acc)),
-                                ("epochs", epochs), ("isa", Neurite.isa)]))
+                print(Records.train(model: model, threads: t, batch: batch, samplesPerSecond: rate, epochSeconds: seconds,
+                                    speedup: speedup, finalLoss: Double(loss), testAccuracy: Double(acc),
+                                    epochs: epochs, isa: Neurite.isa))
             } else {
                 print(pad(model, 8) + pad("\(t)", 9) + pad(fixed(seconds, 2), 10) + pad(fixed(rate, 0), 12)
                       + pad(fixed(speedup, 2) + "×", 10) + pad(fixed(100 * speedup / Double(t), 0) + "%", 12)
@@ -87,7 +86,7 @@ struct ActBench: ParsableCommand {
             let t = measure(warmup: common.warmup, samples: common.repetitions) { _ = f(x) }
             let gbs = Double(8 * count) / t.median / 1e9
             if common.json {
-                print(jsonLine([("bench", "act"), ("op", name), ("count", count), ("ms", t.ms), ("gbps", gbs), ("threads", 1)]))
+                print(Records.act(op: name, count: count, time: t, gbps: gbs))
             } else {
                 print(pad(name, 10) + pad(fixed(t.ms, 2), 10) + pad(fixed(gbs, 1), 8) + "  \(worst)")
             }

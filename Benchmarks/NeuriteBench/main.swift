@@ -11,6 +11,8 @@ struct NeuriteBench: ParsableCommand {
         PeakBench.self,
         ActBench.self,
         TrainBench.self,
+        AllBench.self,
+        CompareCommand.self,
     ]
 
     static let configuration = CommandConfiguration(

@@ -1,0 +1,40 @@
+// The JSON-lines records the benchmarks print with --json, one builder per kind, so the schema
+// lives in one place (the peers in Benchmarks/peers emit the same keys, with "lib" naming the library).
+// `neurite-bench compare` matches records on `Records.keyFields` and compares their `metric`.
+
+enum Records {
+    static let lib = "neurite"
+
+    /// {"bench":"peak","threads","isa","gflops","min_gflops","max_gflops","lib"}
+    static func peak(threads: Int, isa: String, median: Double, min: Double, max: Double) -> String {
+        jsonLine([("bench", "peak"), ("threads", threads), ("isa", isa), ("gflops", median),
+                  ("min_gflops", min), ("max_gflops", max), ("lib", lib)])
+    }
+
+    /// {"bench":"gemm","case","m","n","k","transA","transB","threads","isa","gflops","ms","min_ms",
+    /// "max_ms","speedup","efficiency","peak_fraction","lib"}; the last three are null when unknown.
+    static func gemm(shape s: GemmShape, threads: Int, isa: String, time: Timing, gflops: Double,
+                     speedup: Double?, efficiency: Double?, peakFraction: Double?) -> String {
+        jsonLine([("bench", "gemm"), ("case", s.label), ("m", s.m), ("n", s.n), ("k", s.k),
+                  ("transA", s.transA), ("transB", s.transB), ("threads", threads), ("isa", isa),
+                  ("gflops", gflops), ("ms", time.ms), ("min_ms", time.min * 1e3),
+                  ("max_ms", time.max * 1e3), ("speedup", speedup as Any),
+                  ("efficiency", efficiency as Any), ("peak_fraction", peakFraction as Any), ("lib", lib)])
+    }
+
+    /// {"bench":"act","op","count","threads","ms","gbps","lib"}
+    static func act(op: String, count: Int, time: Timing, gbps: Double) -> String {
+        jsonLine([("bench", "act"), ("op", op), ("count", count), ("threads", 1), ("ms", time.ms),
+                  ("gbps", gbps), ("lib", lib)])
+    }
+
+    /// {"bench":"train","model","threads","batch","samples_per_s","epoch_s","speedup","efficiency",
+    /// "final_loss","test_accuracy","epochs","isa","lib"}
+    static func train(model: String, threads: Int, batch: Int, samplesPerSecond: Double, epochSeconds: Double,
+                      speedup: Double, finalLoss: Double, testAccuracy: Double, epochs: Int, isa: String) -> String {
+        jsonLine([("bench", "train"), ("model", model), ("threads", threads), ("batch", batch),
+                  ("samples_per_s", samplesPerSecond), ("epoch_s", epochSeconds), ("speedup", speedup),
+                  ("efficiency", speedup / Double(threads)), ("final_loss", finalLoss),
+                  ("test_accuracy", testAccuracy), ("epochs", epochs), ("isa", isa), ("lib", lib)])
+    }
+}
