@@ -7,7 +7,7 @@ import Neurite
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the mlp (784-256-128-10 ReLU) on Fashion-MNIST with plain SGD (lr 0.05, batch 64), per thread count.",
+        abstract: "Train the mlp (784-256-128-10 ReLU) or lenet on Fashion-MNIST with plain SGD (lr 0.05, batch 64), per thread count.",
         discussion: "Verifies first that every thread count gives bitwise the same weights, then reports epoch seconds, samples/s, speed-up, loss and test accuracy."
     )
 
@@ -16,6 +16,12 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Epochs per run.") var epochs: Int = 1
     @Option(help: "Mini-batch size.") var batch: Int = 64
     @Option(help: "Training examples (default: all 60 000).") var limit: Int?
+    @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults, so accuracies line up with the peers) or default (He/Glorot, zero biases).")
+    var initialization: String = "pytorch"
+
+    func validate() throws {
+        guard ["pytorch", "default"].contains(initialization) else { throw ValidationError("--initialization must be pytorch or default") }
+    }
 
     func run() throws {
         common.printHeader("train")
@@ -30,8 +36,8 @@ struct TrainBench: ParsableCommand {
         }
         for t in counts {
             Neurite.threads = t
-            let specs = try ModelSpec.layers(model, inputShape: [784], outputs: 10)
-            let m = try Sequential(inputShape: [784], specs: specs, seed: 1)
+            let m = try ModelSpec.model(model, inputShape: [784], outputs: 10, seed: 1)
+            if initialization == "pytorch" { m.reinitialize(.pytorchDefault, seed: 1) }
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.05), seed: 1)
             let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
             let weights = m.parameters.map { $0.value.scalars.map(\.bitPattern) }

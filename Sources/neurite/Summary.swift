@@ -31,33 +31,15 @@ struct Summary: ParsableCommand {
     }
 }
 
-/// Named models and layer specs.
+/// Named models and layer specs (the library's `ModelSpec`), with CLI errors.
 enum ModelCatalog {
-    static let help = "mlp, lenet (LeNet-5), alexnet-small (for 28×28 images), alexnet (227×227×3, 1000 classes), or sizes like 784-256-10, or layers like dense:256,relu,dense:10."
+    static let help = ModelSpec.help + "."
 
     static func make(_ name: String, inputShape: [Int], outputs: Int, dropout: Float, seed: UInt64) throws -> Sequential {
-        let flat = inputShape.reduce(1, *)
-        func needs(_ values: Int, _ classes: Int?) throws {
-            guard flat == values else {
-                throw CLIError("model \(name) takes \(values)-value examples but the data's examples have shape \(inputShape)")
-            }
-            if let c = classes, c != outputs {
-                throw CLIError("model \(name) has \(c) outputs but the data has \(outputs) classes")
-            }
+        do {
+            return try ModelSpec.model(name, inputShape: inputShape, outputs: outputs, dropout: dropout, seed: seed)
+        } catch let e as ModelSpec.ParseError {
+            throw CLIError(e.message)
         }
-        switch name.lowercased() {
-        case "lenet", "lenet5", "lenet-5":
-            try needs(784, 10)
-            return try Models.lenet5(seed: seed)
-        case "alexnet-small":
-            try needs(784, nil)
-            return try Models.alexNetSmall(seed: seed, classes: outputs)
-        case "alexnet":
-            try needs(3 * 227 * 227, nil)
-            return try Models.alexNet(seed: seed, classes: outputs)
-        default: break
-        }
-        let specs = try ModelSpec.layers(name, inputShape: inputShape, outputs: outputs, dropout: dropout)
-        return try Sequential(inputShape: inputShape, specs: specs, seed: seed)
     }
 }

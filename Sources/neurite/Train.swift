@@ -35,6 +35,8 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Write training curves (SVG) here.") var plot: String?
     @Option(name: .long, help: "k-fold cross-validation on the training data instead of one training run.") var kfold: Int?
     @Flag(name: .long, help: "Print one JSON object per epoch and a final summary object.") var json = false
+    @Option(name: .long, help: "Weight initialisation: default (He before ReLU, Glorot otherwise, zero biases) or pytorch (U(±1/√fan-in) for weights and biases, PyTorch's defaults).")
+    var initialization: String = "default"
 
     func validate() throws {
         guard epochs >= 0 else { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
@@ -50,6 +52,9 @@ struct Train: ParsableCommand {
         if let k = kfold, k < 2 { throw ValidationError("--kfold must be ≥ 2, got \(k)") }
         guard ["sgd", "momentum", "nesterov", "adam", "adamw"].contains(optimizer) else {
             throw ValidationError("--optimizer must be sgd, momentum, nesterov, adam or adamw, got \(optimizer)")
+        }
+        guard ["default", "pytorch"].contains(initialization) else {
+            throw ValidationError("--initialization must be default or pytorch, got \(initialization)")
         }
         guard ["constant", "step", "cosine"].contains(schedule) else {
             throw ValidationError("--schedule must be constant, step or cosine, got \(schedule)")
@@ -78,6 +83,7 @@ struct Train: ParsableCommand {
         let outputs = data.isClassification ? data.classCount : (data.targets?.rowWidth ?? 1)
         let shape = Array(data.inputs.shape.dropFirst())
         let m = try ModelCatalog.make(model, inputShape: shape, outputs: outputs, dropout: dropout, seed: seed)
+        if initialization == "pytorch" { m.reinitialize(.pytorchDefault, seed: seed) }
         let loss: Loss = data.isClassification ? SoftmaxCrossEntropy() : MeanSquaredError()
         return Trainer(model: m, loss: loss, optimizer: makeOptimizer(), schedule: lrSchedule, seed: seed)
     }

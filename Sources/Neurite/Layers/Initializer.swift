@@ -12,6 +12,9 @@ public enum Initializer: String, Codable, Sendable, CaseIterable {
     case heNormal
     /// All zeros (biases; or a linear model trained from zero).
     case zeros
+    /// U(−1/√fanIn, +1/√fanIn): PyTorch's default for Linear and Conv2d weights (Kaiming uniform
+    /// with a = √5), and for their biases too. Use it to compare runs with PyTorch's.
+    case pytorchDefault
 
     /// A tensor of `shape` initialised for a unit with `fanIn` inputs and `fanOut` outputs.
     public func make(_ shape: [Int], fanIn: Int, fanOut: Int, using g: inout SeededGenerator) -> Tensor {
@@ -29,6 +32,9 @@ public enum Initializer: String, Codable, Sendable, CaseIterable {
             return Tensor(randomNormal: shape, standardDeviation: (2 / fi).squareRoot(), using: &g)
         case .zeros:
             return Tensor(shape: shape, repeating: 0)
+        case .pytorchDefault:
+            let r = 1 / fi.squareRoot()
+            return Tensor(randomUniform: shape, in: -r...r, using: &g)
         }
     }
 }

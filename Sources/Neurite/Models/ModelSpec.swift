@@ -14,6 +14,38 @@ public enum ModelSpec {
         public var description: String { message }
     }
 
+    /// What `model(_:…)` accepts, for help texts.
+    public static let help = "mlp, lenet (LeNet-5), alexnet-small (for 28×28 images), alexnet (227×227×3), sizes like 784-256-10, or layers like dense:256,relu,dense:10"
+
+    /// Named models (`lenet`, `alexnet-small`, `alexnet`, `mlp`) and text specs (see `layers`), built
+    /// for examples of `inputShape` (a flat [784] also fits the 28×28 image models) and `outputs`
+    /// classes or values.
+    public static func model(_ name: String, inputShape: [Int], outputs: Int, dropout: Float = 0, seed: UInt64) throws -> Sequential {
+        let flat = inputShape.reduce(1, *)
+        func needs(_ values: Int, _ classes: Int?) throws {
+            guard flat == values else {
+                throw ParseError(message: "model \(name) takes \(values)-value examples but the data's examples have shape \(inputShape)")
+            }
+            if let c = classes, c != outputs {
+                throw ParseError(message: "model \(name) has \(c) outputs but the data has \(outputs) classes")
+            }
+        }
+        switch name.lowercased() {
+        case "lenet", "lenet5", "lenet-5":
+            try needs(784, 10)
+            return try Models.lenet5(seed: seed)
+        case "alexnet-small":
+            try needs(784, nil)
+            return try Models.alexNetSmall(seed: seed, classes: outputs)
+        case "alexnet":
+            try needs(3 * 227 * 227, nil)
+            return try Models.alexNet(seed: seed, classes: outputs)
+        default:
+            let specs = try layers(name, inputShape: inputShape, outputs: outputs, dropout: dropout)
+            return try Sequential(inputShape: inputShape, specs: specs, seed: seed)
+        }
+    }
+
     /// The layer specs for `text` over examples of `inputShape` with `outputs` outputs.
     /// `dropout` > 0 inserts Dropout after every hidden activation.
     public static func layers(_ text: String, inputShape: [Int], outputs: Int, dropout: Float = 0) throws -> [LayerSpec] {

@@ -50,6 +50,24 @@ public final class Sequential {
         try self.init(inputShape: inputShape, layers: layers)
     }
 
+    /// Draws every weight again with `initializer` from `seed` (fan-in = a weight row's size,
+    /// fan-out = the number of rows). Biases become zero, except with `.pytorchDefault`, which draws
+    /// them from the same U(±1/√fanIn) as PyTorch does.
+    public func reinitialize(_ initializer: Initializer, seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        for layer in layers {
+            let ps = layer.parameters
+            guard let w = ps.first(where: { !$0.isBias }) else { continue }
+            let fanIn = w.value.rowWidth, fanOut = w.value.rowCount
+            w.value = initializer.make(w.value.shape, fanIn: fanIn, fanOut: fanOut, using: &g)
+            for b in ps where b.isBias {
+                b.value = initializer == .pytorchDefault
+                    ? initializer.make(b.value.shape, fanIn: fanIn, fanOut: fanOut, using: &g)
+                    : Tensor(shape: b.value.shape, repeating: 0)
+            }
+        }
+    }
+
     /// The architecture, for checkpoints.
     public var specs: [LayerSpec] { layers.map(\.spec) }
     /// Output shape of one example.
