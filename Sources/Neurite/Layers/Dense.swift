@@ -53,8 +53,8 @@ public final class Dense: Layer {
     // δ: [B × out] → accumulates ∇W += δᵀ·X, ∇b += Σ δ; returns ∇X = δ·W: [B × in]
     public func backward(_ delta: Tensor) -> Tensor {
         guard let x = lastInput else { preconditionFailure("\(name).backward called before a training forward") }
-        Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: 1, into: &weight.gradient)
-        bias.gradient.addRowSums(of: delta)
+        Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: weight.beginAccumulation(), into: &weight.storedGradient)
+        bias.storedGradient.addRowSums(of: delta, overwrite: bias.beginAccumulation() == 0)
         guard needsInputGradient else { return Tensor(shape: [0]) }
         return Tensor.matmul(delta, weight.value)
     }

@@ -9,21 +9,43 @@ public final class Parameter: @unchecked Sendable {
     /// Current value.
     public var value: Tensor
     /// ∂E/∂value, accumulated by `backward` since the last `zeroGradient()`.
-    public var gradient: Tensor
+    ///
+    /// Zeroing is lazy: `zeroGradient()` only marks the gradient stale, and it reads as zeros (the
+    /// storage is cleared on first access). Layers whose backward pass can overwrite instead of
+    /// accumulate call `beginAccumulation()` and skip the clearing pass.
+    public var gradient: Tensor {
+        get { materializeZero(); return storedGradient }
+        set { isStale = false; storedGradient = newValue }
+        _modify { materializeZero(); yield &storedGradient }
+    }
     /// Biases are excluded from L2 regularisation / weight decay by default.
     public let isBias: Bool
+    var storedGradient: Tensor
+    private var isStale = false
 
     /// A parameter holding `value`, with a zero gradient of the same shape.
     public init(name: String, value: Tensor, isBias: Bool = false) {
         self.name = name
         self.value = value
-        self.gradient = Tensor(shape: value.shape, repeating: 0)
+        self.storedGradient = Tensor(shape: value.shape, repeating: 0)
         self.isBias = isBias
     }
 
     /// Sets the gradient to zero (before each mini-batch).
-    public func zeroGradient() {
-        gradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    public func zeroGradient() { isStale = true }
+
+    private func materializeZero() {
+        guard isStale else { return }
+        isStale = false
+        storedGradient.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// For a layer about to add its contribution: returns the β to use (0 when the gradient is
+    /// stale, so the layer overwrites it; 1 to accumulate) and marks the gradient current.
+    func beginAccumulation() -> Float {
+        if storedGradient.shape != value.shape { storedGradient = Tensor(shape: value.shape, repeating: 0) }
+        defer { isStale = false }
+        return isStale ? 0 : 1
     }
 }
 

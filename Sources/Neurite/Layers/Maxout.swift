@@ -67,8 +67,8 @@ public final class Maxout: Layer {
                 for i in 0..<(b * u) { dp[i * k + Int(winners[i])] = gp[i] }
             }
         }
-        Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: 1, into: &weight.gradient)
-        bias.gradient.addRowSums(of: delta)
+        Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: weight.beginAccumulation(), into: &weight.storedGradient)
+        bias.storedGradient.addRowSums(of: delta, overwrite: bias.beginAccumulation() == 0)
         guard needsInputGradient else { return Tensor(shape: [0]) }
         return Tensor.matmul(delta, weight.value)
     }

@@ -13,8 +13,9 @@ extension Tensor {
         }
     }
 
-    /// self[j] += Σᵢ m[i, j] for a matrix m: [n × count] (the bias gradient Σ_batch δ).
-    mutating func addRowSums(of m: Tensor) {
+    /// self[j] += Σᵢ m[i, j] for a matrix m: [n × count] (the bias gradient Σ_batch δ); with
+    /// `overwrite`, self[j] = Σᵢ m[i, j].
+    mutating func addRowSums(of m: Tensor, overwrite: Bool = false) {
         let w = count
         precondition(m.rowWidth == w, "addRowSums: \(m.shape) rows into a tensor of shape \(shape)")
         let n = m.rowCount
@@ -23,13 +24,13 @@ extension Tensor {
                 let d = dst.baseAddress!, s = src.baseAddress!
                 var j = 0
                 while j + 16 <= w {
-                    var acc = UnsafeRawPointer(d + j).loadUnaligned(as: SIMD16<Float>.self)
+                    var acc = overwrite ? SIMD16<Float>() : UnsafeRawPointer(d + j).loadUnaligned(as: SIMD16<Float>.self)
                     for i in 0..<n { acc += UnsafeRawPointer(s + i * w + j).loadUnaligned(as: SIMD16<Float>.self) }
                     UnsafeMutableRawPointer(d + j).storeBytes(of: acc, as: SIMD16<Float>.self)
                     j += 16
                 }
                 while j < w {
-                    var acc = d[j]
+                    var acc: Float = overwrite ? 0 : d[j]
                     for i in 0..<n { acc += s[i * w + j] }
                     d[j] = acc
                     j += 1
