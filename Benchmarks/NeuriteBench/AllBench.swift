@@ -14,7 +14,7 @@ struct AllBench: ParsableCommand {
     @Option(help: "gemm: comma-separated square sizes (default: gemm's own list, plus the MLP shapes).")
     var sizes: String?
 
-    @Option(help: "train: model(s), comma-separated.") var model: String = "mlp"
+    @Option(help: "train: model(s), comma-separated.") var model: String = "mlp,lenet"
     @Option(help: "train: epochs per run.") var epochs: Int = 1
     @Option(help: "train: training examples (default: all 60 000).") var limit: Int?
 
@@ -27,6 +27,7 @@ struct AllBench: ParsableCommand {
             ("peak", PeakBench.self, shared),
             ("gemm", GemmBench.self, gemm),
             ("act", ActBench.self, shared),
+            ("conv", ConvBench.self, shared),
         ]
         for m in model.split(separator: ",") {
             var train = shared + ["--model", String(m), "--epochs", "\(epochs)"]

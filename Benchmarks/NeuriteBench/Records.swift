@@ -37,4 +37,14 @@ enum Records {
                   ("efficiency", speedup / Double(threads)), ("final_loss", finalLoss),
                   ("test_accuracy", testAccuracy), ("epochs", epochs), ("isa", isa), ("lib", lib)])
     }
+
+    /// {"bench":"conv","layer","pass","batch","threads","ms","min_ms","max_ms","gflops","speedup","lib"};
+    /// `pass` is forward, backward (data + filter gradients) or forward+backward; pooling and LRN
+    /// rows have gflops null.
+    static func conv(layer: String, pass: String, batch: Int, threads: Int, time: Timing, gflops: Double?,
+                     speedup: Double) -> String {
+        jsonLine([("bench", "conv"), ("layer", layer), ("pass", pass), ("batch", batch), ("threads", threads),
+                  ("ms", time.ms), ("min_ms", time.min * 1e3), ("max_ms", time.max * 1e3),
+                  ("gflops", gflops as Any), ("speedup", speedup), ("lib", lib)])
+    }
 }

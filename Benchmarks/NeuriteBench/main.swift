@@ -10,6 +10,7 @@ struct NeuriteBench: ParsableCommand {
         GemmBench.self,
         PeakBench.self,
         ActBench.self,
+        ConvBench.self,
         TrainBench.self,
         AllBench.self,
         CompareCommand.self,

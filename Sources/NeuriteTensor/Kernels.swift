@@ -77,3 +77,32 @@ public enum Kernels {
         Int(nk_fma_peak(isa.c, Int32(clamping: threads), Int64(iterations)))
     }
 }
+
+extension Kernels {
+    /// The serial reference convolution (plain loops, the tests' oracle): input [N, C, H, W],
+    /// weight [K, C, KH, KW], bias [K] → [N, K, OH, OW]. For verifying fast results.
+    public static func conv2dReference(_ input: Tensor, weight: Tensor, bias: Tensor?, stride: Size2D = 1,
+                                       padding: Padding2D = .zero) -> Tensor {
+        var (s, out) = Tensor._convShape(input: input.shape, weight: weight.shape, stride: stride, padding: padding, op: "conv2dReference")
+        let y = Tensor(uninitializedShape: [input.shape[0], weight.shape[0], out.height, out.width])
+        input.withUnsafeBufferPointer { x in
+            weight.withUnsafeBufferPointer { w in
+                if let bias {
+                    bias.withUnsafeBufferPointer { nk_conv2d_forward_ref(&s, x.baseAddress, w.baseAddress, $0.baseAddress, y.storage.base) }
+                } else {
+                    nk_conv2d_forward_ref(&s, x.baseAddress, w.baseAddress, nil, y.storage.base)
+                }
+            }
+        }
+        return y
+    }
+
+    /// The serial reference max pooling (the tests' oracle): [N, C, H, W] → [N, C, OH, OW].
+    public static func maxPool2dReference(_ input: Tensor, window: Window2D) -> Tensor {
+        var (s, outShape) = Tensor._poolShape(input.shape, window, op: "maxPool2dReference")
+        let y = Tensor(uninitializedShape: outShape)
+        var argmax = [Int32](repeating: 0, count: y.count)
+        input.withUnsafeBufferPointer { x in argmax.withUnsafeMutableBufferPointer { nk_maxpool2d_forward_ref(&s, x.baseAddress, y.storage.base, $0.baseAddress) } }
+        return y
+    }
+}

@@ -37,13 +37,13 @@ import Testing
         let all = try AllBench.parse(["--threads", "1,2", "--repeat", "2", "--allow-debug", "--sizes", "64",
                                       "--limit", "100", "--model", "mlp,lenet"])
         let plan = all.plan()
-        #expect(plan.map(\.name) == ["peak", "gemm", "act", "train", "train"])
+        #expect(plan.map(\.name) == ["peak", "gemm", "act", "conv", "train", "train"])
         for step in plan {
             #expect(step.arguments.contains("--threads") && step.arguments.contains("1,2"))
             _ = try step.command.parseAsRoot(step.arguments)   // each step's arguments are valid for it
         }
         #expect(plan[1].arguments.suffix(2) == ["--sizes", "64"])
-        #expect(plan[4].arguments.contains("lenet"))
+        #expect(plan[5].arguments.contains("lenet"))
         #expect(NeuriteBench.benchmarks.contains { $0 == AllBench.self })
     }
 }
