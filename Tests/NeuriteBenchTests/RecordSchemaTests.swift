@@ -60,6 +60,13 @@ import Testing
                   ["bench": .string, "model": .string, "threads": .int, "batch": .int, "samples_per_s": .number,
                    "epoch_s": .number, "speedup": .number, "efficiency": .number, "final_loss": .number,
                    "test_accuracy": .number, "epochs": .int, "isa": .string, "lib": .string])
+        for gflops in [Optional(55.5), nil] {
+            try check(Records.conv(layer: "alexnet.conv3", pass: "forward+backward", batch: 16, threads: 2, time: t,
+                                   gflops: gflops, speedup: 1.8),
+                      ["bench": .string, "layer": .string, "pass": .string, "batch": .int, "threads": .int,
+                       "ms": .number, "min_ms": .number, "max_ms": .number, "gflops": .numberOrNull,
+                       "speedup": .number, "lib": .string])
+        }
     }
 
     @Test func stringsAreEscaped() throws {
