@@ -81,6 +81,11 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t mc, int64_t 
             pack_transpose(A + ir * lda, lda, mr, kc, MR, dst);
         } else {
             // A is stored [K x M]: MR consecutive floats per p.
+            if (mr == MR && MR == 8) { // full panel, as in pack_b
+                for (int64_t p = 0; p < kc; p++)
+                    __builtin_memcpy(dst + p * 8, A + p * lda + ir, 8 * sizeof(float));
+                continue;
+            }
             for (int64_t p = 0; p < kc; p++) {
                 const float *restrict src = A + p * lda + ir;
                 float *restrict d = dst + p * MR;
@@ -100,6 +105,16 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t kc, int64_t 
         const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
         float *restrict dst = Bp + jr * kc;
         if (!transB) {
+            if (nr == NR && (NR == 32 || NR == 16)) {
+                // Full panel: fixed-size copies the compiler inlines. The generic loop below
+                // compiles to a libc memcpy + memset call per row, which for the short rows of
+                // small products (convolution's per-image SGEMMs) cost more than the copy itself.
+                for (int64_t p = 0; p < kc; p++) {
+                    if (NR == 32) __builtin_memcpy(dst + p * 32, B + p * ldb + jr, 32 * sizeof(float));
+                    else __builtin_memcpy(dst + p * 16, B + p * ldb + jr, 16 * sizeof(float));
+                }
+                continue;
+            }
             for (int64_t p = 0; p < kc; p++) {
                 const float *restrict src = B + p * ldb + jr;
                 float *restrict d = dst + p * NR;
