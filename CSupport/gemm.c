@@ -129,6 +129,28 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t kc, int64_t 
     }
 }
 
+// As pack_b (not transposed) with row p of op(B) at rows[p][col0:col0+nc]: a B whose rows are not a
+// constant stride apart (convolution's shifted input rows, see nk__sgemm_brows).
+static void pack_b_rows(const float *const *rows, int64_t col0, int64_t kc, int64_t nc, int NR,
+                        float *restrict Bp) {
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
+        float *restrict dst = Bp + jr * kc;
+        if (nr == NR && NR == 32) {
+            for (int64_t p = 0; p < kc; p++)
+                __builtin_memcpy(dst + p * 32, rows[p] + col0 + jr, 32 * sizeof(float));
+            continue;
+        }
+        for (int64_t p = 0; p < kc; p++) {
+            const float *restrict src = rows[p] + col0 + jr;
+            float *restrict d = dst + p * NR;
+            int j = 0;
+            for (; j < nr; j++) d[j] = src[j];
+            for (; j < NR; j++) d[j] = 0;
+        }
+    }
+}
+
 // C = beta * C for the degenerate cases (K == 0 or alpha == 0); beta == 0 writes zeros.
 static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
     for (int64_t i = 0; i < M; i++) {
@@ -173,9 +195,11 @@ static float *thread_scratch(size_t floats) {
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
 // row / column; Ap, Bp are this thread's pack buffers (sizes from slice_buffers).
+// brows, when not NULL, replaces B (see pack_b_rows; B's column offset is then 0).
 static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                       int64_t ldb, float beta, float *C, int64_t ldc, float *Ap, float *Bp) {
+                       int64_t ldb, const float *const *brows, float beta, float *C, int64_t ldc,
+                       float *Ap, float *Bp) {
     const int MR = cfg->mr, NR = cfg->nr;
     const int64_t MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
@@ -184,7 +208,8 @@ static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = NK_MIN(KC, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
-            pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
+            if (brows) pack_b_rows(brows + pc, jc, kc, nc, NR, Bp);
+            else pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
                 pack_a(transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, MR, Ap);
@@ -229,7 +254,7 @@ static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, 
     float *Bp = Ap ? Ap + aFloats : NULL;
     if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
-                   transB ? B + n0 * ldb : B + n0, ldb, beta, C + m0 * ldc + n0, ldc, Ap, Bp);
+                   transB ? B + n0 * ldb : B + n0, ldb, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp);
     } else {
         // Out of memory for the pack buffers: still produce the right answer.
         nk_sgemm_naive(transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
@@ -269,4 +294,18 @@ void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
               float *C, int64_t ldc) {
     nk_sgemm_ex(NK_ISA_AUTO, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nk__sgemm_brows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *const *brows, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
+    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
+    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
+    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);
+    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
+    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
+    if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
+    gemm_slice(cfg, 0, 0, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats);
 }
