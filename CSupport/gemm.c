@@ -39,17 +39,28 @@ int64_t nk_sgemm_parallel_threshold(void) { return NK_SGEMM_PARALLEL_THRESHOLD; 
 
 // dst[p*R + i] = src[i*lds + p] for i < r <= R, p < kc; rows r..R-1 of dst zero-filled. The
 // transposing half of packing (A not transposed, B transposed): 4x4 SSE transposes where the
-// baseline has SSE, so a panel costs about a quarter of the scalar scatter.
+// baseline has SSE, so a panel costs about a quarter of the scalar scatter. Partial and all-zero
+// groups of four rows go through the same transposes (missing rows read as zeros): filling them
+// with scalar stores, one lane at a time, cost about as much as the full rows did for the narrow
+// panels of convolution's filter gradient (25 of 32 columns, 6 of 8 rows).
 static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_t kc, int R,
                            float *restrict dst) {
     int i = 0;
 #if defined(__SSE2__)
-    for (; i + 4 <= r; i += 4) {
+    const __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= R; i += 4) {
+        const int v = r - i; // rows of this group that exist
+        if (v <= 0) {
+            for (int64_t p = 0; p < kc; p++) _mm_storeu_ps(dst + p * R + i, z);
+            continue;
+        }
         const float *s0 = src + i * lds, *s1 = s0 + lds, *s2 = s1 + lds, *s3 = s2 + lds;
         int64_t p = 0;
         for (; p + 4 <= kc; p += 4) {
-            __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s1 + p);
-            __m128 r2 = _mm_loadu_ps(s2 + p), r3 = _mm_loadu_ps(s3 + p);
+            __m128 r0 = _mm_loadu_ps(s0 + p);
+            __m128 r1 = v > 1 ? _mm_loadu_ps(s1 + p) : z;
+            __m128 r2 = v > 2 ? _mm_loadu_ps(s2 + p) : z;
+            __m128 r3 = v > 3 ? _mm_loadu_ps(s3 + p) : z;
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             _mm_storeu_ps(dst + (p + 0) * R + i, r0);
             _mm_storeu_ps(dst + (p + 1) * R + i, r1);
@@ -58,7 +69,7 @@ static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_
         }
         for (; p < kc; p++) {
             float *d = dst + p * R + i;
-            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
+            d[0] = s0[p]; d[1] = v > 1 ? s1[p] : 0; d[2] = v > 2 ? s2[p] : 0; d[3] = v > 3 ? s3[p] : 0;
         }
     }
 #endif
