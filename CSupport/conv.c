@@ -421,6 +421,21 @@ static void filter_tile_gemm(const conv_geo *g, int gt, const float *dy, int64_t
     nk_sgemm_ex(NK_ISA_AUTO, gt, 0, 1, g->K, g->CKK, cols, 1.0f, a, lda, col, ld, beta, out, g->CKK);
 }
 
+// Σ d[0:n] in a fixed order: 16 running sums (lane l takes p ≡ l mod 16) folded pairwise, then
+// the tail. Vectorises without reassociation; the one serial chain it replaces (four cycles per
+// add) was a fifth of LeNet conv1's filter gradient (64·6·784 adds for db).
+static float sum_floats(const float *d, int64_t n) {
+    float acc[16] = {0};
+    int64_t p = 0;
+    for (; p + 16 <= n; p += 16)
+        for (int l = 0; l < 16; l++) acc[l] += d[p + l];
+    for (int w = 8; w > 0; w >>= 1)
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    float s = acc[0];
+    for (; p < n; p++) s += d[p];
+    return s;
+}
+
 void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
                                const float *dy, float *dw, float *db) {
     conv_geo g = geo_of(s);
@@ -428,7 +443,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int64_t ys = g.K * g.P;
     int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
 
-    if (db) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order, in double
+    if (db) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double
         int bt = nk__threads(threads, g.K * g.N * g.P, 1 << 14);
         if (bt > g.K) bt = (int)g.K;
 #ifdef _OPENMP
@@ -436,12 +451,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
 #endif
         for (int64_t k = 0; k < g.K; k++) {
             double acc = 0;
-            for (int64_t n = 0; n < g.N; n++) {
-                const float *d = dy + n * ys + k * g.P;
-                float part = 0;
-                for (int64_t p = 0; p < g.P; p++) part += d[p];
-                acc += part;
-            }
+            for (int64_t n = 0; n < g.N; n++) acc += sum_floats(dy + n * ys + k * g.P, g.P);
             db[k] += (float)acc;
         }
     }
