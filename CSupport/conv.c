@@ -207,7 +207,7 @@ static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const 
         }
         beta = 1;
     }
-    nk__sgemm_brows(g->K, n, g->CKK, w, g->CKK, sc->rows, beta, sc->yp, n);
+    nk__sgemm_brows(0, g->K, n, g->CKK, w, g->CKK, sc->rows, beta, sc->yp, n);
     for (int64_t k = 0; k < g->K; k++)
         for (int64_t oh = 0; oh < g->OH; oh++)
             memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
@@ -460,6 +460,63 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int64_t tile = filter_tile(&g);
     const int64_t ld = tile * g.P; // columns of a tile's matrices
     const int64_t ntiles = (g.N + tile - 1) / tile, KC = g.K * g.CKK;
+
+    if (ntiles > 1 && ntiles * KC <= NK_CONV_PARTIAL_FLOATS && forward_shifted_ok(&g)) {
+        // As below, with each tile's columns read as shifted rows of the tile's images zero-padded
+        // side by side (see forward_image_shifted): xt[c][Hp][tn·Wp], output rows tn·Wp wide, dy
+        // spread to match with zeros in the garbage columns, so no im2col pass is made.
+        float *part = nk__alloc_floats(ntiles * KC);
+        int tt = t > ntiles ? (int)ntiles : t;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(tt) if (tt > 1)
+#endif
+        {
+            const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr, wmax = tile * Wp;
+            const int64_t xtn = g.C * Hp * wmax + g.KW, dtn = g.K * g.OH * wmax;
+            float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn);
+            const float **rows = (const float **)malloc((size_t)g.CKK * sizeof(float *));
+            if (!rows) abort();
+            int64_t laid = -1; // tile width the zeroed layout is for
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t ti = 0; ti < ntiles; ti++) {
+                const int64_t n0 = ti * tile, tn = NK_MIN(tile, g.N - n0), wt = tn * Wp;
+                if (laid != tn) { // padding and garbage columns: zero, once per layout
+                    memset(xt, 0, (size_t)xtn * sizeof(float));
+                    memset(dt, 0, (size_t)dtn * sizeof(float));
+                    for (int64_t c = 0; c < g.C; c++)
+                        for (int64_t i = 0; i < g.KH; i++)
+                            for (int64_t j = 0; j < g.KW; j++)
+                                rows[(c * g.KH + i) * g.KW + j] = xt + c * Hp * wt + i * wt + j;
+                    laid = tn;
+                }
+                for (int64_t im = 0; im < tn; im++) {
+                    const float *xi = x + (n0 + im) * g.C * g.H * g.W;
+                    const float *di = dy + (n0 + im) * ys;
+                    for (int64_t c = 0; c < g.C; c++)
+                        for (int64_t h = 0; h < g.H; h++)
+                            memcpy(xt + c * Hp * wt + (h + g.pt) * wt + im * Wp + g.pl,
+                                   xi + (c * g.H + h) * g.W, (size_t)g.W * sizeof(float));
+                    for (int64_t k = 0; k < g.K; k++)
+                        for (int64_t oh = 0; oh < g.OH; oh++)
+                            memcpy(dt + k * g.OH * wt + oh * wt + im * Wp, di + (k * g.OH + oh) * g.OW,
+                                   (size_t)g.OW * sizeof(float));
+                }
+                const int64_t n = (g.OH - 1) * wt + (tn - 1) * Wp + g.OW; // to the last real column
+                nk__sgemm_brows(1, g.K, g.CKK, n, dt, g.OH * wt, rows, 0.0f, part + ti * KC, g.CKK);
+            }
+            free(xt);
+            free(dt);
+            free((void *)rows);
+        }
+        for (int64_t ti = 0; ti < ntiles; ti++) {
+            const float *pt = part + ti * KC;
+            for (int64_t e = 0; e < KC; e++) dw[e] += pt[e];
+        }
+        free(part);
+        return;
+    }
 
     if (ntiles > 1 && ntiles * KC <= NK_CONV_PARTIAL_FLOATS) {
         // Small filters (LeNet's: dw is 150 or 2 400 floats) make SGEMMs too narrow to split. The

@@ -43,8 +43,10 @@ int64_t nk_sgemm_parallel_threshold(void) { return NK_SGEMM_PARALLEL_THRESHOLD; 
 // groups of four rows go through the same transposes (missing rows read as zeros): filling them
 // with scalar stores, one lane at a time, cost about as much as the full rows did for the narrow
 // panels of convolution's filter gradient (25 of 32 columns, 6 of 8 rows).
-static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_t kc, int R,
-                           float *restrict dst) {
+// rows, when not NULL, gives row i of src as rows[i] + col0 instead (src, lds unused).
+static void pack_transpose_any(const float *restrict src, int64_t lds, const float *const *rows,
+                               int64_t col0, int r, int64_t kc, int R, float *restrict dst) {
+#define NK_PT_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
     int i = 0;
 #if defined(__SSE2__)
     const __m128 z = _mm_setzero_ps();
@@ -54,7 +56,8 @@ static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_
             for (int64_t p = 0; p < kc; p++) _mm_storeu_ps(dst + p * R + i, z);
             continue;
         }
-        const float *s0 = src + i * lds, *s1 = s0 + lds, *s2 = s1 + lds, *s3 = s2 + lds;
+        const float *s0 = NK_PT_ROW(i), *s1 = v > 1 ? NK_PT_ROW(i + 1) : s0;
+        const float *s2 = v > 2 ? NK_PT_ROW(i + 2) : s0, *s3 = v > 3 ? NK_PT_ROW(i + 3) : s0;
         int64_t p = 0;
         for (; p + 4 <= kc; p += 4) {
             __m128 r0 = _mm_loadu_ps(s0 + p);
@@ -74,11 +77,17 @@ static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_
     }
 #endif
     for (; i < r; i++) {
-        const float *restrict s = src + i * lds;
+        const float *restrict s = NK_PT_ROW(i);
         for (int64_t p = 0; p < kc; p++) dst[p * R + i] = s[p];
     }
     for (; i < R; i++)
         for (int64_t p = 0; p < kc; p++) dst[p * R + i] = 0;
+#undef NK_PT_ROW
+}
+
+static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_t kc, int R,
+                           float *restrict dst) {
+    pack_transpose_any(src, lds, NULL, 0, r, kc, R, dst);
 }
 
 // Packs op(A)[0:mc, 0:kc] (A already offset to the block's first element) into MR-row
@@ -142,11 +151,17 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t kc, int64_t 
 
 // As pack_b (not transposed) with row p of op(B) at rows[p][col0:col0+nc]: a B whose rows are not a
 // constant stride apart (convolution's shifted input rows, see nk__sgemm_brows).
-static void pack_b_rows(const float *const *rows, int64_t col0, int64_t kc, int64_t nc, int NR,
-                        float *restrict Bp) {
+// transB: op(B) = Bᵀ, row j of B (column j of op(B)) at rows[j][col0:col0+kc]; rows and col0 are
+// then already offset to the block (rows by its first column, col0 by its first p).
+static void pack_b_rows(int transB, const float *const *rows, int64_t col0, int64_t kc, int64_t nc,
+                        int NR, float *restrict Bp) {
     for (int64_t jr = 0; jr < nc; jr += NR) {
         const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
         float *restrict dst = Bp + jr * kc;
+        if (transB) {
+            pack_transpose_any(NULL, 0, rows + jr, col0, nr, kc, NR, dst);
+            continue;
+        }
         if (nr == NR && NR == 32) {
             for (int64_t p = 0; p < kc; p++)
                 __builtin_memcpy(dst + p * 32, rows[p] + col0 + jr, 32 * sizeof(float));
@@ -219,7 +234,7 @@ static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = NK_MIN(KC, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
-            if (brows) pack_b_rows(brows + pc, jc, kc, nc, NR, Bp);
+            if (brows) pack_b_rows(transB, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, NR, Bp);
             else pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
@@ -307,7 +322,7 @@ void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
     nk_sgemm_ex(NK_ISA_AUTO, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void nk__sgemm_brows(int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
@@ -318,5 +333,5 @@ void nk__sgemm_brows(int64_t M, int64_t N, int64_t K, const float *A, int64_t ld
     const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
     float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
     if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
-    gemm_slice(cfg, 0, 0, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats);
+    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats);
 }
