@@ -63,6 +63,9 @@ static conv_geo geo_of(const nk_conv2d_shape *s) {
     return g;
 }
 
+static int64_t filter_tile(const conv_geo *g);
+static void backward_data_tiles(const conv_geo *g, const float *dy, const float *w, float *dx);
+
 // Output columns [lo, hi) whose input column ow·sw − pl + j lies in [0, W).
 static inline void valid_range(int64_t pad, int64_t j, int64_t stride, int64_t n, int64_t out,
                                int64_t *lo, int64_t *hi) {
@@ -322,6 +325,7 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     if (g.N <= 0 || xs <= 0) return;
     if (g.P <= 0 || g.K <= 0) { memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return; }
     int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
+    if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, dy, w, dx); return; }
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -385,28 +389,30 @@ static int64_t filter_tile(const conv_geo *g) {
     return tile;
 }
 
-// Lays images [n0, n0 + tn) side by side: col[:, i·P + p] (rows of length ld) and, when tn > 1,
-// dyt[k][i·P + p]. Work items are (image, channel) pairs so small tiles still keep `ct` threads busy.
+// Lays images [n0, n0 + tn) side by side: col[:, i·P + p] (rows of length ld; skipped when col is
+// NULL) and, when dyt is not NULL and tn > 1, dyt[k][i·P + p]. Work items are (image, channel) pairs so small tiles still keep `ct` threads busy.
 static void fill_tile(const conv_geo *g, int ct, const float *x, const float *dy, int64_t n0,
                       int64_t tn, int64_t ld, float *col, float *dyt) {
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
-    const int64_t per = tn > 1 ? NK_MAX(g->C, g->K) : g->C;
+    const int do_dy = dyt && tn > 1;
+    const int64_t per = NK_MAX(col ? g->C : 0, do_dy ? g->K : 0);
     const int64_t items = tn * per;
+    if (items == 0) return;
     if (ct > items) ct = (int)items;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
 #endif
     for (int64_t it = 0; it < items; it++) {
         int64_t i = it / per, c = it % per;
-        const float *xi = x + (n0 + i) * xs;
-        if (c < g->C) {
+        const float *xi = x ? x + (n0 + i) * xs : NULL;
+        if (col && c < g->C) {
             if (g->direct) {
                 memcpy(col + c * ld + i * g->P, xi + c * g->P, (size_t)g->P * sizeof(float));
             } else {
                 im2col(g, xi, col + i * g->P, ld, c, c + 1);
             }
         }
-        if (tn > 1 && c < g->K)
+        if (do_dy && c < g->K)
             memcpy(dyt + c * ld + i * g->P, dy + (n0 + i) * ys + c * g->P, (size_t)g->P * sizeof(float));
     }
 }
@@ -434,6 +440,39 @@ static float sum_floats(const float *d, int64_t n) {
     float s = acc[0];
     for (; p < n; p++) s += d[p];
     return s;
+}
+
+// Backward-data over tiles of images (filter_tile), single-threaded: dcol_tile[CKK, T·P] =
+// wᵀ · dy_tile in one SGEMM per tile, then col2im per image. For few filters (LeNet's conv2: 16)
+// the per-image SGEMM sums over only K = 16 and is dominated by its fixed costs; one SGEMM per tile
+// amortises them (0.78 -> 0.66 ms, batch 64). Every element sees the same operations as per image
+// (the SGEMM's result does not depend on N), so this changes no bits. With threads the per-image
+// path, whole images per thread, was faster: the tiles' small parallel regions did not pay.
+static void backward_data_tiles(const conv_geo *g, const float *dy, const float *w, float *dx) {
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
+    const int64_t tile = filter_tile(g), ld = tile * g->P;
+    const int64_t rows = g->direct ? g->C : g->CKK;
+    float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
+    float *dcol = nk__alloc_floats(rows * ld);
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        if (tn > 1) fill_tile(g, 1, NULL, dy, n0, tn, ld, NULL, dyt);
+        const float *a = tn > 1 ? dyt : dy + n0 * ys;
+        const int64_t lda = tn > 1 ? ld : g->P;
+        nk_sgemm_ex(NK_ISA_AUTO, 1, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+        for (int64_t i = 0; i < tn; i++) {
+            float *dxi = dx + (n0 + i) * xs;
+            if (g->direct) {
+                for (int64_t c = 0; c < g->C; c++)
+                    memcpy(dxi + c * g->P, dcol + c * ld + i * g->P, (size_t)g->P * sizeof(float));
+            } else {
+                memset(dxi, 0, (size_t)xs * sizeof(float));
+                col2im(g, dcol + i * g->P, ld, dxi, 0, g->C);
+            }
+        }
+    }
+    free(dyt);
+    free(dcol);
 }
 
 void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
