@@ -39,17 +39,31 @@ int64_t nk_sgemm_parallel_threshold(void) { return NK_SGEMM_PARALLEL_THRESHOLD; 
 
 // dst[p*R + i] = src[i*lds + p] for i < r <= R, p < kc; rows r..R-1 of dst zero-filled. The
 // transposing half of packing (A not transposed, B transposed): 4x4 SSE transposes where the
-// baseline has SSE, so a panel costs about a quarter of the scalar scatter.
-static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_t kc, int R,
-                           float *restrict dst) {
+// baseline has SSE, so a panel costs about a quarter of the scalar scatter. Partial and all-zero
+// groups of four rows go through the same transposes (missing rows read as zeros): filling them
+// with scalar stores, one lane at a time, cost about as much as the full rows did for the narrow
+// panels of convolution's filter gradient (25 of 32 columns, 6 of 8 rows).
+// rows, when not NULL, gives row i of src as rows[i] + col0 instead (src, lds unused).
+static void pack_transpose_any(const float *restrict src, int64_t lds, const float *const *rows,
+                               int64_t col0, int r, int64_t kc, int R, float *restrict dst) {
+#define NK_PT_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
     int i = 0;
 #if defined(__SSE2__)
-    for (; i + 4 <= r; i += 4) {
-        const float *s0 = src + i * lds, *s1 = s0 + lds, *s2 = s1 + lds, *s3 = s2 + lds;
+    const __m128 z = _mm_setzero_ps();
+    for (; i + 4 <= R; i += 4) {
+        const int v = r - i; // rows of this group that exist
+        if (v <= 0) {
+            for (int64_t p = 0; p < kc; p++) _mm_storeu_ps(dst + p * R + i, z);
+            continue;
+        }
+        const float *s0 = NK_PT_ROW(i), *s1 = v > 1 ? NK_PT_ROW(i + 1) : s0;
+        const float *s2 = v > 2 ? NK_PT_ROW(i + 2) : s0, *s3 = v > 3 ? NK_PT_ROW(i + 3) : s0;
         int64_t p = 0;
         for (; p + 4 <= kc; p += 4) {
-            __m128 r0 = _mm_loadu_ps(s0 + p), r1 = _mm_loadu_ps(s1 + p);
-            __m128 r2 = _mm_loadu_ps(s2 + p), r3 = _mm_loadu_ps(s3 + p);
+            __m128 r0 = _mm_loadu_ps(s0 + p);
+            __m128 r1 = v > 1 ? _mm_loadu_ps(s1 + p) : z;
+            __m128 r2 = v > 2 ? _mm_loadu_ps(s2 + p) : z;
+            __m128 r3 = v > 3 ? _mm_loadu_ps(s3 + p) : z;
             _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             _mm_storeu_ps(dst + (p + 0) * R + i, r0);
             _mm_storeu_ps(dst + (p + 1) * R + i, r1);
@@ -58,16 +72,22 @@ static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_
         }
         for (; p < kc; p++) {
             float *d = dst + p * R + i;
-            d[0] = s0[p]; d[1] = s1[p]; d[2] = s2[p]; d[3] = s3[p];
+            d[0] = s0[p]; d[1] = v > 1 ? s1[p] : 0; d[2] = v > 2 ? s2[p] : 0; d[3] = v > 3 ? s3[p] : 0;
         }
     }
 #endif
     for (; i < r; i++) {
-        const float *restrict s = src + i * lds;
+        const float *restrict s = NK_PT_ROW(i);
         for (int64_t p = 0; p < kc; p++) dst[p * R + i] = s[p];
     }
     for (; i < R; i++)
         for (int64_t p = 0; p < kc; p++) dst[p * R + i] = 0;
+#undef NK_PT_ROW
+}
+
+static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_t kc, int R,
+                           float *restrict dst) {
+    pack_transpose_any(src, lds, NULL, 0, r, kc, R, dst);
 }
 
 // Packs op(A)[0:mc, 0:kc] (A already offset to the block's first element) into MR-row
@@ -81,6 +101,11 @@ static void pack_a(int transA, const float *A, int64_t lda, int64_t mc, int64_t 
             pack_transpose(A + ir * lda, lda, mr, kc, MR, dst);
         } else {
             // A is stored [K x M]: MR consecutive floats per p.
+            if (mr == MR && MR == 8) { // full panel, as in pack_b
+                for (int64_t p = 0; p < kc; p++)
+                    __builtin_memcpy(dst + p * 8, A + p * lda + ir, 8 * sizeof(float));
+                continue;
+            }
             for (int64_t p = 0; p < kc; p++) {
                 const float *restrict src = A + p * lda + ir;
                 float *restrict d = dst + p * MR;
@@ -100,6 +125,16 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t kc, int64_t 
         const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
         float *restrict dst = Bp + jr * kc;
         if (!transB) {
+            if (nr == NR && (NR == 32 || NR == 16)) {
+                // Full panel: fixed-size copies the compiler inlines. The generic loop below
+                // compiles to a libc memcpy + memset call per row, which for the short rows of
+                // small products (convolution's per-image SGEMMs) cost more than the copy itself.
+                for (int64_t p = 0; p < kc; p++) {
+                    if (NR == 32) __builtin_memcpy(dst + p * 32, B + p * ldb + jr, 32 * sizeof(float));
+                    else __builtin_memcpy(dst + p * 16, B + p * ldb + jr, 16 * sizeof(float));
+                }
+                continue;
+            }
             for (int64_t p = 0; p < kc; p++) {
                 const float *restrict src = B + p * ldb + jr;
                 float *restrict d = dst + p * NR;
@@ -110,6 +145,34 @@ static void pack_b(int transB, const float *B, int64_t ldb, int64_t kc, int64_t 
         } else {
             // B is stored [N x K]: column j of op(B) is row j of B, contiguous along p.
             pack_transpose(B + jr * ldb, ldb, nr, kc, NR, dst);
+        }
+    }
+}
+
+// As pack_b (not transposed) with row p of op(B) at rows[p][col0:col0+nc]: a B whose rows are not a
+// constant stride apart (convolution's shifted input rows, see nk__sgemm_brows).
+// transB: op(B) = Bᵀ, row j of B (column j of op(B)) at rows[j][col0:col0+kc]; rows and col0 are
+// then already offset to the block (rows by its first column, col0 by its first p).
+static void pack_b_rows(int transB, const float *const *rows, int64_t col0, int64_t kc, int64_t nc,
+                        int NR, float *restrict Bp) {
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+        const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
+        float *restrict dst = Bp + jr * kc;
+        if (transB) {
+            pack_transpose_any(NULL, 0, rows + jr, col0, nr, kc, NR, dst);
+            continue;
+        }
+        if (nr == NR && NR == 32) {
+            for (int64_t p = 0; p < kc; p++)
+                __builtin_memcpy(dst + p * 32, rows[p] + col0 + jr, 32 * sizeof(float));
+            continue;
+        }
+        for (int64_t p = 0; p < kc; p++) {
+            const float *restrict src = rows[p] + col0 + jr;
+            float *restrict d = dst + p * NR;
+            int j = 0;
+            for (; j < nr; j++) d[j] = src[j];
+            for (; j < NR; j++) d[j] = 0;
         }
     }
 }
@@ -158,9 +221,11 @@ static float *thread_scratch(size_t floats) {
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
 // row / column; Ap, Bp are this thread's pack buffers (sizes from slice_buffers).
+// brows, when not NULL, replaces B (see pack_b_rows; B's column offset is then 0).
 static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                       int64_t ldb, float beta, float *C, int64_t ldc, float *Ap, float *Bp) {
+                       int64_t ldb, const float *const *brows, float beta, float *C, int64_t ldc,
+                       float *Ap, float *Bp) {
     const int MR = cfg->mr, NR = cfg->nr;
     const int64_t MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
@@ -169,7 +234,8 @@ static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = NK_MIN(KC, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
-            pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
+            if (brows) pack_b_rows(transB, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, NR, Bp);
+            else pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
                 pack_a(transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, MR, Ap);
@@ -214,7 +280,7 @@ static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, 
     float *Bp = Ap ? Ap + aFloats : NULL;
     if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
-                   transB ? B + n0 * ldb : B + n0, ldb, beta, C + m0 * ldc + n0, ldc, Ap, Bp);
+                   transB ? B + n0 * ldb : B + n0, ldb, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp);
     } else {
         // Out of memory for the pack buffers: still produce the right answer.
         nk_sgemm_naive(transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
@@ -254,4 +320,18 @@ void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
               const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
               float *C, int64_t ldc) {
     nk_sgemm_ex(NK_ISA_AUTO, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *const *brows, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
+    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
+    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
+    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);
+    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
+    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
+    if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
+    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats);
 }

@@ -50,4 +50,11 @@ void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *
                                       float beta, float *C, int64_t ldc, int mr, int nr);
 #endif
 
+// C[M x N] = A[M x K] · op(B) + beta·C, single-threaded, where row p of B is brows[p][0:N]
+// (transB = 0) or row j of B is brows[j][0:K] and op(B) = Bᵀ (transB = 1); rows need not be a
+// constant stride apart. Same blocking and summation order as nk_sgemm_ex, so the result equals
+// nk_sgemm_ex's on the same B bitwise.
+void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *const *brows, float beta, float *C, int64_t ldc);
+
 #endif
