@@ -19,7 +19,8 @@ for i in $(seq "$ROUNDS"); do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" Benchmarks/peers/numpy_bench.py --threads "$THREADS" --repeat 5 --warmup 1 >> "$OUT/numpy-gemm.jsonl"
   "$PY" Benchmarks/peers/torch_bench.py --threads "$THREADS" --repeat 5 --warmup 1 --bench gemm >> "$OUT/torch-gemm.jsonl"
   if [ -z "${SKIP_TRAIN:-}" ]; then
-    "$B" train --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
+    "$B" train --model mlp --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
+    "$B" train --model lenet --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
     "$PY" Benchmarks/peers/torch_bench.py --threads "$THREADS" --bench train --model mlp,lenet >> "$OUT/torch-train.jsonl"
   fi
 done
