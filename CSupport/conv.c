@@ -17,7 +17,13 @@
 // tiles of images whose size depends on the shape only (never on the thread count); a tile's
 // columns are laid side by side (col_tile[C·KH·KW, T·OH·OW]) and one SGEMM adds dy_tile · col_tileᵀ
 // into dw, the tiles in order. The SGEMM splits over dw's rows/columns, never over the sum, so no
-// thread ever owns a partial sum that would have to be combined in a thread-dependent order.
+// thread ever owns a partial sum that would have to be combined in a thread-dependent order. When
+// dw is small (LeNet's) that SGEMM is too narrow to split, so the tiles run in parallel instead,
+// each into its own partial dw, and the partials are added into dw in tile order afterwards.
+//
+// Small stride-1 convolutions (few filters) skip im2col altogether: over output rows as wide as
+// the zero-padded input, each column-matrix row is a shifted run of the padded image, which the
+// SGEMM packs from directly (forward_image_shifted, and the shifted backward-filter tiles).
 //
 // Loops use schedule(static): the toolchain's clang emits __kmpc_dispatch_deinit for dynamic
 // schedules, which Debian's libomp 14 lacks (link error).
@@ -506,6 +512,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // spread to match with zeros in the garbage columns, so no im2col pass is made.
         float *part = nk__alloc_floats(ntiles * KC);
         int tt = t > ntiles ? (int)ntiles : t;
+        (void)tt; // unused in a serial build
 #ifdef _OPENMP
 #pragma omp parallel num_threads(tt) if (tt > 1)
 #endif
@@ -563,6 +570,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // into dw in tile order: the same sums in the same order for every thread count.
         float *part = nk__alloc_floats(ntiles * KC);
         int tt = t > ntiles ? (int)ntiles : t;
+        (void)tt; // unused in a serial build
 #ifdef _OPENMP
 #pragma omp parallel num_threads(tt) if (tt > 1)
 #endif
