@@ -14,3 +14,19 @@ void nk_tune_allocator(void) {
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
 #endif
 }
+
+// Mini-batch gather: rows of a large data set picked in shuffled order are scattered over memory,
+// so each row copy waits on DRAM; splitting the rows over threads overlaps those waits.
+#include "internal.h"
+#include <string.h>
+
+void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
+    int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
+    (void)threads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
+#endif
+    for (int64_t i = 0; i < count; i++) {
+        memcpy(dst + i * width, src + rows[i] * width, (size_t)width * sizeof(float));
+    }
+}

@@ -112,6 +112,10 @@ void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float
 /// thresholds) so per-batch tensors do not pay fresh-page faults. Called once by the tensor module.
 void nk_tune_allocator(void);
 
+/// dst[i, :] = src[rows[i], :] for i < count; rows of `width` floats (a shuffled mini-batch).
+/// dst: [count x width], src: [* x width], rows: [count] (each a valid row of src).
+void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width);
+
 // ---------------------------------------------------------------------------------------------
 // Convolution, pooling and local response normalisation (NCHW float32, batched)
 // ---------------------------------------------------------------------------------------------

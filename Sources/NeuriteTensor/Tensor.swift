@@ -175,12 +175,14 @@ public struct Tensor: Sendable {
         var newShape = shape
         newShape[0] = indices.count
         let w = rowWidth
+        let rows = indices.map { i -> Int64 in
+            precondition(i >= 0 && i < shape[0], "row \(i) out of range for shape \(shape)")
+            return Int64(i)
+        }
         return Tensor(shape: newShape) { dst in
-            var o = dst.baseAddress!
-            for i in indices {
-                precondition(i >= 0 && i < shape[0], "row \(i) out of range for shape \(shape)")
-                o.update(from: storage.base + i * w, count: w)
-                o += w
+            guard !rows.isEmpty, w > 0 else { return }
+            rows.withUnsafeBufferPointer { r in
+                nk_gather_rows(dst.baseAddress!, storage.base, r.baseAddress!, Int64(r.count), Int64(w))
             }
         }
     }
