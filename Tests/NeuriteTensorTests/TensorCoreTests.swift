@@ -21,6 +21,14 @@ import NeuriteTensor
         let a = Tensor(shape: [4, 2], scalars: [0, 1, 10, 11, 20, 21, 30, 31])
         #expect(a.rows(1..<3).scalars == [10, 11, 20, 21])
         #expect(a.gatheringRows([3, 0]).scalars == [30, 31, 0, 1])
+        #expect(a.gatheringRows([Int]()).shape == [0, 2])
+        var g = SeededGenerator(seed: 3)
+        let big = Tensor(randomNormal: [300, 97], using: &g)
+        let order = g.permutation(300)
+        let gathered = Neurite.withThreads(2) { big.gatheringRows(order) }
+        for (i, r) in order.enumerated() where i % 17 == 0 {
+            #expect(gathered.rows(i..<(i + 1)).scalars == big.rows(r..<(r + 1)).scalars)
+        }
     }
 
     @Test func storageIs64ByteAligned() {
