@@ -70,7 +70,12 @@ static conv_geo geo_of(const nk_conv2d_shape *s) {
 }
 
 static int64_t filter_tile(const conv_geo *g);
-static void backward_data_tiles(const conv_geo *g, const float *dy, const float *w, float *dx);
+static void fill_tile(const conv_geo *g, int ct, const float *x, const float *dy, int64_t n0,
+                      int64_t tn, int64_t ld, float *col, float *dyt);
+static int conv_tiles_ok(const conv_geo *g);
+static int64_t side_tile(const conv_geo *g);
+static void backward_data_tiles(const conv_geo *g, int t, int64_t tile, const float *dy,
+                                const float *w, float *dx);
 
 // Output columns [lo, hi) whose input column ow·sw − pl + j lies in [0, W).
 static inline void valid_range(int64_t pad, int64_t j, int64_t stride, int64_t n, int64_t out,
@@ -222,6 +227,62 @@ static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const 
             memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
 }
 
+// Images per tile for the side-by-side forward and backward-data SGEMMs (see forward_tiles): the
+// T <= NK_CONV_SIDE_MAX whose T·P columns waste the least of their last NR-wide micro-panel,
+// ties to the smaller T. A function of the shape only.
+#define NK_CONV_SIDE_MAX 8
+static int64_t side_tile(const conv_geo *g) {
+    const int64_t NR = nk_gemm_config_for(NK_ISA_AUTO)->nr;
+    int64_t best = 1;
+    double bw = 1e30;
+    for (int64_t t = 1; t <= NK_MIN((int64_t)NK_CONV_SIDE_MAX, g->N); t++) {
+        const int64_t n = t * g->P, waste = (n + NR - 1) / NR * NR - n;
+        const double f = (double)waste / (double)n;
+        if (f < bw - 1e-3) { bw = f; best = t; }
+    }
+    return best;
+}
+
+// Side-by-side tiles pay (measured, 1 thread, conv3..5: 5-8 % forward and backward-data) where a single image's output is narrow (a few NR panels, the last
+// partly wasted) and the weight matrix large: AlexNet conv2..5.
+static int conv_tiles_ok(const conv_geo *g) {
+    if (g->K <= 64) return 0;
+    const int64_t NR = nk_gemm_config_for(NK_ISA_AUTO)->nr;
+    const int64_t waste = (g->P + NR - 1) / NR * NR - g->P;
+    return waste * 20 > g->P; // over 5 % of one image's micro-panel columns wasted
+
+}
+
+// Forward over tiles of T images laid side by side (side_tile): col_tile[CKK, T·P] by im2col,
+// y_tile[K, T·P] = bias, += w · col_tile in one SGEMM (split over its columns by `t` threads),
+// then each image's block copied out. Fewer partly-filled micro-panels than one SGEMM per image
+// (AlexNet conv3..5: P = 169 = 5·32 + 9) and w packed once per tile instead of once per image.
+// Each element sees the same operations as forward_image (an SGEMM's element does not depend on
+// N), so the result is bitwise the same.
+static void forward_tiles(const conv_geo *g, int t, const float *x, const float *w,
+                          const float *bias, float *y) {
+    const int64_t ys = g->K * g->P;
+    const int64_t tile = side_tile(g), ld = tile * g->P;
+    float *col = nk__alloc_floats(g->CKK * ld);
+    float *yt = nk__alloc_floats(g->K * ld);
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        fill_tile(g, t, x, NULL, n0, tn, ld, col, NULL);
+        float beta = 0;
+        if (bias) {
+            for (int64_t k = 0; k < g->K; k++)
+                for (int64_t q = 0; q < cols; q++) yt[k * ld + q] = bias[k];
+            beta = 1;
+        }
+        nk_sgemm_ex(NK_ISA_AUTO, t, 0, 0, g->K, cols, g->CKK, 1.0f, w, g->CKK, col, ld, beta, yt, ld);
+        for (int64_t i = 0; i < tn; i++)
+            for (int64_t k = 0; k < g->K; k++)
+                memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+    }
+    free(col);
+    free(yt);
+}
+
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
                        const float *bias, float *y) {
     conv_geo g = geo_of(s);
@@ -248,6 +309,7 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
         }
         return;
     }
+    if (!g.direct && conv_tiles_ok(&g)) { forward_tiles(&g, t, x, w, bias, y); return; }
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -331,7 +393,8 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     if (g.N <= 0 || xs <= 0) return;
     if (g.P <= 0 || g.K <= 0) { memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return; }
     int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
-    if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, dy, w, dx); return; }
+    if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, 1, filter_tile(&g), dy, w, dx); return; }
+    if (!g.direct && conv_tiles_ok(&g)) { backward_data_tiles(&g, t, side_tile(&g), dy, w, dx); return; }
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -454,18 +517,32 @@ static float sum_floats(const float *d, int64_t n) {
 // amortises them (0.78 -> 0.66 ms, batch 64). Every element sees the same operations as per image
 // (the SGEMM's result does not depend on N), so this changes no bits. With threads the per-image
 // path, whole images per thread, was faster: the tiles' small parallel regions did not pay.
-static void backward_data_tiles(const conv_geo *g, const float *dy, const float *w, float *dx) {
+static void backward_data_tiles(const conv_geo *g, int t, int64_t tile, const float *dy,
+                                const float *w, float *dx) {
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
-    const int64_t tile = filter_tile(g), ld = tile * g->P;
+    const int64_t ld = tile * g->P;
     const int64_t rows = g->direct ? g->C : g->CKK;
     float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
     float *dcol = nk__alloc_floats(rows * ld);
     for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
         const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
-        if (tn > 1) fill_tile(g, 1, NULL, dy, n0, tn, ld, NULL, dyt);
+        if (tn > 1) fill_tile(g, t, NULL, dy, n0, tn, ld, NULL, dyt);
         const float *a = tn > 1 ? dyt : dy + n0 * ys;
         const int64_t lda = tn > 1 ? ld : g->P;
-        nk_sgemm_ex(NK_ISA_AUTO, 1, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+        nk_sgemm_ex(NK_ISA_AUTO, t, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+        if (t > 1 && !g->direct) { // col2im over (image, channel) items
+            const int64_t items = tn * g->C;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / g->C, c = it % g->C;
+                float *dxi = dx + (n0 + i) * xs;
+                memset(dxi + c * g->H * g->W, 0, (size_t)(g->H * g->W) * sizeof(float));
+                col2im(g, dcol + i * g->P, ld, dxi, c, c + 1);
+            }
+            continue;
+        }
         for (int64_t i = 0; i < tn; i++) {
             float *dxi = dx + (n0 + i) * xs;
             if (g->direct) {
