@@ -157,8 +157,9 @@ static void col2im(const conv_geo *g, const float *dcol, int64_t ldcol, float *d
 // ---------------------------------------------------------------------------------------------
 
 // y[K, P] = w · col + bias for one image; `gemm_threads` for the SGEMM.
+// wp: w packed by pack_weights (transA 0), or NULL.
 static void forward_image(const conv_geo *g, int gemm_threads, const float *col, const float *w,
-                          const float *bias, float *y) {
+                          const float *wp, const float *bias, float *y) {
     float beta = 0;
     if (bias) {
         for (int64_t k = 0; k < g->K; k++) {
@@ -168,8 +169,21 @@ static void forward_image(const conv_geo *g, int gemm_threads, const float *col,
         }
         beta = 1;
     }
-    nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
-                beta, y, g->P);
+    if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, g->CKK, wp, 0, col, g->P, beta, y, g->P);
+    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
+                     beta, y, g->P);
+}
+
+// The weights packed once per call as the SGEMM's A operand, w[K, CKK] (transA 0, forward) or
+// wᵀ[CKK, K] (transA 1, backward-data): every image or tile then reuses them instead of packing
+// them again (AlexNet conv4: a 384 x 2304 block, 16 times per call). NULL when packing once
+// cannot pay (one product per call).
+static float *pack_weights(const conv_geo *g, int threads, int transA, const float *w, int64_t products) {
+    if (products < 2) return NULL;
+    const int64_t M = transA ? g->CKK : g->K, K = transA ? g->K : g->CKK;
+    float *wp = nk__alloc_floats(nk__sgemm_packed_a_floats(M, K));
+    nk__sgemm_pack_a(threads, transA, M, K, w, g->CKK, wp);
+    return wp;
 }
 
 // Shifted-rows forward for stride-1 convolutions with few filters (LeNet's). With the image
@@ -265,6 +279,7 @@ static void forward_tiles(const conv_geo *g, int t, const float *x, const float 
     const int64_t tile = side_tile(g), ld = tile * g->P;
     float *col = nk__alloc_floats(g->CKK * ld);
     float *yt = nk__alloc_floats(g->K * ld);
+    float *wp = pack_weights(g, t, 0, w, (g->N + tile - 1) / tile);
     for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
         const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
         fill_tile(g, t, x, NULL, n0, tn, ld, col, NULL);
@@ -274,13 +289,15 @@ static void forward_tiles(const conv_geo *g, int t, const float *x, const float 
                 for (int64_t q = 0; q < cols; q++) yt[k * ld + q] = bias[k];
             beta = 1;
         }
-        nk_sgemm_ex(NK_ISA_AUTO, t, 0, 0, g->K, cols, g->CKK, 1.0f, w, g->CKK, col, ld, beta, yt, ld);
+        if (wp) nk__sgemm_pa(t, g->K, cols, g->CKK, wp, 0, col, ld, beta, yt, ld);
+        else nk_sgemm_ex(NK_ISA_AUTO, t, 0, 0, g->K, cols, g->CKK, 1.0f, w, g->CKK, col, ld, beta, yt, ld);
         for (int64_t i = 0; i < tn; i++)
             for (int64_t k = 0; k < g->K; k++)
                 memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
     }
     free(col);
     free(yt);
+    free(wp);
 }
 
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
@@ -310,6 +327,7 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
         return;
     }
     if (!g.direct && conv_tiles_ok(&g)) { forward_tiles(&g, t, x, w, bias, y); return; }
+    float *wp = pack_weights(&g, t, 0, w, g.N);
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -322,10 +340,11 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
             for (int64_t n = 0; n < g.N; n++) {
                 const float *c = x + n * xs;
                 if (!g.direct) { im2col(&g, c, col, g.P, 0, g.C); c = col; }
-                forward_image(&g, 1, c, w, bias, y + n * ys);
+                forward_image(&g, 1, c, w, wp, bias, y + n * ys);
             }
             free(col);
         }
+        free(wp);
         return;
     }
     float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
@@ -339,9 +358,10 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
             for (int64_t ch = 0; ch < g.C; ch++) im2col(&g, x + n * xs, col, g.P, ch, ch + 1);
             c = col;
         }
-        forward_image(&g, t, c, w, bias, y + n * ys);
+        forward_image(&g, t, c, w, wp, bias, y + n * ys);
     }
     free(col);
+    free(wp);
 }
 
 void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float *w,
@@ -371,14 +391,12 @@ void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float
 // dx[C, H, W] of one image from dy[K, P]; dcol: scratch [CKK, P] (unused when direct).
 // `ct` threads for col2im (over channels), `gemm_threads` for the SGEMM.
 static void backward_data_image(const conv_geo *g, int gemm_threads, int ct, const float *dy,
-                                const float *w, float *dcol, float *dx) {
-    if (g->direct) { // dx[C, P] = wᵀ · dy
-        nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->C, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
-                    0.0f, dx, g->P);
-        return;
-    }
-    nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->CKK, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
-                0.0f, dcol, g->P);
+                                const float *w, const float *wp, float *dcol, float *dx) {
+    float *out = g->direct ? dx : dcol; // direct: dx[C, P] = wᵀ · dy
+    if (wp) nk__sgemm_pa(gemm_threads, g->CKK, g->P, g->K, wp, 0, dy, g->P, 0.0f, out, g->P);
+    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->CKK, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
+                     0.0f, out, g->P);
+    if (g->direct) return;
     memset(dx, 0, (size_t)(g->C * g->H * g->W) * sizeof(float));
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
@@ -395,6 +413,7 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
     if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, 1, filter_tile(&g), dy, w, dx); return; }
     if (!g.direct && conv_tiles_ok(&g)) { backward_data_tiles(&g, t, side_tile(&g), dy, w, dx); return; }
+    float *wp = pack_weights(&g, t, 1, w, g.N);
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -405,15 +424,17 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
 #pragma omp for schedule(static)
 #endif
             for (int64_t n = 0; n < g.N; n++)
-                backward_data_image(&g, 1, 1, dy + n * ys, w, dcol, dx + n * xs);
+                backward_data_image(&g, 1, 1, dy + n * ys, w, wp, dcol, dx + n * xs);
             free(dcol);
         }
+        free(wp);
         return;
     }
     float *dcol = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
     int ct = t > g.C ? (int)g.C : t;
-    for (int64_t n = 0; n < g.N; n++) backward_data_image(&g, t, ct, dy + n * ys, w, dcol, dx + n * xs);
+    for (int64_t n = 0; n < g.N; n++) backward_data_image(&g, t, ct, dy + n * ys, w, wp, dcol, dx + n * xs);
     free(dcol);
+    free(wp);
 }
 
 void nk_conv2d_backward_data_ref(const nk_conv2d_shape *s, const float *dy, const float *w,
@@ -524,12 +545,14 @@ static void backward_data_tiles(const conv_geo *g, int t, int64_t tile, const fl
     const int64_t rows = g->direct ? g->C : g->CKK;
     float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
     float *dcol = nk__alloc_floats(rows * ld);
+    float *wp = pack_weights(g, t, 1, w, (g->N + tile - 1) / tile);
     for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
         const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
         if (tn > 1) fill_tile(g, t, NULL, dy, n0, tn, ld, NULL, dyt);
         const float *a = tn > 1 ? dyt : dy + n0 * ys;
         const int64_t lda = tn > 1 ? ld : g->P;
-        nk_sgemm_ex(NK_ISA_AUTO, t, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+        if (wp) nk__sgemm_pa(t, rows, cols, g->K, wp, 0, a, lda, 0.0f, dcol, ld);
+        else nk_sgemm_ex(NK_ISA_AUTO, t, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
         if (t > 1 && !g->direct) { // col2im over (image, channel) items
             const int64_t items = tn * g->C;
 #ifdef _OPENMP
@@ -556,6 +579,7 @@ static void backward_data_tiles(const conv_geo *g, int t, int64_t tile, const fl
     }
     free(dyt);
     free(dcol);
+    free(wp);
 }
 
 void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
