@@ -268,30 +268,57 @@ static int conv_tiles_ok(const conv_geo *g) {
 
 }
 
-// Forward over tiles of T images laid side by side (side_tile): col_tile[CKK, T·P] by im2col,
-// y_tile[K, T·P] = bias, += w · col_tile in one SGEMM (split over its columns by `t` threads),
-// then each image's block copied out. Fewer partly-filled micro-panels than one SGEMM per image
-// (AlexNet conv3..5: P = 169 = 5·32 + 9) and w packed once per tile instead of once per image.
-// Each element sees the same operations as forward_image (an SGEMM's element does not depend on
-// N), so the result is bitwise the same.
+// Forward over tiles of T images laid side by side (side_tile): y_tile[K, T·P] = bias, then for
+// each chunk of channels (at most KC column rows) im2col of the chunk, col_chunk[rows, T·P], and
+// y_tile += w[:, chunk] · col_chunk in one SGEMM (split over its columns by `t` threads); then
+// each image's block is copied out. Side by side: fewer partly-filled micro-panels than one SGEMM
+// per image (AlexNet conv3..5: P = 169 = 5·32 + 9). Chunks: the columns are still cached when
+// the SGEMM packs them (a whole tile's are 11 MB); measured 1 thread, conv3 53 -> 48 ms, conv5
+// 57 -> 50 (conv2, one 729-column image per tile, got slower: not used there). Chunks, tiles and
+// the weights' packing are functions of the shape only, so results do not depend on threads.
 static void forward_tiles(const conv_geo *g, int t, const float *x, const float *w,
                           const float *bias, float *y) {
-    const int64_t ys = g->K * g->P;
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
     const int64_t tile = side_tile(g), ld = tile * g->P;
-    float *col = nk__alloc_floats(g->CKK * ld);
+    // Channels per chunk: at most one KC block of column rows, so each chunk's columns are
+    // still cached when the SGEMM packs them right after im2col wrote them.
+    int64_t cpc = NK_MAX((int64_t)1, nk_gemm_config_for(NK_ISA_AUTO)->kc / KK);
+    if (cpc > g->C) cpc = g->C;
+    const int64_t nch = (g->C + cpc - 1) / cpc;
+    float *col = nk__alloc_floats(cpc * KK * ld);
     float *yt = nk__alloc_floats(g->K * ld);
-    float *wp = pack_weights(g, t, 0, w, (g->N + tile - 1) / tile);
+    // The weights packed once per call, chunk by chunk: wp + woff[ch].
+    int64_t *woff = (int64_t *)malloc((size_t)(nch + 1) * sizeof(int64_t));
+    if (!woff) abort();
+    woff[0] = 0;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t rows = (NK_MIN(g->C, (ch + 1) * cpc) - ch * cpc) * KK;
+        woff[ch + 1] = woff[ch] + (nk__sgemm_packed_a_floats(g->K, rows) + 15) / 16 * 16;
+    }
+    float *wp = nk__alloc_floats(woff[nch]);
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t c0 = ch * cpc, rows = (NK_MIN(g->C, c0 + cpc) - c0) * KK;
+        nk__sgemm_pack_a(t, 0, g->K, rows, w + c0 * KK, g->CKK, wp + woff[ch]);
+    }
     for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
         const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
-        fill_tile(g, t, x, NULL, n0, tn, ld, col, NULL);
-        float beta = 0;
-        if (bias) {
+        if (bias)
             for (int64_t k = 0; k < g->K; k++)
                 for (int64_t q = 0; q < cols; q++) yt[k * ld + q] = bias[k];
-            beta = 1;
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
+            int ct = t > items ? (int)items : t;
+            (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / nc, c = it % nc;
+                im2col(g, x + (n0 + i) * xs + c0 * g->H * g->W, col + i * g->P, ld, c, c + 1);
+            }
+            const float beta = ch > 0 || bias ? 1.0f : 0.0f;
+            nk__sgemm_pa(t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
         }
-        if (wp) nk__sgemm_pa(t, g->K, cols, g->CKK, wp, 0, col, ld, beta, yt, ld);
-        else nk_sgemm_ex(NK_ISA_AUTO, t, 0, 0, g->K, cols, g->CKK, 1.0f, w, g->CKK, col, ld, beta, yt, ld);
         for (int64_t i = 0; i < tn; i++)
             for (int64_t k = 0; k < g->K; k++)
                 memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
@@ -299,6 +326,7 @@ static void forward_tiles(const conv_geo *g, int t, const float *x, const float 
     free(col);
     free(yt);
     free(wp);
+    free(woff);
 }
 
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
@@ -405,6 +433,64 @@ static void backward_data_image(const conv_geo *g, int gemm_threads, int ct, con
     for (int64_t c = 0; c < g->C; c++) col2im(g, dcol, g->P, dx, c, c + 1);
 }
 
+// Backward-data for the side-by-side tiles (conv_tiles_ok), by chunks of channels: for each tile
+// of T images and each chunk, dcol_chunk[rows, T·P] = w[:, chunk]ᵀ · dy_tile (one SGEMM, split by
+// `t` threads), then col2im of the chunk's channels while dcol_chunk is still cached (a whole
+// tile's dcol is 11 MB for AlexNet conv3). Chunk rows are a multiple of MR, so no micro-panel is
+// partly empty. An SGEMM's element does not depend on M, so this is bitwise backward_data_tiles.
+static void backward_data_chunked(const conv_geo *g, int t, const float *dy, const float *w,
+                                  float *dx) {
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
+    const int64_t tile = side_tile(g), ld = tile * g->P;
+    const int64_t MR = nk_gemm_config_for(NK_ISA_AUTO)->mr;
+    int64_t m = MR, a_ = KK, b_ = MR; // m = MR / gcd(KK, MR): channels per MR-aligned run
+    while (b_) { int64_t r = a_ % b_; a_ = b_; b_ = r; }
+    m = MR / a_;
+    int64_t cpc = NK_MAX((int64_t)1, nk_gemm_config_for(NK_ISA_AUTO)->mc / KK) / m * m;
+    if (cpc < m) cpc = m;
+    if (cpc > g->C) cpc = g->C;
+    const int64_t nch = (g->C + cpc - 1) / cpc;
+    float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
+    float *dcol = nk__alloc_floats(cpc * KK * ld);
+    int64_t *woff = (int64_t *)malloc((size_t)(nch + 1) * sizeof(int64_t));
+    if (!woff) abort();
+    woff[0] = 0;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t rows = (NK_MIN(g->C, (ch + 1) * cpc) - ch * cpc) * KK;
+        woff[ch + 1] = woff[ch] + (nk__sgemm_packed_a_floats(rows, g->K) + 15) / 16 * 16;
+    }
+    float *wp = nk__alloc_floats(woff[nch]);
+    for (int64_t ch = 0; ch < nch; ch++) { // wᵀ rows [c0·KK, c1·KK): columns of w
+        const int64_t c0 = ch * cpc, rows = (NK_MIN(g->C, c0 + cpc) - c0) * KK;
+        nk__sgemm_pack_a(t, 1, rows, g->K, w + c0 * KK, g->CKK, wp + woff[ch]);
+    }
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        if (tn > 1) fill_tile(g, t, NULL, dy, n0, tn, ld, NULL, dyt);
+        const float *a = tn > 1 ? dyt : dy + n0 * ys;
+        const int64_t lda = tn > 1 ? ld : g->P;
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
+            nk__sgemm_pa(t, nc * KK, cols, g->K, wp + woff[ch], 0, a, lda, 0.0f, dcol, ld);
+            int ct = t > items ? (int)items : t;
+            (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / nc, c = it % nc;
+                float *dxc = dx + (n0 + i) * xs + c0 * g->H * g->W; // channel c0 of image n0 + i
+                memset(dxc + c * g->H * g->W, 0, (size_t)(g->H * g->W) * sizeof(float));
+                col2im(g, dcol + i * g->P, ld, dxc, c, c + 1);
+            }
+        }
+    }
+    free(dyt);
+    free(dcol);
+    free(wp);
+    free(woff);
+}
+
 void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float *dy,
                              const float *w, float *dx) {
     conv_geo g = geo_of(s);
@@ -413,7 +499,7 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     if (g.P <= 0 || g.K <= 0) { memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return; }
     int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
     if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, 1, filter_tile(&g), dy, w, dx); return; }
-    if (!g.direct && conv_tiles_ok(&g)) { backward_data_tiles(&g, t, side_tile(&g), dy, w, dx); return; }
+    if (!g.direct && conv_tiles_ok(&g)) { backward_data_chunked(&g, t, dy, w, dx); return; }
     float *wp = pack_weights(&g, t, 1, w, g.N);
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
