@@ -793,6 +793,30 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     ld = ltile * g.P;
     float *col = nk__alloc_floats(g.CKK * ld);
     float *dyt = ltile > 1 ? nk__alloc_floats(g.K * ld) : NULL;
+    const int64_t KK = g.KH * g.KW;
+    const int64_t cpc = NK_MIN(g.C, NK_MAX((int64_t)1, NK_CONV_LARGE_TILE_FLOATS / (KK * g.P)));
+    if (ltile == 1 && !g.direct && cpc < g.C) {
+        // One image's columns are still too big to stay cached (AlexNet conv2: 7 MB): by chunks of
+        // channels, dw[:, chunk] += dy · col_chunkᵀ. An SGEMM's element does not depend on N, so
+        // the sums are the same as for the whole image.
+        for (int64_t n = 0; n < g.N; n++) {
+            const float *xn = x + n * g.C * g.H * g.W;
+            for (int64_t c0 = 0; c0 < g.C; c0 += cpc) {
+                const int64_t nc = NK_MIN(cpc, g.C - c0);
+                int ct = t > nc ? (int)nc : t;
+                (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+                for (int64_t c = 0; c < nc; c++) im2col(&g, xn + c0 * g.H * g.W, col, g.P, c, c + 1);
+                nk_sgemm_ex(NK_ISA_AUTO, t, 0, 1, g.K, nc * KK, g.P, 1.0f, dy + n * ys, g.P, col, g.P,
+                            1.0f, dw + c0 * KK, g.CKK);
+            }
+        }
+        free(col);
+        free(dyt);
+        return;
+    }
     for (int64_t n0 = 0; n0 < g.N; n0 += ltile) {
         const int64_t tn = NK_MIN(ltile, g.N - n0);
         fill_tile(&g, t, x, dy, n0, tn, ld, col, dyt);
