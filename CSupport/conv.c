@@ -35,6 +35,7 @@
 #define NK_CONV_TILE_FLOATS ((int64_t)4 << 20) // at most 16 MiB of columns per backward-filter tile
 #define NK_CONV_TILE_DEPTH 1024                 // output positions summed per backward-filter SGEMM
 #define NK_CONV_PARTIAL_FLOATS ((int64_t)1 << 20) // cap on per-tile partial filter gradients
+#define NK_CONV_LARGE_TILE_FLOATS ((int64_t)1 << 18) // columns per tile, large-filter backward-filter
 
 typedef struct {
     int64_t N, C, H, W, K, KH, KW, sh, sw, pt, pl, pb, pr, OH, OW;
@@ -70,7 +71,12 @@ static conv_geo geo_of(const nk_conv2d_shape *s) {
 }
 
 static int64_t filter_tile(const conv_geo *g);
-static void backward_data_tiles(const conv_geo *g, const float *dy, const float *w, float *dx);
+static void fill_tile(const conv_geo *g, int ct, const float *x, const float *dy, int64_t n0,
+                      int64_t tn, int64_t ld, float *col, float *dyt);
+static int conv_tiles_ok(const conv_geo *g);
+static int64_t side_tile(const conv_geo *g);
+static void backward_data_tiles(const conv_geo *g, int t, int64_t tile, const float *dy,
+                                const float *w, float *dx);
 
 // Output columns [lo, hi) whose input column ow·sw − pl + j lies in [0, W).
 static inline void valid_range(int64_t pad, int64_t j, int64_t stride, int64_t n, int64_t out,
@@ -152,8 +158,9 @@ static void col2im(const conv_geo *g, const float *dcol, int64_t ldcol, float *d
 // ---------------------------------------------------------------------------------------------
 
 // y[K, P] = w · col + bias for one image; `gemm_threads` for the SGEMM.
+// wp: w packed by pack_weights (transA 0), or NULL.
 static void forward_image(const conv_geo *g, int gemm_threads, const float *col, const float *w,
-                          const float *bias, float *y) {
+                          const float *wp, const float *bias, float *y) {
     float beta = 0;
     if (bias) {
         for (int64_t k = 0; k < g->K; k++) {
@@ -163,8 +170,21 @@ static void forward_image(const conv_geo *g, int gemm_threads, const float *col,
         }
         beta = 1;
     }
-    nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
-                beta, y, g->P);
+    if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, g->CKK, wp, 0, col, g->P, beta, y, g->P);
+    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
+                     beta, y, g->P);
+}
+
+// The weights packed once per call as the SGEMM's A operand, w[K, CKK] (transA 0, forward) or
+// wᵀ[CKK, K] (transA 1, backward-data): every image or tile then reuses them instead of packing
+// them again (AlexNet conv4: a 384 x 2304 block, 16 times per call). NULL when packing once
+// cannot pay (one product per call).
+static float *pack_weights(const conv_geo *g, int threads, int transA, const float *w, int64_t products) {
+    if (products < 2) return NULL;
+    const int64_t M = transA ? g->CKK : g->K, K = transA ? g->K : g->CKK;
+    float *wp = nk__alloc_floats(nk__sgemm_packed_a_floats(M, K));
+    nk__sgemm_pack_a(threads, transA, M, K, w, g->CKK, wp);
+    return wp;
 }
 
 // Shifted-rows forward for stride-1 convolutions with few filters (LeNet's). With the image
@@ -222,6 +242,93 @@ static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const 
             memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
 }
 
+// Images per tile for the side-by-side forward and backward-data SGEMMs (see forward_tiles): the
+// T <= NK_CONV_SIDE_MAX whose T·P columns waste the least of their last NR-wide micro-panel,
+// ties to the smaller T. A function of the shape only.
+#define NK_CONV_SIDE_MAX 8
+static int64_t side_tile(const conv_geo *g) {
+    const int64_t NR = nk_gemm_config_for(NK_ISA_AUTO)->nr;
+    int64_t best = 1;
+    double bw = 1e30;
+    for (int64_t t = 1; t <= NK_MIN((int64_t)NK_CONV_SIDE_MAX, g->N); t++) {
+        const int64_t n = t * g->P, waste = (n + NR - 1) / NR * NR - n;
+        const double f = (double)waste / (double)n;
+        if (f < bw - 1e-3) { bw = f; best = t; }
+    }
+    return best;
+}
+
+// Side-by-side tiles pay (measured, 1 thread, conv3..5: 5-8 % forward and backward-data) where a single image's output is narrow (a few NR panels, the last
+// partly wasted) and the weight matrix large: AlexNet conv2..5.
+static int conv_tiles_ok(const conv_geo *g) {
+    if (g->K <= 64) return 0;
+    const int64_t NR = nk_gemm_config_for(NK_ISA_AUTO)->nr;
+    const int64_t waste = (g->P + NR - 1) / NR * NR - g->P;
+    return waste * 20 > g->P; // over 5 % of one image's micro-panel columns wasted
+
+}
+
+// Forward over tiles of T images laid side by side (side_tile): y_tile[K, T·P] = bias, then for
+// each chunk of channels (at most KC column rows) im2col of the chunk, col_chunk[rows, T·P], and
+// y_tile += w[:, chunk] · col_chunk in one SGEMM (split over its columns by `t` threads); then
+// each image's block is copied out. Side by side: fewer partly-filled micro-panels than one SGEMM
+// per image (AlexNet conv3..5: P = 169 = 5·32 + 9). Chunks: the columns are still cached when
+// the SGEMM packs them (a whole tile's are 11 MB); measured 1 thread, conv3 53 -> 48 ms, conv5
+// 57 -> 50 (conv2, one 729-column image per tile, got slower: not used there). Chunks, tiles and
+// the weights' packing are functions of the shape only, so results do not depend on threads.
+static void forward_tiles(const conv_geo *g, int t, const float *x, const float *w,
+                          const float *bias, float *y) {
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
+    const int64_t tile = side_tile(g), ld = tile * g->P;
+    // Channels per chunk: at most one KC block of column rows, so each chunk's columns are
+    // still cached when the SGEMM packs them right after im2col wrote them.
+    int64_t cpc = NK_MAX((int64_t)1, nk_gemm_config_for(NK_ISA_AUTO)->kc / KK);
+    if (cpc > g->C) cpc = g->C;
+    const int64_t nch = (g->C + cpc - 1) / cpc;
+    float *col = nk__alloc_floats(cpc * KK * ld);
+    float *yt = nk__alloc_floats(g->K * ld);
+    // The weights packed once per call, chunk by chunk: wp + woff[ch].
+    int64_t *woff = (int64_t *)malloc((size_t)(nch + 1) * sizeof(int64_t));
+    if (!woff) abort();
+    woff[0] = 0;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t rows = (NK_MIN(g->C, (ch + 1) * cpc) - ch * cpc) * KK;
+        woff[ch + 1] = woff[ch] + (nk__sgemm_packed_a_floats(g->K, rows) + 15) / 16 * 16;
+    }
+    float *wp = nk__alloc_floats(woff[nch]);
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t c0 = ch * cpc, rows = (NK_MIN(g->C, c0 + cpc) - c0) * KK;
+        nk__sgemm_pack_a(t, 0, g->K, rows, w + c0 * KK, g->CKK, wp + woff[ch]);
+    }
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        if (bias)
+            for (int64_t k = 0; k < g->K; k++)
+                for (int64_t q = 0; q < cols; q++) yt[k * ld + q] = bias[k];
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
+            int ct = t > items ? (int)items : t;
+            (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / nc, c = it % nc;
+                im2col(g, x + (n0 + i) * xs + c0 * g->H * g->W, col + i * g->P, ld, c, c + 1);
+            }
+            const float beta = ch > 0 || bias ? 1.0f : 0.0f;
+            nk__sgemm_pa(t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
+        }
+        for (int64_t i = 0; i < tn; i++)
+            for (int64_t k = 0; k < g->K; k++)
+                memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+    }
+    free(col);
+    free(yt);
+    free(wp);
+    free(woff);
+}
+
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
                        const float *bias, float *y) {
     conv_geo g = geo_of(s);
@@ -248,6 +355,8 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
         }
         return;
     }
+    if (!g.direct && conv_tiles_ok(&g)) { forward_tiles(&g, t, x, w, bias, y); return; }
+    float *wp = pack_weights(&g, t, 0, w, g.N);
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -260,10 +369,11 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
             for (int64_t n = 0; n < g.N; n++) {
                 const float *c = x + n * xs;
                 if (!g.direct) { im2col(&g, c, col, g.P, 0, g.C); c = col; }
-                forward_image(&g, 1, c, w, bias, y + n * ys);
+                forward_image(&g, 1, c, w, wp, bias, y + n * ys);
             }
             free(col);
         }
+        free(wp);
         return;
     }
     float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
@@ -277,9 +387,10 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
             for (int64_t ch = 0; ch < g.C; ch++) im2col(&g, x + n * xs, col, g.P, ch, ch + 1);
             c = col;
         }
-        forward_image(&g, t, c, w, bias, y + n * ys);
+        forward_image(&g, t, c, w, wp, bias, y + n * ys);
     }
     free(col);
+    free(wp);
 }
 
 void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float *w,
@@ -309,19 +420,75 @@ void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float
 // dx[C, H, W] of one image from dy[K, P]; dcol: scratch [CKK, P] (unused when direct).
 // `ct` threads for col2im (over channels), `gemm_threads` for the SGEMM.
 static void backward_data_image(const conv_geo *g, int gemm_threads, int ct, const float *dy,
-                                const float *w, float *dcol, float *dx) {
-    if (g->direct) { // dx[C, P] = wᵀ · dy
-        nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->C, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
-                    0.0f, dx, g->P);
-        return;
-    }
-    nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->CKK, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
-                0.0f, dcol, g->P);
+                                const float *w, const float *wp, float *dcol, float *dx) {
+    float *out = g->direct ? dx : dcol; // direct: dx[C, P] = wᵀ · dy
+    if (wp) nk__sgemm_pa(gemm_threads, g->CKK, g->P, g->K, wp, 0, dy, g->P, 0.0f, out, g->P);
+    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->CKK, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
+                     0.0f, out, g->P);
+    if (g->direct) return;
     memset(dx, 0, (size_t)(g->C * g->H * g->W) * sizeof(float));
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
 #endif
     for (int64_t c = 0; c < g->C; c++) col2im(g, dcol, g->P, dx, c, c + 1);
+}
+
+// Backward-data for the side-by-side tiles (conv_tiles_ok), by chunks of channels: for each tile
+// of T images and each chunk, dcol_chunk[rows, T·P] = w[:, chunk]ᵀ · dy_tile (one SGEMM, split by
+// `t` threads), then col2im of the chunk's channels while dcol_chunk is still cached (a whole
+// tile's dcol is 11 MB for AlexNet conv3). Chunk rows are a multiple of MR, so no micro-panel is
+// partly empty. An SGEMM's element does not depend on M, so this is bitwise backward_data_tiles.
+static void backward_data_chunked(const conv_geo *g, int t, const float *dy, const float *w,
+                                  float *dx) {
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
+    const int64_t tile = side_tile(g), ld = tile * g->P;
+    const int64_t MR = nk_gemm_config_for(NK_ISA_AUTO)->mr;
+    int64_t m = MR, a_ = KK, b_ = MR; // m = MR / gcd(KK, MR): channels per MR-aligned run
+    while (b_) { int64_t r = a_ % b_; a_ = b_; b_ = r; }
+    m = MR / a_;
+    int64_t cpc = NK_MAX((int64_t)1, nk_gemm_config_for(NK_ISA_AUTO)->mc / KK) / m * m;
+    if (cpc < m) cpc = m;
+    if (cpc > g->C) cpc = g->C;
+    const int64_t nch = (g->C + cpc - 1) / cpc;
+    float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
+    float *dcol = nk__alloc_floats(cpc * KK * ld);
+    int64_t *woff = (int64_t *)malloc((size_t)(nch + 1) * sizeof(int64_t));
+    if (!woff) abort();
+    woff[0] = 0;
+    for (int64_t ch = 0; ch < nch; ch++) {
+        const int64_t rows = (NK_MIN(g->C, (ch + 1) * cpc) - ch * cpc) * KK;
+        woff[ch + 1] = woff[ch] + (nk__sgemm_packed_a_floats(rows, g->K) + 15) / 16 * 16;
+    }
+    float *wp = nk__alloc_floats(woff[nch]);
+    for (int64_t ch = 0; ch < nch; ch++) { // wᵀ rows [c0·KK, c1·KK): columns of w
+        const int64_t c0 = ch * cpc, rows = (NK_MIN(g->C, c0 + cpc) - c0) * KK;
+        nk__sgemm_pack_a(t, 1, rows, g->K, w + c0 * KK, g->CKK, wp + woff[ch]);
+    }
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        if (tn > 1) fill_tile(g, t, NULL, dy, n0, tn, ld, NULL, dyt);
+        const float *a = tn > 1 ? dyt : dy + n0 * ys;
+        const int64_t lda = tn > 1 ? ld : g->P;
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
+            nk__sgemm_pa(t, nc * KK, cols, g->K, wp + woff[ch], 0, a, lda, 0.0f, dcol, ld);
+            int ct = t > items ? (int)items : t;
+            (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / nc, c = it % nc;
+                float *dxc = dx + (n0 + i) * xs + c0 * g->H * g->W; // channel c0 of image n0 + i
+                memset(dxc + c * g->H * g->W, 0, (size_t)(g->H * g->W) * sizeof(float));
+                col2im(g, dcol + i * g->P, ld, dxc, c, c + 1);
+            }
+        }
+    }
+    free(dyt);
+    free(dcol);
+    free(wp);
+    free(woff);
 }
 
 void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float *dy,
@@ -331,7 +498,9 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     if (g.N <= 0 || xs <= 0) return;
     if (g.P <= 0 || g.K <= 0) { memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return; }
     int t = nk__threads(threads, g.N * g.K * g.P * g.CKK, 1 << 16);
-    if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, dy, w, dx); return; }
+    if (t == 1 && g.K <= 64 && !g.direct) { backward_data_tiles(&g, 1, filter_tile(&g), dy, w, dx); return; }
+    if (!g.direct && conv_tiles_ok(&g)) { backward_data_chunked(&g, t, dy, w, dx); return; }
+    float *wp = pack_weights(&g, t, 1, w, g.N);
     if (t > 1 && g.N >= t) {
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
@@ -342,15 +511,17 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
 #pragma omp for schedule(static)
 #endif
             for (int64_t n = 0; n < g.N; n++)
-                backward_data_image(&g, 1, 1, dy + n * ys, w, dcol, dx + n * xs);
+                backward_data_image(&g, 1, 1, dy + n * ys, w, wp, dcol, dx + n * xs);
             free(dcol);
         }
+        free(wp);
         return;
     }
     float *dcol = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
     int ct = t > g.C ? (int)g.C : t;
-    for (int64_t n = 0; n < g.N; n++) backward_data_image(&g, t, ct, dy + n * ys, w, dcol, dx + n * xs);
+    for (int64_t n = 0; n < g.N; n++) backward_data_image(&g, t, ct, dy + n * ys, w, wp, dcol, dx + n * xs);
     free(dcol);
+    free(wp);
 }
 
 void nk_conv2d_backward_data_ref(const nk_conv2d_shape *s, const float *dy, const float *w,
@@ -454,18 +625,34 @@ static float sum_floats(const float *d, int64_t n) {
 // amortises them (0.78 -> 0.66 ms, batch 64). Every element sees the same operations as per image
 // (the SGEMM's result does not depend on N), so this changes no bits. With threads the per-image
 // path, whole images per thread, was faster: the tiles' small parallel regions did not pay.
-static void backward_data_tiles(const conv_geo *g, const float *dy, const float *w, float *dx) {
+static void backward_data_tiles(const conv_geo *g, int t, int64_t tile, const float *dy,
+                                const float *w, float *dx) {
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
-    const int64_t tile = filter_tile(g), ld = tile * g->P;
+    const int64_t ld = tile * g->P;
     const int64_t rows = g->direct ? g->C : g->CKK;
     float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
     float *dcol = nk__alloc_floats(rows * ld);
+    float *wp = pack_weights(g, t, 1, w, (g->N + tile - 1) / tile);
     for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
         const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
-        if (tn > 1) fill_tile(g, 1, NULL, dy, n0, tn, ld, NULL, dyt);
+        if (tn > 1) fill_tile(g, t, NULL, dy, n0, tn, ld, NULL, dyt);
         const float *a = tn > 1 ? dyt : dy + n0 * ys;
         const int64_t lda = tn > 1 ? ld : g->P;
-        nk_sgemm_ex(NK_ISA_AUTO, 1, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+        if (wp) nk__sgemm_pa(t, rows, cols, g->K, wp, 0, a, lda, 0.0f, dcol, ld);
+        else nk_sgemm_ex(NK_ISA_AUTO, t, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+        if (t > 1 && !g->direct) { // col2im over (image, channel) items
+            const int64_t items = tn * g->C;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / g->C, c = it % g->C;
+                float *dxi = dx + (n0 + i) * xs;
+                memset(dxi + c * g->H * g->W, 0, (size_t)(g->H * g->W) * sizeof(float));
+                col2im(g, dcol + i * g->P, ld, dxi, c, c + 1);
+            }
+            continue;
+        }
         for (int64_t i = 0; i < tn; i++) {
             float *dxi = dx + (n0 + i) * xs;
             if (g->direct) {
@@ -479,6 +666,7 @@ static void backward_data_tiles(const conv_geo *g, const float *dy, const float 
     }
     free(dyt);
     free(dcol);
+    free(wp);
 }
 
 void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
@@ -503,7 +691,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     if (g.CKK == 0) return;
 
     const int64_t tile = filter_tile(&g);
-    const int64_t ld = tile * g.P; // columns of a tile's matrices
+    int64_t ld = tile * g.P; // columns of a tile's matrices
     const int64_t ntiles = (g.N + tile - 1) / tile, KC = g.K * g.CKK;
 
     if (ntiles > 1 && ntiles * KC <= NK_CONV_PARTIAL_FLOATS && forward_shifted_ok(&g)) {
@@ -597,10 +785,40 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     }
 
     // Large filters: tiles in turn, each one SGEMM adding into dw, split over dw's rows/columns.
+    // Here a tile's columns are capped at NK_CONV_LARGE_TILE_FLOATS, so that they are still in
+    // cache when the SGEMM packs them right after im2col wrote them: measured (1 thread, batch 16)
+    // one image per tile instead of the deeper tiles above, AlexNet conv2 168 -> 155 ms, conv3
+    // 55 -> 48, conv5 57 -> 50, although dw (up to 3.5 MB) is then read and written per image.
+    const int64_t ltile = NK_MAX((int64_t)1, NK_MIN(tile, NK_CONV_LARGE_TILE_FLOATS / (g.CKK * g.P)));
+    ld = ltile * g.P;
     float *col = nk__alloc_floats(g.CKK * ld);
-    float *dyt = tile > 1 ? nk__alloc_floats(g.K * ld) : NULL;
-    for (int64_t n0 = 0; n0 < g.N; n0 += tile) {
-        const int64_t tn = NK_MIN(tile, g.N - n0);
+    float *dyt = ltile > 1 ? nk__alloc_floats(g.K * ld) : NULL;
+    const int64_t KK = g.KH * g.KW;
+    const int64_t cpc = NK_MIN(g.C, NK_MAX((int64_t)1, NK_CONV_LARGE_TILE_FLOATS / (KK * g.P)));
+    if (ltile == 1 && !g.direct && cpc < g.C) {
+        // One image's columns are still too big to stay cached (AlexNet conv2: 7 MB): by chunks of
+        // channels, dw[:, chunk] += dy · col_chunkᵀ. An SGEMM's element does not depend on N, so
+        // the sums are the same as for the whole image.
+        for (int64_t n = 0; n < g.N; n++) {
+            const float *xn = x + n * g.C * g.H * g.W;
+            for (int64_t c0 = 0; c0 < g.C; c0 += cpc) {
+                const int64_t nc = NK_MIN(cpc, g.C - c0);
+                int ct = t > nc ? (int)nc : t;
+                (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+                for (int64_t c = 0; c < nc; c++) im2col(&g, xn + c0 * g.H * g.W, col, g.P, c, c + 1);
+                nk_sgemm_ex(NK_ISA_AUTO, t, 0, 1, g.K, nc * KK, g.P, 1.0f, dy + n * ys, g.P, col, g.P,
+                            1.0f, dw + c0 * KK, g.CKK);
+            }
+        }
+        free(col);
+        free(dyt);
+        return;
+    }
+    for (int64_t n0 = 0; n0 < g.N; n0 += ltile) {
+        const int64_t tn = NK_MIN(ltile, g.N - n0);
         fill_tile(&g, t, x, dy, n0, tn, ld, col, dyt);
         filter_tile_gemm(&g, t, dy, n0, tn, ld, col, dyt, 1.0f, dw);
     }

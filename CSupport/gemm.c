@@ -225,7 +225,7 @@ static float *thread_scratch(size_t floats) {
 static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                        int64_t ldb, const float *const *brows, float beta, float *C, int64_t ldc,
-                       float *Ap, float *Bp) {
+                       float *Ap, float *Bp, const float *Apre, int64_t Mpad, int64_t m0) {
     const int MR = cfg->mr, NR = cfg->nr;
     const int64_t MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
@@ -238,14 +238,16 @@ static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_
             else pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
-                pack_a(transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, MR, Ap);
+                const float *ap = Ap;
+                if (Apre) ap = Apre + Mpad * pc + (m0 + ic) * kc; // packed once by nk__sgemm_pack_a
+                else pack_a(transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, MR, Ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
                     const float *bp = Bp + jr * kc;
                     float *cc = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-                        ukernel(kc, Ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        ukernel(kc, ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
                     }
                 }
             }
@@ -258,7 +260,7 @@ static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_
 static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, int transA,
                         int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                        int64_t ldc) {
+                        int64_t ldc, const float *Apre) {
     int64_t m0 = 0, m1 = M, n0 = 0, n1 = N;
     if (splitN) {
         const int64_t tiles = (N + cfg->nr - 1) / cfg->nr;
@@ -280,17 +282,20 @@ static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, 
     float *Bp = Ap ? Ap + aFloats : NULL;
     if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
-                   transB ? B + n0 * ldb : B + n0, ldb, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp);
-    } else {
+                   transB ? B + n0 * ldb : B + n0, ldb, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp,
+                   Apre, (M + cfg->mr - 1) / cfg->mr * cfg->mr, m0);
+    } else if (!Apre) {
         // Out of memory for the pack buffers: still produce the right answer.
         nk_sgemm_naive(transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
                        transB ? B + n0 * ldb : B + n0, ldb, beta, C + m0 * ldc + n0, ldc);
+    } else {
+        abort(); // kernels have no error path (as nk__alloc_floats)
     }
 }
 
-void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
-                 int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                 float beta, float *C, int64_t ldc) {
+static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
+                      int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc, const float *Apre) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0) { scale_c(M, N, beta, C, ldc); return; }
     const nk_gemm_config *cfg = nk_gemm_config_for(isa);
@@ -308,12 +313,46 @@ void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int
             const int tid = omp_get_thread_num(), got = omp_get_num_threads();
             // The runtime may grant fewer threads than asked (nested calls): re-split over those.
             gemm_thread(cfg, tid, got, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb,
-                        beta, C, ldc);
+                        beta, C, ldc, Apre);
         }
         return;
     }
 #endif
-    gemm_thread(cfg, 0, 1, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_thread(cfg, 0, 1, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Apre);
+}
+
+void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
+                 int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                 float beta, float *C, int64_t ldc) {
+    sgemm_run(isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+int64_t nk__sgemm_packed_a_floats(int64_t M, int64_t K) {
+    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+    return (M + cfg->mr - 1) / cfg->mr * cfg->mr * K;
+}
+
+void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+                      float *Apk) {
+    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+    const int64_t Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr, KC = cfg->kc;
+    const int64_t blocks = (K + KC - 1) / KC;
+    int nt = threads > 1 && blocks > 1 ? threads : 1;
+    if (nt > blocks) nt = (int)blocks;
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#endif
+    for (int64_t b = 0; b < blocks; b++) {
+        const int64_t pc = b * KC, kc = NK_MIN(KC, K - pc);
+        pack_a(transA, transA ? A + pc * lda : A + pc, lda, M, kc, cfg->mr, Apk + Mpad * pc);
+    }
+}
+
+void nk__sgemm_pa(int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (K <= 0) { if (M > 0 && N > 0) scale_c(M, N, beta, C, ldc); return; }
+    sgemm_run(NK_ISA_AUTO, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk);
 }
 
 void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
@@ -333,5 +372,6 @@ void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A
     const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
     float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
     if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
-    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats);
+    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats,
+               NULL, 0, 0);
 }

@@ -57,4 +57,15 @@ void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *
 void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc);
 
+// A packed once for many products with the same A (convolution's weights, reused for every image
+// tile): nk__sgemm_pack_a lays op(A)[M x K] out exactly as the SGEMM's own packing would, block by
+// block (nk__sgemm_packed_a_floats floats, 64-byte aligned), and nk__sgemm_pa computes
+// C = op(A) · op(B) + beta·C from it (alpha 1, `threads` as nk_sgemm_ex). Same operations as
+// nk_sgemm_ex on the unpacked A, so the same bits.
+int64_t nk__sgemm_packed_a_floats(int64_t M, int64_t K);
+void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+                      float *Apk);
+void nk__sgemm_pa(int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
+                  const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 #endif

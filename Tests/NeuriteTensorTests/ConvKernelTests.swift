@@ -35,6 +35,10 @@ struct ConvCase: CustomStringConvertible, Sendable {
         ConvCase(n: 3, c: 64, h: 64, w: 64, k: 3, kh: 3, kw: 3, stride: 1, padding: 1),       // several filter tiles
         ConvCase(n: 7, c: 2, h: 20, w: 20, k: 5, kh: 3, kw: 2, stride: 1,                       // shifted rows: uneven
                  padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1)),                  // padding, partial last tile
+        ConvCase(n: 4, c: 40, h: 13, w: 13, k: 72, kh: 3, kw: 3, stride: 1, padding: 1),     // AlexNet conv3-like: images
+                                                                                             // side by side (3 + 1), channel chunks
+        ConvCase(n: 1, c: 40, h: 27, w: 27, k: 70, kh: 5, kw: 5, stride: 1, padding: 2),     // AlexNet conv2-like: filter
+                                                                                             // gradient by channel chunks
     ]
 
     func random(_ shape: [Int], seed: UInt64) -> Tensor {
