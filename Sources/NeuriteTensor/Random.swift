@@ -33,6 +33,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Equatable {
     public var stateWords: [UInt64] { [state.0, state.1, state.2, state.3] }
 
     @inlinable
+    /// The next 64 random bits (xoshiro256**).
     public mutating func next() -> UInt64 {
         let result = rotl(state.1 &* 5, 7) &* 9
         let t = state.1 << 17

@@ -5,8 +5,11 @@ import CNeurite
 
 /// A height and a width (kernel extents, strides). An integer literal means both: `stride: 2`.
 public struct Size2D: Hashable, Codable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    /// Extent along the rows.
     public var height: Int
+    /// Extent along the columns.
     public var width: Int
+    /// A height × width pair.
     public init(height: Int, width: Int) { self.height = height; self.width = width }
     /// `n` in both directions.
     public init(_ n: Int) { self.init(height: n, width: n) }
@@ -16,10 +19,15 @@ public struct Size2D: Hashable, Codable, Sendable, ExpressibleByIntegerLiteral, 
 
 /// Zero padding added on each side of an image. An integer literal pads every side equally.
 public struct Padding2D: Hashable, Codable, Sendable, ExpressibleByIntegerLiteral, CustomStringConvertible {
+    /// Zero rows added above.
     public var top: Int
+    /// Zero rows added below.
     public var bottom: Int
+    /// Zero columns added on the left.
     public var left: Int
+    /// Zero columns added on the right.
     public var right: Int
+    /// Padding given per side.
     public init(top: Int, bottom: Int, left: Int, right: Int) {
         self.top = top; self.bottom = bottom; self.left = left; self.right = right
     }
@@ -36,9 +44,13 @@ public struct Padding2D: Hashable, Codable, Sendable, ExpressibleByIntegerLitera
 /// A window sliding over an image: a convolution kernel's extent or a pooling window, its stride and
 /// the input's zero padding.
 public struct Window2D: Hashable, Codable, Sendable {
+    /// Window (kernel) size.
     public var size: Size2D
+    /// Step between windows.
     public var stride: Size2D
+    /// Zero padding around the input.
     public var padding: Padding2D
+    /// A window of `size` moved by `stride` over the padded input.
     public init(size: Size2D, stride: Size2D = 1, padding: Padding2D = .zero) {
         self.size = size; self.stride = stride; self.padding = padding
     }

@@ -115,6 +115,7 @@ public struct Tensor: Sendable {
     }
 
     @inlinable
+    /// Copies the storage if another tensor shares it (before writing through a pointer).
     public mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
     }

@@ -44,6 +44,7 @@ public struct ModelArchitecture: Codable, Equatable, Sendable {
 /// (each dropout layer's generator), plus anything the caller adds. Resuming from a checkpoint
 /// continues bitwise exactly as the uninterrupted run would have.
 public enum Checkpoint {
+    /// The `format` metadata value of Neurite checkpoints.
     public static let format = "neurite-checkpoint/1"
 
     static func parameterName(_ layer: Int, _ p: Parameter) -> String { "model.\(layer).\(p.name)" }

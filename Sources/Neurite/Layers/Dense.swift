@@ -11,7 +11,9 @@
 ///     ∇W E = δᵀ · H₋₁             ([outputs × inputs], the batched form of δ h₋₁ᵀ)
 ///     ∇h₋₁ E = δ · W              ([B × inputs], the batched form of Wᵀ δ)
 public final class Dense: Layer {
+    /// Input features.
     public let inputs: Int
+    /// Output units.
     public let outputs: Int
     /// W: [outputs × inputs].
     public let weight: Parameter

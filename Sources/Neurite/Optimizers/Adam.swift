@@ -9,16 +9,25 @@ import Foundation
 /// gradient; with `decoupled` true (AdamW) the weights shrink directly, θ ← θ − η·λ·θ. Biases are
 /// excluded unless `decayBiases` is true.
 public final class Adam: Optimizer {
+    /// η, changed between epochs by a schedule.
     public var learningRate: Float
+    /// Decay of the first-moment average.
     public let beta1: Float
+    /// Decay of the second-moment average.
     public let beta2: Float
+    /// Added to √v̂ to avoid division by zero.
     public let epsilon: Float
+    /// λ: L2 (Adam) or decoupled decay (AdamW).
     public let weightDecay: Float
+    /// AdamW when true.
     public let decoupled: Bool
+    /// Whether biases are decayed too (default false).
     public let decayBiases: Bool
+    /// Updates done so far (t in the bias corrections).
     public var stepCount = 0
     private let slots = SlotStore(kinds: ["m", "v"])
 
+    /// Adam (or AdamW with `decoupled`) with the given hyper-parameters.
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
                 weightDecay: Float = 0, decoupled: Bool = false, decayBiases: Bool = false) {
         precondition(learningRate > 0 && learningRate.isFinite, "Adam learning rate must be positive, got \(learningRate)")

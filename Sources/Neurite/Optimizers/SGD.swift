@@ -7,14 +7,21 @@
 /// - Momentum μ keeps a velocity v ← μ·v + g and steps θ ← θ − η·v; with Nesterov the step is
 ///   θ ← θ − η·(g + μ·v) (the look-ahead form). μ = 0 is plain SGD.
 public final class SGD: Optimizer {
+    /// η, changed between epochs by a schedule.
     public var learningRate: Float
+    /// μ (0 = plain SGD).
     public let momentum: Float
+    /// Whether the step uses Nesterov's look-ahead form.
     public let nesterov: Bool
+    /// L2 coefficient λ in J + λ‖θ‖².
     public let weightDecay: Float
+    /// Whether biases are regularised too (default false).
     public let decayBiases: Bool
+    /// Updates done so far.
     public var stepCount = 0
     private let slots = SlotStore(kinds: ["velocity"])
 
+    /// SGD with the given hyper-parameters (momentum in [0, 1), λ ≥ 0).
     public init(learningRate: Float, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0,
                 decayBiases: Bool = false) {
         precondition(learningRate > 0 && learningRate.isFinite, "SGD learning rate must be positive, got \(learningRate)")
