@@ -5,7 +5,7 @@ import Neurite
 /// 10 000 Fashion-MNIST training images, evaluated on all 10 000 test images.
 @Suite(.enabled(if: FashionMNIST.isAvailable, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
 struct FashionMNISTTrainingTests {
-    /// Recipe: SGD lr 0.05, momentum 0.9, batch 64, 3 epochs. Measured: 0.83 test accuracy.
+    /// Recipe: SGD lr 0.05, momentum 0.9, batch 64, 3 epochs. Measured: 0.826 test accuracy.
     @Test func mlpOnATenThousandImageSubset() throws {
         let train = try FashionMNIST.load(split: .train, limit: 10_000)
         let test = try FashionMNIST.load(split: .test)
