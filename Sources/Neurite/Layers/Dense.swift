@@ -45,9 +45,7 @@ public final class Dense: Layer {
     // X: [B × in] → Y = X·Wᵀ + b: [B × out]
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         checkInput(input, [inputs], name)
-        var y = Tensor(uninitializedShape: [input.rowCount, outputs])
-        y.fillRows(with: bias.value)
-        Tensor.gemm(input, weight.value, transposeB: true, alpha: 1, beta: 1, into: &y)
+        let y = affineForward(input, weight: weight, bias: bias)
         if training { lastInput = input }
         return y
     }
@@ -55,9 +53,6 @@ public final class Dense: Layer {
     // δ: [B × out] → accumulates ∇W += δᵀ·X, ∇b += Σ δ; returns ∇X = δ·W: [B × in]
     public func backward(_ delta: Tensor) -> Tensor {
         guard let x = lastInput else { preconditionFailure("\(name).backward called before a training forward") }
-        Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: weight.beginAccumulation(), into: &weight.storedGradient)
-        bias.storedGradient.addRowSums(of: delta, overwrite: bias.beginAccumulation() == 0)
-        guard needsInputGradient else { return Tensor(shape: [0]) }
-        return Tensor.matmul(delta, weight.value)
+        return affineBackward(delta, input: x, weight: weight, bias: bias, needsInputGradient: needsInputGradient)
     }
 }

@@ -39,9 +39,7 @@ public final class Maxout: Layer {
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         checkInput(input, [inputs], name)
         let b = input.rowCount, k = pieces, u = outputs
-        var z = Tensor(uninitializedShape: [b, u * k])
-        z.fillRows(with: bias.value)
-        Tensor.gemm(input, weight.value, transposeB: true, alpha: 1, beta: 1, into: &z)
+        let z = affineForward(input, weight: weight, bias: bias)
         var win = [Int32](repeating: 0, count: b * u)
         let h = Tensor(shape: [b, u]) { hp in
             z.withUnsafeBufferPointer { zp in
@@ -67,9 +65,6 @@ public final class Maxout: Layer {
                 for i in 0..<(b * u) { dp[i * k + Int(winners[i])] = gp[i] }
             }
         }
-        Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: weight.beginAccumulation(), into: &weight.storedGradient)
-        bias.storedGradient.addRowSums(of: delta, overwrite: bias.beginAccumulation() == 0)
-        guard needsInputGradient else { return Tensor(shape: [0]) }
-        return Tensor.matmul(delta, weight.value)
+        return affineBackward(delta, input: x, weight: weight, bias: bias, needsInputGradient: needsInputGradient)
     }
 }

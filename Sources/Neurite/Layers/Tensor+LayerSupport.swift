@@ -39,3 +39,21 @@ extension Tensor {
         }
     }
 }
+
+/// The affine map shared by Dense and Maxout: X: [B × in], W: [out × in], b: [out] → X·Wᵀ + b.
+func affineForward(_ input: Tensor, weight: Parameter, bias: Parameter) -> Tensor {
+    var y = Tensor(uninitializedShape: [input.rowCount, weight.value.rowCount])
+    y.fillRows(with: bias.value)
+    Tensor.gemm(input, weight.value, transposeB: true, alpha: 1, beta: 1, into: &y)
+    return y
+}
+
+/// Its backward rules for δ: [B × out]: ∇W += δᵀ·X, ∇b += Σ_batch δ (overwriting stale gradients),
+/// and ∇X = δ·W: [B × in] when `needsInputGradient` (an empty tensor otherwise).
+func affineBackward(_ delta: Tensor, input x: Tensor, weight: Parameter, bias: Parameter,
+                    needsInputGradient: Bool) -> Tensor {
+    Tensor.gemm(delta, transposeA: true, x, alpha: 1, beta: weight.beginAccumulation(), into: &weight.storedGradient)
+    bias.storedGradient.addRowSums(of: delta, overwrite: bias.beginAccumulation() == 0)
+    guard needsInputGradient else { return Tensor(shape: [0]) }
+    return Tensor.matmul(delta, weight.value)
+}
