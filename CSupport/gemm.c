@@ -306,6 +306,7 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
     const int splitN = N >= M;
     const int64_t tiles = splitN ? ntl : mt;
     if (nt > tiles) nt = (int)tiles;
+    nk_fp_prepare(nt);
 #ifdef _OPENMP
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)

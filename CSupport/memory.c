@@ -22,7 +22,7 @@ void nk_tune_allocator(void) {
 
 void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
     int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
-    (void)threads;
+    nk_fp_prepare(threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif

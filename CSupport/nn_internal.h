@@ -10,15 +10,18 @@
 // The thread count a kernel runs with: `threads` if positive, else the global setting; 1 in a
 // serial build, and 1 when there are fewer than `min_items_per_thread`·2 work items (splitting a
 // few microseconds of work costs more than it saves).
+// Also sets the floating-point mode (nk_fp_prepare) of the calling thread and of that team.
 static inline int nk__threads(int threads, int64_t items, int64_t min_items_per_thread) {
 #ifdef _OPENMP
     int t = threads > 0 ? threads : nk_get_num_threads();
     if (t < 1) t = 1;
-    if (min_items_per_thread > 0 && items < 2 * min_items_per_thread) return 1;
+    if (min_items_per_thread > 0 && items < 2 * min_items_per_thread) t = 1;
     if (t > items) t = (int)(items > 0 ? items : 1);
+    nk_fp_prepare(t);
     return t;
 #else
     (void)threads; (void)items; (void)min_items_per_thread;
+    nk_fp_prepare(1);
     return 1;
 #endif
 }

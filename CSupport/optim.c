@@ -9,7 +9,7 @@
 void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,
                  int nesterov) {
     int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
-    (void)threads;
+    nk_fp_prepare(threads);
     if (v == NULL || momentum == 0) {
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
@@ -31,7 +31,7 @@ void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float 
 void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
                   float beta2, float eps, float c1, float c2, float l2, float shrink) {
     int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
-    (void)threads;
+    nk_fp_prepare(threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
 #endif

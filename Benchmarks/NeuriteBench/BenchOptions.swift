@@ -48,8 +48,8 @@ struct BenchOptions: ParsableArguments {
     func threadCounts() throws -> [Int] {
         guard let list = threadList else {
             var counts = [1]
-            while counts.last! * 2 <= Neurite.physicalCores { counts.append(counts.last! * 2) }
-            if counts.last! != Neurite.physicalCores { counts.append(Neurite.physicalCores) }
+            while counts.last! * 2 <= Runtime.physicalCores { counts.append(counts.last! * 2) }
+            if counts.last! != Runtime.physicalCores { counts.append(Runtime.physicalCores) }
             return counts
         }
         return try parseThreadList(list)
@@ -75,8 +75,8 @@ struct BenchOptions: ParsableArguments {
     /// Names the machine and the settings, so a figure is never quoted without its context.
     func printHeader(_ bench: String) {
         let threads = (try? threadCounts())?.map(String.init).joined(separator: ",") ?? "?"
-        let line = "neurite-bench \(bench) | CPU: \(Neurite.cpuName) | ISA: \(resolvedISA.rawValue) | "
-            + "physical cores: \(Neurite.physicalCores) | OpenMP: \(Neurite.openMPEnabled ? "on" : "off") | "
+        let line = "neurite-bench \(bench) | CPU: \(Runtime.cpuName) | ISA: \(resolvedISA.rawValue) | "
+            + "physical cores: \(Runtime.physicalCores) | OpenMP: \(Runtime.openMPEnabled ? "on" : "off") | "
             + "build: \(buildConfiguration) | threads: \(threads) | repeat \(repetitions), warmup \(warmup)"
         if json { printError(line) } else { print(line) }
     }

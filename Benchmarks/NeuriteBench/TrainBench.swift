@@ -35,7 +35,7 @@ struct TrainBench: ParsableCommand {
                   + pad("efficiency", 12) + pad("loss", 9) + pad("test acc", 10))
         }
         for t in counts {
-            Neurite.threads = t
+            Runtime.threads = t
             let m = try ModelSpec.model(model, inputShape: [784], outputs: 10, seed: 1)
             if initialization == "pytorch" { m.reinitialize(.pytorchDefault, seed: 1) }
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.05), seed: 1)
@@ -54,7 +54,7 @@ struct TrainBench: ParsableCommand {
             if common.json {
                 print(Records.train(model: model, threads: t, batch: batch, samplesPerSecond: rate, epochSeconds: seconds,
                                     speedup: speedup, finalLoss: Double(loss), testAccuracy: Double(acc),
-                                    epochs: epochs, isa: Neurite.isa))
+                                    epochs: epochs, isa: Runtime.isa))
             } else {
                 print(pad(model, 8) + pad("\(t)", 9) + pad(fixed(seconds, 2), 10) + pad(fixed(rate, 0), 12)
                       + pad(fixed(speedup, 2) + "×", 10) + pad(fixed(100 * speedup / Double(t), 0) + "%", 12)

@@ -55,6 +55,27 @@ void nk_set_num_threads(int n);
 int nk_physical_cores(void);
 
 // ---------------------------------------------------------------------------------------------
+// Floating-point mode (denormals)
+// ---------------------------------------------------------------------------------------------
+
+/// Sets the calling thread's floating-point mode to the wanted one (flush-to-zero and
+/// denormals-are-zero unless turned off) and, for `threads` > 1, that of an OpenMP team of that
+/// size. Every kernel calls it before its parallel region; a no-op (one compare) when nothing
+/// changed since this thread's last call.
+void nk_fp_prepare(int threads);
+/// 1 when Neurite flushes subnormal floats to zero (the default), 0 when it keeps IEEE subnormals
+/// (NEURITE_DENORMALS=keep or nk_set_flush_denormals(0)).
+int nk_flush_denormals(void);
+/// Chooses whether threads running Neurite arithmetic flush subnormals (1) or keep them (0); takes
+/// effect in each thread at its next kernel call.
+void nk_set_flush_denormals(int on);
+/// 1 when the calling thread's MXCSR has both FTZ and DAZ set (always 0 off x86).
+int nk_fp_thread_flushes(void);
+/// Prepares a team of `threads`, then counts its threads whose mode differs from the wanted one
+/// (0 when every worker flushes as the setting says). For tests.
+int nk_fp_team_mismatches(int threads);
+
+// ---------------------------------------------------------------------------------------------
 // SGEMM: C = alpha * op(A) * op(B) + beta * C
 // ---------------------------------------------------------------------------------------------
 // op(A): [M x K] (A stored [M x K], or [K x M] when transA), op(B): [K x N] (B stored [K x N], or

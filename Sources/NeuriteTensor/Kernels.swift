@@ -5,7 +5,7 @@ import CNeurite
 
 /// Direct access to Neurite's compute kernels on raw buffers.
 public enum Kernels {
-    /// A kernel family. `auto` means whatever `Neurite.isa` currently is.
+    /// A kernel family. `auto` means whatever `Runtime.isa` currently is.
     public enum ISA: String, CaseIterable, Sendable {
         case auto, ref, avx2, avx512, neon
 
@@ -50,7 +50,7 @@ public enum Kernels {
 
     /// C[M x N] = alpha · op(A)[M x K] · op(B)[K x N] + beta · C, row-major with leading
     /// dimensions; A is stored [K x M] when `transposeA`, B [N x K] when `transposeB`. `beta == 0`
-    /// never reads C. `threads <= 0` uses `Neurite.threads`. Results do not depend on `threads`.
+    /// never reads C. `threads <= 0` uses `Runtime.threads`. Results do not depend on `threads`.
     public static func sgemm(
         isa: ISA = .auto, threads: Int = 0, transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int, alpha: Float = 1,

@@ -89,7 +89,7 @@ extension Tensor {
 
     /// Cross-correlation (deep learning's "convolution") of a batch:
     /// input [N, C, H, W], weight [K, C, KH, KW], bias [K] → [N, K, OH, OW].
-    /// `threads` ≤ 0 uses `Neurite.threads`; the result does not depend on it.
+    /// `threads` ≤ 0 uses `Runtime.threads`; the result does not depend on it.
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
                               padding: Padding2D = .zero, threads: Int = 0) -> Tensor {
         var (s, out) = _convShape(input: input.shape, weight: weight.shape, stride: stride, padding: padding, op: "conv2d")

@@ -16,6 +16,9 @@ public final class TensorStorage: @unchecked Sendable {
 
     init(count: Int) {
         _ = allocatorTuned
+        // Element-wise Swift code runs on the allocating thread: give it Neurite's FP mode
+        // (flush-to-zero unless Runtime.flushesDenormals is false). One compare when already set.
+        nk_fp_prepare(1)
         self.count = count
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride,
                                                    alignment: 64)

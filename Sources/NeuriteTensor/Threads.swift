@@ -2,8 +2,8 @@
 
 import CNeurite
 
-/// Run-time settings of Neurite's compute kernels.
-public enum Neurite {
+/// Run-time settings of Neurite's compute kernels: threads, instruction set, floating-point mode.
+public enum Runtime {
     /// Threads used by every kernel. Defaults to NEURITE_NUM_THREADS, then OMP_NUM_THREADS, then
     /// the number of physical cores; settable at any time between calls (values < 1 mean 1).
     /// Results never depend on it: kernels split work over independent output blocks.
@@ -23,6 +23,17 @@ public enum Neurite {
 
     /// The CPU's model name.
     public static var cpuName: String { String(cString: nk_cpu_name()) }
+
+    /// Whether threads running Neurite arithmetic flush subnormal floats to zero (FTZ and DAZ on x86;
+    /// default true). Subnormals carry no information for training but make x86 arithmetic ~100×
+    /// slower: optimizer state and the gradients of always-zero inputs decay into them. Set it false
+    /// (or NEURITE_DENORMALS=keep in the environment) for IEEE-exact subnormals; each thread picks
+    /// the change up at its next kernel call. Results are bitwise identical across thread counts
+    /// either way.
+    public static var flushesDenormals: Bool {
+        get { nk_flush_denormals() != 0 }
+        set { nk_set_flush_denormals(newValue ? 1 : 0) }
+    }
 
     /// Runs `body` with `threads` set to `n`, restoring the previous value afterwards.
     public static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {

@@ -99,7 +99,7 @@ struct Train: ParsableCommand {
     }
 
     func runOrThrow() throws {
-        if let t = threads { Neurite.threads = t }
+        if let t = threads { Runtime.threads = t }
         let loaded = try loadData(dataOptions, seed: seed)
         if let k = kfold { return try crossValidate(loaded.train, k: k) }
         var train = loaded.train
@@ -136,7 +136,7 @@ struct Train: ParsableCommand {
         if !json {
             print("Training \(model) (\(trainer.model.parameterCount) parameters) on \(dataOptions.data): \(train.count) examples"
                   + (validation.map { ", \($0.count) for validation" } ?? "") + ", \(loaded.test.count) test; "
-                  + "\(Neurite.threads) thread(s), \(Neurite.isa)")
+                  + "\(Runtime.threads) thread(s), \(Runtime.isa)")
         }
         // Ctrl-C: finish the batch, checkpoint, exit cleanly.
         signal(SIGINT, SIG_IGN)

@@ -25,7 +25,7 @@ import NeuriteTensor
         var g = SeededGenerator(seed: 3)
         let big = Tensor(randomNormal: [300, 97], using: &g)
         let order = g.permutation(300)
-        let gathered = Neurite.withThreads(2) { big.gatheringRows(order) }
+        let gathered = Runtime.withThreads(2) { big.gatheringRows(order) }
         for (i, r) in order.enumerated() where i % 17 == 0 {
             #expect(gathered.rows(i..<(i + 1)).scalars == big.rows(r..<(r + 1)).scalars)
         }

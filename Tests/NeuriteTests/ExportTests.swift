@@ -3,5 +3,5 @@ import Neurite
 
 @Test func neuriteReexportsTheTensorEngine() {
     #expect(Tensor(shape: [3], repeating: 2).scalars == [2, 2, 2])
-    #expect(Neurite.threads >= 1)
+    #expect(Runtime.threads >= 1)
 }

@@ -39,7 +39,7 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         let labels = (0..<512).map { i in Int(x[i, 0] > 0 ? 1 : 0) + (x[i, 1] > 0 ? 2 : 0) }
         let data = Dataset(inputs: x, labels: labels, classCount: 4)
         func train(threads: Int) throws -> [[Float]] {
-            try Neurite.withThreads(threads) {
+            try Runtime.withThreads(threads) {
                 let model = try Sequential(inputShape: [64], specs: [.dense(inputs: 64, outputs: 256), .relu,
                                                                      .dropout(rate: 0.2),
                                                                      .dense(inputs: 256, outputs: 4)], seed: 1)
