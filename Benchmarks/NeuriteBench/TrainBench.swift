@@ -36,11 +36,11 @@ struct TrainBench: ParsableCommand {
         }
         for t in counts {
             Runtime.threads = t
-            let m = try ModelSpec.model(model, inputShape: [784], outputs: 10, seed: 1)
-            if initialization == "pytorch" { m.reinitialize(.pytorchDefault, seed: 1) }
+            let m = try Models.make(model, inputShape: [784], outputs: 10, seed: 1)
+            if initialization == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.05), seed: 1)
             let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
-            let weights = m.parameters.map { $0.value.scalars.map(\.bitPattern) }
+            let weights = [m.parameters.values.scalars.map(\.bitPattern)]
             if let r = reference, r != weights {
                 throw ValidationError("verification failed: \(t) threads gave different weights than \(counts[0]) (kernels must be deterministic)")
             }

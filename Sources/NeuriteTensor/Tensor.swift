@@ -13,8 +13,19 @@ public final class TensorStorage: @unchecked Sendable {
     public let base: UnsafeMutablePointer<Float>
     /// Number of floats.
     public let count: Int
+    /// The storage whose memory this one views (nil when it owns its memory); kept alive here.
+    private let viewed: TensorStorage?
+
+    init(viewing storage: TensorStorage, offset: Int, count: Int) {
+        precondition(offset >= 0 && count >= 0 && offset + count <= storage.count,
+                     "a view of \(count) floats at \(offset) exceeds a storage of \(storage.count)")
+        base = storage.base + offset
+        self.count = count
+        viewed = storage
+    }
 
     init(count: Int) {
+        viewed = nil
         _ = allocatorTuned
         // Element-wise Swift code runs on the allocating thread: give it Neurite's FP mode
         // (flush-to-zero unless Runtime.flushesDenormals is false). One compare when already set.
@@ -31,7 +42,7 @@ public final class TensorStorage: @unchecked Sendable {
         return s
     }
 
-    deinit { UnsafeMutableRawPointer(base).deallocate() }
+    deinit { if viewed == nil { UnsafeMutableRawPointer(base).deallocate() } }
 }
 
 /// An n-dimensional array of `Float` (rank 0 and up), stored contiguously in row-major order.
@@ -152,6 +163,24 @@ public struct Tensor: Sendable {
                      "cannot reshape a tensor of shape \(shape) (\(count) elements) to \(newShape)")
         var t = self
         t.shape = newShape
+        return t
+    }
+
+    /// A tensor of `shape` over elements `offset ..< offset + count` of this tensor's storage,
+    /// without copying: writing through the returned tensor (while it is the only reference to its
+    /// view) writes into `self`'s memory. For parameter and gradient arenas, whose layers read and
+    /// write their slices in place; everywhere else tensors keep value semantics.
+    public func sharedView(offset: Int, shape: [Int]) -> Tensor {
+        var t = self
+        t.shape = shape
+        t.storage = TensorStorage(viewing: storage, offset: offset, count: Tensor.elementCount(shape))
+        return t
+    }
+
+    /// A copy with storage of its own (unlike `makeUnique`, it also copies a `sharedView`).
+    public func copied() -> Tensor {
+        var t = self
+        t.storage = storage.copy()
         return t
     }
 

@@ -4,60 +4,52 @@ import ArgumentParser
 import Foundation
 import Neurite
 
-/// A checkpoint's model with the preprocessing it was trained with.
-struct TrainedModel {
-    let model: Sequential
-    let loaded: Checkpoint.Loaded
-    let standardizer: Standardizer?
-
-    init(path: String) throws {
-        do {
-            (model, loaded) = try Checkpoint.loadModel(path)
-        } catch {
-            throw CLIError(error.userMessage)
-        }
-        standardizer = loaded.metadata["standardizer"].flatMap { try? JSONDecoder().decode(Standardizer.self, from: Data($0.utf8)) }
-    }
-
-    var seed: UInt64 { UInt64(loaded.metadata["seed"] ?? "") ?? 1 }
+/// Loads a checkpoint for the command line (errors become one-line messages).
+func loadCheckpoint(_ path: String) throws -> Checkpoint.Loaded {
+    do { return try Checkpoint.load(path) } catch { throw CLIError(error.userMessage) }
 }
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint on the test data: loss, accuracy, per-class accuracy and confusion matrix.")
+        abstract: "Evaluate a checkpoint on its test data: loss, accuracy, per-class accuracy and confusion matrix.",
+        discussion: "The data source and its preparation come from the checkpoint; --data evaluates on another source of the same kind.")
 
     @Option(name: .long, help: "Checkpoint written by `neurite train --checkpoint`.") var checkpoint: String
     @OptionGroup var dataOptions: DataOptions
     @Flag(name: .long, help: "Print one JSON object.") var json = false
 
     func run() throws {
-        let trained = try TrainedModel(path: checkpoint)
+        let loaded = try loadCheckpoint(checkpoint)
+        let description = try dataOptions.resolved(with: loaded.data, checkpoint: checkpoint)
+        let seed = loaded.training.flatMap { UInt64($0.seed) } ?? 1
         let data: LoadedData
-        do { data = try loadData(dataOptions, seed: trained.seed) } catch { throw CLIError(error.userMessage) }
+        do { data = try loadData(description, seed: seed) } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }
         let test = data.test
-        let arch = trained.loaded.architecture
-        let trainer = Trainer(model: trained.model, loss: try arch.makeLoss(), optimizer: SGD(learningRate: 1))
-        do { try trainer.validate(test, role: "test") } catch { throw CLIError("\(checkpoint) does not fit \(dataOptions.data): \(error.userMessage)") }
-        let result = trainer.evaluate(test)
+        let trainer = Trainer(model: loaded.model, loss: loaded.loss, optimizer: SGD(learningRate: 1))
+        do { try trainer.validate(test, role: "test") } catch {
+            throw CLIError("\(checkpoint) does not fit \(description.source ?? "the data"): \(error.userMessage)")
+        }
+        let result = loaded.model.evaluate(test, loss: loaded.loss)
         guard let accuracy = result.accuracy else {
-            if json { print("{\"test_loss\":\(result.loss),\"examples\":\(test.count)}") } else { print(String(format: "test loss %.4f on %d examples", result.loss, test.count)) }
+            if json { print("{\"test_loss\":\(MetricsLogger.num(result.loss)),\"examples\":\(test.count)}") } else { print(String(format: "test loss %.4f on %d examples", result.loss, test.count)) }
             return
         }
-        let c = max(test.classCount, arch.classCount)
+        let c = max(test.classCount, loaded.task.classCount)
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: c), count: c)
-        for (p, t) in zip(result.predictions, test.labels) { confusion[t][p] += 1 }
+        for (p, t) in zip(result.predictions, test.labels) where p < c && t < c { confusion[t][p] += 1 }
         let perClass = (0..<c).map { k -> Double in
             let n = confusion[k].reduce(0, +)
             return n == 0 ? 0 : Double(confusion[k][k]) / Double(n)
         }
         if json {
-            print("{\"test_accuracy\":\(accuracy),\"test_loss\":\(result.loss),\"examples\":\(test.count),\"per_class_accuracy\":\(perClass),\"confusion\":\(confusion)}")
+            print("{\"test_accuracy\":\(accuracy),\"test_loss\":\(MetricsLogger.num(result.loss)),\"examples\":\(test.count),\"per_class_accuracy\":\(perClass),\"confusion\":\(confusion)}")
             return
         }
         print(String(format: "test accuracy %.4f, test loss %.4f on %d examples", accuracy, result.loss, test.count))
         print("\nper-class accuracy:")
+        let names = loaded.data.classNames
         for k in 0..<c {
-            let name = k < data.classNames.count ? data.classNames[k] : "\(k)"
+            let name = k < names.count ? names[k] : "\(k)"
             print(String(format: "  %2d %-14@ %.4f", k, name as NSString, perClass[k]))
         }
         print("\nconfusion matrix (rows: true class, columns: predicted):")
@@ -68,44 +60,50 @@ struct Evaluate: ParsableCommand {
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Predict classes (and probabilities) for new inputs: an IDX image file or a CSV of features.")
+        abstract: "Predict classes (and probabilities) for new inputs: an IDX image file or a CSV of features.",
+        discussion: "The inputs are prepared as the checkpoint records (pixel scaling, standardisation).")
 
     @Option(name: .long, help: "Checkpoint written by `neurite train --checkpoint`.") var checkpoint: String
     @Option(name: .long, help: "IDX images (.gz or raw) or a CSV file of feature rows (no label column).") var input: String
     @Option(name: .long, help: "Predict only the first N examples.") var limit: Int?
     @Flag(name: .long, help: "One JSON object per example.") var json = false
 
+    func validate() throws {
+        if let l = limit, l < 1 { throw ValidationError("--limit must be positive, got \(l)") }
+    }
+
     func run() throws {
-        let trained = try TrainedModel(path: checkpoint)
+        let loaded = try loadCheckpoint(checkpoint)
         var x: Tensor
         do {
             if input.hasSuffix(".csv") || input.hasSuffix(".csv.gz") || input.hasSuffix(".txt") {
                 let table = try CSV.read(input)
-                x = Tensor(shape: [table.rowCount, table.columnCount], scalars: table.values.map { Float($0) })
+                x = try loaded.data.prepare(Tensor(shape: [table.rowCount, table.columnCount], scalars: table.values.map { Float($0) }))
             } else {
-                x = try IDX.images(input, flatten: true, limit: limit)
+                // IDX images arrive divided by 255 already; only the standardiser (if any) remains.
+                var preparation = loaded.data
+                preparation.pixelsDividedBy255 = false
+                x = try preparation.prepare(IDX.images(input, flatten: true, limit: limit))
             }
-        } catch { throw CLIError(error.userMessage) }
+        } catch { throw CLIError("\(input): \(error.userMessage)") }
         if let l = limit, l < x.rowCount { x = x.rows(0..<l) }
-        let need = trained.model.inputShape.reduce(1, *)
+        let need = loaded.model.inputShape.reduce(1, *)
         guard x.rowWidth == need else {
-            throw CLIError("\(input) has \(x.rowWidth) values per example but the model in \(checkpoint) expects \(need) (shape \(trained.model.inputShape))")
+            throw CLIError("\(input) has \(x.rowWidth) values per example but the model in \(checkpoint) expects \(need) (shape \(loaded.model.inputShape))")
         }
-        if let st = trained.standardizer { x = st.transform(x) }
-        let out = trained.model.predict(x)
-        let arch = trained.loaded.architecture
-        guard arch.classCount > 0 else {
+        let out = loaded.model.predict(x)
+        guard loaded.task.classCount > 0 else {
             for r in 0..<out.rowCount { print(out.rows(r..<(r + 1)).scalars.map { String($0) }.joined(separator: " ")) }
             return
         }
         let probs = out.rowWidth == 1 ? out.sigmoid() : out.softmax()
-        let classes = Trainer.decide(out)
-        let names = trained.loaded.metadata["data"] == "fashion-mnist" ? FashionMNIST.classNames : []
+        let classes = Sequential.classDecisions(out)
+        let names = loaded.data.classNames
         for r in 0..<out.rowCount {
             let p = probs.rows(r..<(r + 1)).scalars
             let name = classes[r] < names.count ? names[classes[r]] : "\(classes[r])"
             if json {
-                print("{\"index\":\(r),\"class\":\(classes[r]),\"name\":\"\(name)\",\"probabilities\":[\(p.map { String(format: "%.5f", $0) }.joined(separator: ","))]}")
+                print("{\"index\":\(r),\"class\":\(classes[r]),\"name\":\(jsonString(name)),\"probabilities\":[\(p.map { String(format: "%.5f", $0) }.joined(separator: ","))]}")
             } else {
                 print("\(r): class \(classes[r]) (\(name))  p = " + p.map { String(format: "%.3f", $0) }.joined(separator: " "))
             }

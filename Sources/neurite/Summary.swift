@@ -1,45 +1,39 @@
-// `neurite summary`: layers, shapes and parameter counts of a model.
+// `neurite summary`: layers, shapes and parameter counts of a model, and the layer list that
+// rebuilds it.
 
 import ArgumentParser
 import Neurite
 
 struct Summary: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a model's layers, output shapes and parameter counts.")
+    static let configuration = CommandConfiguration(abstract: "Print a model's layers, output shapes, parameter counts and layer list.")
 
-    @Option(name: .long, help: "Model: \(ModelCatalog.help)")
+    @Option(name: .long, help: "Model: \(Models.help)")
     var model: String = "mlp"
 
-    @Option(name: .long, help: "Input shape for layer-spec models, e.g. 784 or 1,28,28.")
+    @Option(name: .long, help: "Input shape for models without their own, e.g. 784 or 1,28,28.")
     var input: String = "784"
 
-    @Option(name: .long, help: "Number of outputs (classes) for layer-spec models.")
-    var outputs: Int = 10
+    @Option(name: .long, help: "Number of outputs (classes) for models without their own.")
+    var outputs: Int?
 
     func run() throws {
-        let shape = input.split(separator: ",").compactMap { Int($0) }
-        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { throw ValidationError("--input must be sizes like 784 or 1,28,28") }
+        let parts = input.split(separator: ",", omittingEmptySubsequences: false)
+        let shape = parts.compactMap { Int($0) }
+        guard shape.count == parts.count, !shape.isEmpty, shape.allSatisfy({ (1...ModelLimits.maxExtent).contains($0) }) else {
+            throw ValidationError("--input must be sizes like 784 or 1,28,28, each in 1...\(ModelLimits.maxExtent)")
+        }
+        if let o = outputs, !(1...ModelLimits.maxWidth).contains(o) {
+            throw ValidationError("--outputs must be in 1...\(ModelLimits.maxWidth), got \(o)")
+        }
+        let named = Models.named(model)
+        let inputShape = named?.inputShape ?? shape
+        let outs = outputs ?? named?.defaultOutputs ?? 10
         do {
-            let named: [String: ([Int], Int)] = ["lenet": ([1, 28, 28], 10), "lenet5": ([1, 28, 28], 10), "lenet-5": ([1, 28, 28], 10),
-                                                 "alexnet-small": ([1, 28, 28], 10), "alexnet": ([3, 227, 227], 1000)]
-            let (inShape, outs) = named[model.lowercased()] ?? (shape, outputs)
-            let m = try ModelCatalog.make(model, inputShape: inShape, outputs: outs, dropout: 0, seed: 0)
+            let m = try Models.make(model, inputShape: inputShape, outputs: outs, seed: 0)
             print("Model \(model)")
             print(m.summary())
-        } catch let e as ShapeError {
-            throw CLIError("the model does not fit its input: \(e)")
-        }
-    }
-}
-
-/// Named models and layer specs (the library's `ModelSpec`), with CLI errors.
-enum ModelCatalog {
-    static let help = ModelSpec.help + "."
-
-    static func make(_ name: String, inputShape: [Int], outputs: Int, dropout: Float, seed: UInt64) throws -> Sequential {
-        do {
-            return try ModelSpec.model(name, inputShape: inputShape, outputs: outputs, dropout: dropout, seed: seed)
-        } catch let e as ModelSpec.ParseError {
-            throw CLIError(e.message)
+        } catch {
+            throw CLIError("model \(model): \(error.userMessage)")
         }
     }
 }

@@ -11,26 +11,28 @@ struct Train: ParsableCommand {
         discussion: """
         Example: neurite train --model mlp --data fashion-mnist --epochs 10 --optimizer momentum --lr 0.05 \\
                    --val-split 0.1 --early-stopping 3 --checkpoint mlp.safetensors --log metrics.jsonl --plot curves.svg
-        Ctrl-C finishes the current batch, writes the checkpoint (with --checkpoint) and exits.
+        Ctrl-C finishes the current batch, writes the checkpoint (with --checkpoint) and exits;
+        `neurite train --resume mlp.safetensors` continues from the checkpoint alone (other flags are
+        optional; one that contradicts the checkpoint is an error).
         """
     )
 
-    @Option(name: .long, help: "Model: \(ModelCatalog.help)") var model: String = "mlp"
+    @Option(name: .long, help: "Model: \(Models.help). Default mlp.") var model: String?
     @OptionGroup var dataOptions: DataOptions
-    @Option(name: .long, help: "Number of epochs.") var epochs: Int = 10
-    @Option(name: .long, help: "Mini-batch size.") var batchSize: Int = 64
-    @Option(name: .long, help: "Learning rate.") var lr: Float = 0.05
-    @Option(name: .long, help: "sgd, momentum (SGD with momentum 0.9), nesterov, adam or adamw.") var optimizer: String = "sgd"
-    @Option(name: .long, help: "Momentum for --optimizer momentum/nesterov.") var momentum: Float = 0.9
-    @Option(name: .long, help: "L2 regularisation λ (J + λ‖θ‖², biases excluded); decoupled for adamw.") var weightDecay: Float = 0
-    @Option(name: .long, help: "Dropout probability after each hidden activation, in [0, 1).") var dropout: Float = 0
-    @Option(name: .long, help: "Learning-rate schedule: constant, step (×0.5 every 5 epochs) or cosine.") var schedule: String = "constant"
-    @Option(name: .long, help: "Fraction of the training data held out for validation.") var valSplit: Double = 0
+    @Option(name: .long, help: "Number of epochs in total (default 10).") var epochs: Int?
+    @Option(name: .long, help: "Mini-batch size (default 64).") var batchSize: Int?
+    @Option(name: .long, help: "Learning rate (default 0.05).") var lr: Float?
+    @Option(name: .long, help: "sgd (default), momentum (SGD with momentum 0.9), nesterov, adam or adamw.") var optimizer: String?
+    @Option(name: .long, help: "Momentum for --optimizer momentum/nesterov (default 0.9).") var momentum: Float?
+    @Option(name: .long, help: "L2 regularisation λ (J + λ‖θ‖², biases excluded); decoupled for adamw (default 0).") var weightDecay: Float?
+    @Option(name: .long, help: "Dropout probability after each hidden activation, in [0, 1), for models without dropout of their own.") var dropout: Float?
+    @Option(name: .long, help: "Learning-rate schedule: constant (default), step (×0.5 every 5 epochs) or cosine.") var schedule: String?
+    @Option(name: .long, help: "Fraction of the training data held out for validation (default 0).") var valSplit: Double?
     @Option(name: .long, help: "Stop after this many epochs without validation-loss improvement and restore the best weights.") var earlyStopping: Int?
     @Option(name: .long, help: "Threads for the kernels (default: NEURITE_NUM_THREADS, OMP_NUM_THREADS or the physical cores).") var threads: Int?
-    @Option(name: .long, help: "Seed for initialisation, shuffling, splits and dropout.") var seed: UInt64 = 1
+    @Option(name: .long, help: "Seed for initialisation, shuffling, splits and dropout (default 1).") var seed: UInt64?
     @Option(name: .long, help: "Write a checkpoint (safetensors) here after every epoch.") var checkpoint: String?
-    @Option(name: .long, help: "Resume from this checkpoint (same model and optimizer).") var resume: String?
+    @Option(name: .long, help: "Resume from this checkpoint: model, data, optimizer, schedule and position come from it.") var resume: String?
     @Option(name: .long, help: "Write per-epoch metrics as JSON lines here.") var log: String?
     @Option(name: .long, help: "Write training curves (SVG) here.") var plot: String?
     @Option(name: .long, help: "k-fold cross-validation on the training data instead of one training run.") var kfold: Int?
@@ -39,53 +41,95 @@ struct Train: ParsableCommand {
     var initialization: String = "default"
 
     func validate() throws {
-        guard epochs >= 0 else { throw ValidationError("--epochs must be ≥ 0, got \(epochs)") }
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be > 0, got \(batchSize)") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number, got \(lr)") }
-        guard dropout >= 0, dropout < 1 else { throw ValidationError("--dropout must be in [0, 1), got \(dropout)") }
-        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be ≥ 0, got \(weightDecay)") }
-        guard momentum >= 0, momentum < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(momentum)") }
-        guard valSplit >= 0, valSplit < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(valSplit)") }
+        if let e = epochs, e < 0 || e > 1_000_000 { throw ValidationError("--epochs must be in 0...1000000, got \(e)") }
+        if let b = batchSize, b < 1 || b > 1_000_000 { throw ValidationError("--batch-size must be in 1...1000000, got \(b)") }
+        if let l = lr { guard l > 0, l.isFinite, l <= 1000 else { throw ValidationError("--lr must be a number in (0, 1000], got \(l)") } }
+        if let d = dropout { guard d >= 0, d < 1 else { throw ValidationError("--dropout must be in [0, 1), got \(d)") } }
+        if let w = weightDecay { guard w >= 0, w <= 1000 else { throw ValidationError("--weight-decay must be in [0, 1000], got \(w)") } }
+        if let m = momentum { guard m >= 0, m < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(m)") } }
+        if let v = valSplit { guard v >= 0, v < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(v)") } }
         if let p = earlyStopping, p < 1 { throw ValidationError("--early-stopping must be ≥ 1, got \(p)") }
-        if earlyStopping != nil && valSplit == 0 { throw ValidationError("--early-stopping needs validation data: add --val-split 0.1") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1, got \(t)") }
-        if let k = kfold, k < 2 { throw ValidationError("--kfold must be ≥ 2, got \(k)") }
-        guard ["sgd", "momentum", "nesterov", "adam", "adamw"].contains(optimizer) else {
-            throw ValidationError("--optimizer must be sgd, momentum, nesterov, adam or adamw, got \(optimizer)")
+        if earlyStopping != nil && (valSplit ?? 0) == 0 && resume == nil { throw ValidationError("--early-stopping needs validation data: add --val-split 0.1") }
+        if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
+        if let k = kfold {
+            guard k >= 2, k <= 1000 else { throw ValidationError("--kfold must be in 2...1000, got \(k)") }
+            if checkpoint != nil || resume != nil || earlyStopping != nil || valSplit != nil {
+                throw ValidationError("--kfold trains k models on its own folds: it cannot be combined with --checkpoint, --resume, --early-stopping or --val-split")
+            }
         }
-        guard ["default", "pytorch"].contains(initialization) else {
+        if let o = optimizer, !["sgd", "momentum", "nesterov", "adam", "adamw"].contains(o.lowercased()) {
+            throw ValidationError("--optimizer must be sgd, momentum, nesterov, adam or adamw, got \(o)")
+        }
+        guard ["default", "pytorch"].contains(initialization.lowercased()) else {
             throw ValidationError("--initialization must be default or pytorch, got \(initialization)")
         }
-        guard ["constant", "step", "cosine"].contains(schedule) else {
-            throw ValidationError("--schedule must be constant, step or cosine, got \(schedule)")
+        if let s = schedule, !["constant", "step", "cosine"].contains(s.lowercased()) {
+            throw ValidationError("--schedule must be constant, step or cosine, got \(s)")
         }
     }
 
-    func makeOptimizer() -> Optimizer {
-        switch optimizer {
-        case "momentum": return SGD(learningRate: lr, momentum: momentum, weightDecay: weightDecay)
-        case "nesterov": return SGD(learningRate: lr, momentum: momentum, nesterov: true, weightDecay: weightDecay)
-        case "adam": return Adam(learningRate: lr, weightDecay: weightDecay)
-        case "adamw": return Adam(learningRate: lr, weightDecay: weightDecay, decoupled: true)
-        default: return SGD(learningRate: lr, weightDecay: weightDecay)
-        }
+    /// The optimizer configuration the flags ask for.
+    var optimizerConfiguration: OptimizerConfiguration {
+        let kind = (optimizer ?? "sgd").lowercased()
+        var c = OptimizerConfiguration(kind: ["adam", "adamw"].contains(kind) ? kind : "sgd", learningRate: lr ?? 0.05)
+        c.weightDecay = weightDecay ?? 0
+        if kind == "momentum" || kind == "nesterov" { c.momentum = momentum ?? 0.9 }
+        c.nesterov = kind == "nesterov"
+        return c
     }
 
-    var lrSchedule: LearningRateSchedule {
-        switch schedule {
+    func lrSchedule(epochs: Int, lr: Float) -> LearningRateSchedule {
+        switch (schedule ?? "constant").lowercased() {
         case "step": return .step(every: 5, factor: 0.5)
         case "cosine": return .cosine(epochs: epochs, minimum: lr * 0.01)
         default: return .constant
         }
     }
 
-    func makeTrainer(for data: Dataset) throws -> Trainer {
+    /// A new trainer for `data` as the flags describe it.
+    func makeTrainer(for data: Dataset, imageShape: [Int]?, description: DataDescription) throws -> Trainer {
         let outputs = data.isClassification ? data.classCount : (data.targets?.rowWidth ?? 1)
         let shape = Array(data.inputs.shape.dropFirst())
-        let m = try ModelCatalog.make(model, inputShape: shape, outputs: outputs, dropout: dropout, seed: seed)
-        if initialization == "pytorch" { m.reinitialize(.pytorchDefault, seed: seed) }
-        let loss: Loss = data.isClassification ? SoftmaxCrossEntropy() : MeanSquaredError()
-        return Trainer(model: m, loss: loss, optimizer: makeOptimizer(), schedule: lrSchedule, seed: seed)
+        let s = seed ?? 1
+        let m = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: dropout ?? 0, seed: s)
+        if initialization.lowercased() == "pytorch" { m.initialize(.pytorchDefault, seed: s) }
+        let loss = Sequential.defaultLoss(for: data, outputs: outputs)
+        let config = optimizerConfiguration
+        let trainer = Trainer(model: m, loss: loss, optimizer: try config.makeOptimizer(),
+                              schedule: lrSchedule(epochs: epochs ?? 10, lr: config.learningRate), seed: s)
+        trainer.data = description
+        if let p = earlyStopping { trainer.earlyStopping = EarlyStopping(metric: .validationLoss, patience: p) }
+        return trainer
+    }
+
+    /// Checks that flags given with --resume agree with what the checkpoint recorded.
+    func checkAgainst(_ loaded: Checkpoint.Loaded, _ trainer: Trainer, path: String) throws {
+        func conflict(_ flag: String, _ given: String, _ recorded: String) -> CLIError {
+            CLIError("\(flag) \(given) contradicts \(path), which was trained with \(recorded)")
+        }
+        let recorded = trainer.optimizer.configuration
+        var base = recorded
+        base.learningRate = trainer.baseLearningRate
+        if optimizer != nil || lr != nil || momentum != nil || weightDecay != nil {
+            var flags = optimizerConfiguration
+            if optimizer == nil { flags.kind = base.kind; flags.momentum = base.momentum; flags.nesterov = base.nesterov }
+            if lr == nil { flags.learningRate = base.learningRate }
+            if momentum == nil && flags.kind == base.kind { flags.momentum = base.momentum }
+            if weightDecay == nil { flags.weightDecay = base.weightDecay }
+            flags.beta1 = base.beta1; flags.beta2 = base.beta2; flags.epsilon = base.epsilon; flags.decayBiases = base.decayBiases
+            if flags != base {
+                throw conflict("the optimizer flags", "(\(flags.kind), lr \(flags.learningRate), momentum \(flags.momentum), weight decay \(flags.weightDecay))",
+                               "\(base.kind), lr \(base.learningRate), momentum \(base.momentum), weight decay \(base.weightDecay)")
+            }
+        }
+        if let s = seed, s != trainer.seed { throw conflict("--seed", "\(s)", "seed \(trainer.seed)") }
+        if let b = batchSize, b != trainer.batchSize { throw conflict("--batch-size", "\(b)", "batch size \(trainer.batchSize)") }
+        if let d = dropout, d > 0 { throw conflict("--dropout", "\(d)", "the architecture \(loaded.model.spec)") }
+        if let v = valSplit, v != loaded.data.validationFraction { throw conflict("--val-split", "\(v)", "validation fraction \(loaded.data.validationFraction)") }
+        if let p = earlyStopping, p != trainer.earlyStopping?.patience { throw conflict("--early-stopping", "\(p)", trainer.earlyStopping.map { "patience \($0.patience)" } ?? "no early stopping") }
+        if let s = schedule, lrSchedule(epochs: trainer.targetEpochs, lr: trainer.baseLearningRate) != trainer.schedule {
+            throw conflict("--schedule", s, "\(trainer.schedule)")
+        }
     }
 
     func run() throws {
@@ -99,56 +143,75 @@ struct Train: ParsableCommand {
     }
 
     func runOrThrow() throws {
-        if let t = threads { Runtime.threads = t }
-        let loaded = try loadData(dataOptions, seed: seed)
-        if let k = kfold { return try crossValidate(loaded.train, k: k) }
-        var train = loaded.train
-        var validation: Dataset?
-        if valSplit > 0 {
-            let parts = try train.splittingValidation(fraction: valSplit, seed: seed, stratified: train.isClassification)
-            train = parts.train
-            validation = parts.validation
-        }
-        let trainer = try makeTrainer(for: train)
-        if let warning = Dataset.ruleOfThumbWarning(examples: train.count, parameters: trainer.model.parameterCount), !json {
-            warn("note: \(warning)")
-        }
-        if let r = resume {
-            try Checkpoint.restore(trainer, from: r)
-            if !json { print("Resumed from \(r) after epoch \(trainer.completedEpochs)") }
-        }
-        let remaining = max(0, epochs - trainer.completedEpochs)
-        var callbacks: [TrainingCallback] = []
-        let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: batchSize)
-        callbacks.append(progress)
-        var stopper: EarlyStopping?
-        if let p = earlyStopping {
-            let s = EarlyStopping(metric: .validationLoss, patience: p)
-            stopper = s
-            callbacks.append(s)
-        }
-        if let l = log { callbacks.append(try MetricsLogger(path: l)) }
-        var extra = ["data": dataOptions.data, "model": model]
-        if let st = loaded.standardizer { extra["standardizer"] = Checkpoint.json(st) }
-        let writer = checkpoint.map { CheckpointWriter(path: $0, classCount: train.classCount, seed: seed, extraMetadata: extra) }
-        if let w = writer { callbacks.append(w) }
-
-        if !json {
-            print("Training \(model) (\(trainer.model.parameterCount) parameters) on \(dataOptions.data): \(train.count) examples"
-                  + (validation.map { ", \($0.count) for validation" } ?? "") + ", \(loaded.test.count) test; "
-                  + "\(Runtime.threads) thread(s), \(Runtime.isa)")
-        }
-        // Ctrl-C: finish the batch, checkpoint, exit cleanly.
+        // Ctrl-C before anything slow: until the trainer exists it simply ends the process.
         signal(SIGINT, SIG_IGN)
+        let stopRequests = StopRequests()
         let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        sigint.setEventHandler { trainer.requestStop() }
+        sigint.setEventHandler { stopRequests.request() }
         sigint.resume()
         defer { sigint.cancel(); signal(SIGINT, SIG_DFL) }
+
+        if let t = threads { Runtime.threads = t }
+        let loaded = try resume.map { try Checkpoint.load($0) }
+        let description = try dataOptions.resolved(with: loaded?.data, checkpoint: resume)
+        let trainingSeed = loaded?.training.flatMap { UInt64($0.seed) } ?? seed ?? 1
+        var data = try loadData(description, seed: trainingSeed)
+        if stopRequests.isRequested { throw CLIError("interrupted while loading the data") }
+        if let k = kfold { return try crossValidate(data.train, imageShape: data.imageShape, description: data.description, k: k) }
+        var train = data.train
+        var validation: Dataset?
+        let fraction = loaded?.data.validationFraction ?? valSplit ?? 0
+        if fraction > 0 {
+            let parts = try train.splittingValidation(fraction: fraction, seed: trainingSeed, stratified: train.isClassification)
+            train = parts.train
+            validation = parts.validation
+            guard train.count > 0, validation?.count ?? 0 > 0 else {
+                throw CLIError("--val-split \(fraction) leaves \(train.count) training and \(validation?.count ?? 0) validation examples")
+            }
+        }
+        data.description.validationFraction = fraction
+        let trainer: Trainer
+        if let l = loaded, let path = resume {
+            trainer = try l.makeTrainer()
+            try checkAgainst(l, trainer, path: path)
+            try trainer.validate(train, role: "training")
+            if let m = model {
+                let flagged = try Models.make(m, inputShape: Array(train.inputs.shape.dropFirst()), imageShape: data.imageShape,
+                                              outputs: trainer.model.outputShape.reduce(1, *), dropout: 0, seed: 0)
+                if flagged.architecture != trainer.model.architecture {
+                    throw CLIError("--model \(m) (\(flagged.spec)) contradicts \(path), which holds \(trainer.model.spec)")
+                }
+            }
+            trainer.data = data.description
+            if !json { print("Resumed from \(path) after epoch \(trainer.completedEpochs)") }
+        } else {
+            trainer = try makeTrainer(for: train, imageShape: data.imageShape, description: data.description)
+            if let warning = Dataset.ruleOfThumbWarning(examples: train.count, parameters: trainer.model.parameterCount), !json,
+               train.count < 10_000 {
+                warn("note: \(warning)")
+            }
+        }
+        stopRequests.attach(trainer)
+        let totalEpochs = epochs ?? (loaded != nil ? trainer.targetEpochs : 10)
+        let remaining = max(0, totalEpochs - trainer.completedEpochs)
+        var callbacks: [any TrainingCallback] = []
+        let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: trainer.batchSize)
+        callbacks.append(progress)
+        if let l = log { callbacks.append(try MetricsLogger(path: l)) }
+        if let c = checkpoint { callbacks.append(CheckpointWriter(path: c)) }
+
+        if !json {
+            let name = model ?? (loaded == nil ? "mlp" : "the checkpoint's model")
+            print("Training \(name) (\(trainer.model.parameterCount) parameters) on \(description.source ?? "?"): \(train.count) examples"
+                  + (validation.map { ", \($0.count) for validation" } ?? "") + ", \(data.test.count) test; "
+                  + "\(Runtime.threads) thread(s), \(Runtime.isa)")
+        }
 
         let start = Date()
         let history: History
         do {
-            history = try trainer.fit(train, validation: validation, epochs: remaining, batchSize: batchSize, callbacks: callbacks)
+            history = try trainer.fit(train, validation: validation, epochs: remaining, batchSize: batchSize ?? trainer.batchSize,
+                                      callbacks: callbacks)
         } catch let e as TrainingError {
             progress.finishLine()
             var msg = "training stopped: \(e)"
@@ -157,44 +220,43 @@ struct Train: ParsableCommand {
         }
         let seconds = Date().timeIntervalSince(start)
         if history.interrupted {
-            if let c = checkpoint { try Checkpoint.save(trainer, classCount: train.classCount, seed: seed, to: c, extraMetadata: extra) }
+            if let c = checkpoint { try Checkpoint.save(trainer, to: c) }
             progress.finishLine()
             let position = trainer.epochPosition.map { " and \($0.batchesDone) batches of epoch \(trainer.completedEpochs + 1)" } ?? ""
             print("Interrupted after \(trainer.completedEpochs) epochs\(position)"
                   + (checkpoint.map { "; checkpoint written to \($0) (continue with --resume \($0))" } ?? ""))
             return
         }
-        if let s = stopper, history.stoppedEarly || s.restoreBest, s.bestEpoch > 0, !json {
-            print("Early stopping: best validation loss \(s.best!) at epoch \(s.bestEpoch); its weights are restored")
+        if let s = trainer.earlyStopping, s.bestEpoch > 0, s.restoreBest, !json, let best = s.best {
+            print("Early stopping: best validation loss \(best) at epoch \(s.bestEpoch); its weights are restored")
         }
-        if let c = checkpoint, stopper != nil {
-            try Checkpoint.save(trainer, classCount: train.classCount, seed: seed, to: c, extraMetadata: extra)
-        }
-        if let p = plot { try TrainingCurves.write(history, to: p, title: "\(model) on \(dataOptions.data)") }
-        let result = trainer.evaluate(loaded.test)
+        if let c = checkpoint, trainer.earlyStopping != nil { try Checkpoint.save(trainer, to: c) }
+        if let p = plot { try TrainingCurves.write(history, to: p, title: "\(model ?? "model") on \(description.source ?? "data")") }
+        let result = trainer.evaluate(data.test)
         if json {
-            var fields = ["\"event\":\"done\"", "\"test_loss\":\(result.loss)", "\"epochs\":\(trainer.completedEpochs)",
+            var fields = ["\"event\":\"done\"", "\"test_loss\":\(MetricsLogger.num(result.loss))", "\"epochs\":\(trainer.completedEpochs)",
                           String(format: "\"seconds\":%.3f", seconds)]
-            if let a = result.accuracy { fields.insert("\"test_accuracy\":\(a)", at: 1) }
+            if let a = result.accuracy { fields.insert("\"test_accuracy\":\(MetricsLogger.num(a))", at: 1) }
             print("{" + fields.joined(separator: ",") + "}")
         } else {
             let acc = result.accuracy.map { String(format: "test accuracy %.4f, ", $0) } ?? ""
-            print(String(format: "Done: \(acc)test loss %.4f after %d epochs in %.1f s", result.loss, trainer.completedEpochs, seconds))
+            let epochWord = trainer.completedEpochs == 1 ? "epoch" : "epochs"
+            print(String(format: "Done: \(acc)test loss %.4f after %d \(epochWord) in %.1f s", result.loss, trainer.completedEpochs, seconds))
         }
     }
 
-    func crossValidate(_ data: Dataset, k: Int) throws {
-        let folds = try data.kFoldIndices(k: k, seed: seed, stratified: data.isClassification)
+    func crossValidate(_ data: Dataset, imageShape: [Int]?, description: DataDescription, k: Int) throws {
+        let folds = try data.kFoldIndices(k: k, seed: seed ?? 1, stratified: data.isClassification)
         var scores: [Double] = []
         for (i, fold) in folds.enumerated() {
             let train = data.subset(fold.train), val = data.subset(fold.validation)
-            let trainer = try makeTrainer(for: train)
-            _ = try trainer.fit(train, epochs: epochs, batchSize: batchSize)
+            let trainer = try makeTrainer(for: train, imageShape: imageShape, description: description)
+            _ = try trainer.fit(train, epochs: epochs ?? 10, batchSize: batchSize ?? 64)
             let e = trainer.evaluate(val)
             let score = Double(e.accuracy ?? e.loss)
             scores.append(score)
             if json {
-                print("{\"event\":\"fold\",\"fold\":\(i + 1),\"\(e.accuracy != nil ? "accuracy" : "loss")\":\(score)}")
+                print("{\"event\":\"fold\",\"fold\":\(i + 1),\"\(e.accuracy != nil ? "accuracy" : "loss")\":\(score.isFinite ? "\(score)" : "null")}")
             } else {
                 print(String(format: "fold %2d/%d: %@ %.4f", i + 1, k, e.accuracy != nil ? "accuracy" : "loss", score))
             }
@@ -202,11 +264,29 @@ struct Train: ParsableCommand {
         let mean = scores.reduce(0, +) / Double(scores.count)
         let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(scores.count - 1, 1))).squareRoot()
         if json {
-            print("{\"event\":\"done\",\"folds\":\(k),\"mean\":\(mean),\"std\":\(std)}")
+            print("{\"event\":\"done\",\"folds\":\(k),\"mean\":\(mean.isFinite ? "\(mean)" : "null"),\"std\":\(std.isFinite ? "\(std)" : "null")}")
         } else {
             print(String(format: "%d-fold cross-validation: %.4f ± %.4f", k, mean, std))
         }
     }
+}
+
+/// Ctrl-C requests: remembered until a trainer exists, then forwarded to it.
+final class StopRequests: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requested = false
+    private var trainer: Trainer?
+    func request() {
+        lock.lock(); defer { lock.unlock() }
+        requested = true
+        trainer?.requestStop()
+    }
+    func attach(_ t: Trainer) {
+        lock.lock(); defer { lock.unlock() }
+        trainer = t
+        if requested { t.requestStop() }
+    }
+    var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
 }
 
 /// Progress: a live bar on a terminal, one line per epoch otherwise, JSON lines with --json.

@@ -9,21 +9,18 @@ import TestSupport
     @Test func threeLayerMLPMatchesNaiveBackprop() throws {
         var g = SeededGenerator(seed: 21)
         let sizes = [5, 8, 6, 3]
-        let model = try Sequential(inputShape: [5], layers: [
-            Dense(inputs: 5, outputs: 8, generator: &g), Tanh(),
-            Dense(inputs: 8, outputs: 6, generator: &g), Sigmoid(),
-            Dense(inputs: 6, outputs: 3, generator: &g),
-        ])
-        let dense = model.layers.compactMap { $0 as? Dense }
+        let dense = [Dense(inputs: 5, outputs: 8, generator: &g), Dense(inputs: 8, outputs: 6, generator: &g),
+                     Dense(inputs: 6, outputs: 3, generator: &g)]
+        let model = try Sequential(inputShape: [5], layers: [dense[0], Tanh(), dense[1], Sigmoid(), dense[2]])
         for d in dense { d.bias.value = Tensor(randomNormal: d.bias.value.shape, standardDeviation: 0.3, using: &g) }
         let batch = 4
         let x = Tensor(randomNormal: [batch, 5], using: &g)
         let labels = [2, 0, 1, 2]
 
-        model.zeroGradients()
-        let y = model.forward(x, training: true)
+        let context = model.makeTrainingContext()
+        let y = model.forward(x, context: context)
         let (_, grad) = SoftmaxCrossEntropy().evaluate(output: y, target: .classes(labels))
-        model.backward(grad)
+        model.backward(grad, context: context)
 
         // Naive reference, one example at a time, in Double.
         let W = dense.map { d in d.weight.value.scalars.map(Double.init) }
@@ -65,8 +62,8 @@ import TestSupport
             }
         }
         for k in 0..<3 {
-            let errW = maxRelativeError(dense[k].weight.gradient.scalars, gW[k].map(Float.init))
-            let errB = maxRelativeError(dense[k].bias.gradient.scalars, gB[k].map(Float.init))
+            let errW = maxRelativeError(context.gradient(of: dense[k].weight).scalars, gW[k].map(Float.init))
+            let errB = maxRelativeError(context.gradient(of: dense[k].bias).scalars, gB[k].map(Float.init))
             #expect(errW < 1e-5, "layer \(k + 1) ∇W")
             #expect(errB < 1e-5, "layer \(k + 1) ∇b")
         }

@@ -12,56 +12,6 @@ import TestSupport
         return Tensor(randomNormal: shape, using: &g)
     }
 
-    // MARK: gradient checks
-
-    @Test func conv2dGradients() {
-        var g = SeededGenerator(seed: 11)
-        // Stride 2, asymmetric padding, a 3×2 kernel: every index path of im2col/col2im is probed.
-        let layer = Conv2D(inChannels: 3, outChannels: 4, kernelSize: Size2D(height: 3, width: 2),
-                           stride: Size2D(height: 2, width: 1), padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1),
-                           generator: &g)
-        layer.bias.value = Tensor(randomNormal: [4], using: &g)
-        let r = checkLayerGradients(layer, input: normal([2, 3, 7, 6], seed: 12), samples: 60)
-        #expect(Set(r.errors.keys) == ["input", "weight", "bias"])
-        #expect(r.worst < Self.bound, "Conv2D: \(r)")
-    }
-
-    @Test func conv2dOneByOneGradients() {
-        var g = SeededGenerator(seed: 13)
-        let layer = Conv2D(inChannels: 5, outChannels: 3, kernelSize: 1, generator: &g)
-        let r = checkLayerGradients(layer, input: normal([3, 5, 4, 3], seed: 14))
-        #expect(r.worst < Self.bound, "Conv2D 1×1: \(r)")
-    }
-
-    @Test func maxPoolGradientsWithoutTies() {
-        // Distinct values at least 0.01 apart, so a ±1e-3 probe never changes a window's winner.
-        var g = SeededGenerator(seed: 15)
-        var values: [Float] = (0..<294).map { (i: Int) -> Float in Float(i) / 100 - 1 }
-        values.shuffle(using: &g)
-        let x = Tensor(shape: [2, 3, 7, 7], scalars: values)
-        for layer in [MaxPool2D(size: 3, stride: 2), MaxPool2D(size: 2), MaxPool2D(size: 3, stride: 2, padding: 1)] {
-            let r = checkLayerGradients(layer, input: x, epsilon: 1e-3, samples: 80)
-            #expect(r.worst < Self.bound, "\(layer.name): \(r)")
-        }
-    }
-
-    @Test func avgPoolGradients() {
-        for layer in [AvgPool2D(size: 2), AvgPool2D(size: 3, stride: 2), AvgPool2D(size: Size2D(height: 2, width: 3), stride: 1)] {
-            let r = checkLayerGradients(layer, input: normal([2, 3, 7, 8], seed: 16), samples: 60)
-            #expect(r.worst < Self.bound, "\(layer.name): \(r)")
-        }
-    }
-
-    @Test func localResponseNormGradients() {
-        // A large alpha makes the cross-channel term matter (AlexNet's 1e-4 barely differs from y = x/k^β).
-        for layer in [LocalResponseNorm(size: 3, k: 1, alpha: 1.5, beta: 0.75),
-                      LocalResponseNorm(size: 4, k: 2, alpha: 2, beta: 0.6),
-                      LocalResponseNorm()] {
-            let r = checkLayerGradients(layer, input: normal([2, 6, 3, 4], seed: 17), samples: 80)
-            #expect(r.worst < Self.bound, "\(layer.name) α \(layer.alpha): \(r)")
-        }
-    }
-
     // MARK: shapes and specs
 
     @Test func outputShapesAndShapeErrors() throws {
@@ -90,19 +40,32 @@ import TestSupport
         }
     }
 
-    @Test func layerSpecsRoundTripThroughJSON() throws {
-        let specs: [LayerSpec] = [
-            .conv2d(inChannels: 1, outChannels: 4, kernelSize: Size2D(height: 3, width: 5), stride: 2,
-                    padding: Padding2D(top: 1, bottom: 2, left: 0, right: 1)),
-            .relu, .maxPool2d(size: 3, stride: 2, padding: 1), .localResponseNorm(size: 5, k: 2, alpha: 1e-4, beta: 0.75),
-            .avgPool2d(size: 2, stride: 2), .flatten,
-        ]
-        let decoded = try JSONDecoder().decode([LayerSpec].self, from: JSONEncoder().encode(specs))
-        #expect(decoded == specs)
-        let model = try Sequential(inputShape: [1, 28, 28], specs: specs, seed: 3)
-        #expect(model.specs == specs)
+    @Test func layerListsRoundTripAndNamedModelsAreLayerLists() throws {
+        let spec = "conv:4:3x5:stride=2:pad=1x2x0x1,relu,maxpool:3:stride=2:pad=1,lrn,avgpool:2,flatten"
+        let model = try Sequential(spec, inputShape: [1, 28, 28], seed: 3)
+        #expect(model.spec == spec)
         // conv: H (28 + 3 − 3)/2 + 1 = 15, W (28 + 1 − 5)/2 + 1 = 13; pool 3/2 pad 1: 8×7; avg 2: 4×3.
         #expect(model.outputShape == [4 * 4 * 3])
+        // LeNet-5 written out trains to the same weights as the named model.
+        let named = try Models.lenet5(seed: 4)
+        let written = try Sequential("conv:6:5:pad=2,relu,maxpool:2,conv:16:5,relu,maxpool:2,flatten,dense:120,relu,dense:84,relu,dense:10",
+                                     inputShape: [1, 28, 28], seed: 4)
+        #expect(written.spec == named.spec)
+        var g = SeededGenerator(seed: 5)
+        let data = Dataset(inputs: Tensor(randomUniform: [32, 1, 28, 28], in: 0...1, using: &g), labels: (0..<32).map { $0 % 10 }, classCount: 10)
+        for m in [named, written] {
+            _ = try Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.05, momentum: 0.9)).fit(data, epochs: 2, batchSize: 8)
+        }
+        #expect(named.parameters.values.scalars.map(\.bitPattern) == written.parameters.values.scalars.map(\.bitPattern))
+        // Bad layer lists name the layer, the field, the value and what was expected.
+        for (bad, needle) in [("conv:0:3", "filters"), ("conv:4:3:stride=0", "stride"), ("maxpool:2:pad=2", "smaller than the window"),
+                              ("conv:4", "kernel size"), ("conv:4:3:wobble=1", "unknown argument"), ("conv:1e9:3", "filters"),
+                              ("dropout:1", "rate"), ("lrn:k=-1", "k")] {
+            do {
+                _ = try Sequential(bad, inputShape: [3, 8, 8], seed: 1)
+                Issue.record("\(bad) was accepted")
+            } catch { #expect("\(error)".contains(needle), "\(bad): \(error)") }
+        }
     }
 
     // MARK: models
@@ -136,19 +99,17 @@ import TestSupport
         let model = try Models.alexNet(seed: 2)
         var g = SeededGenerator(seed: 3)
         let x = Tensor(randomUniform: [2, 3, 227, 227], in: 0...1, using: &g)
-        let y = model.forward(x, training: true)
+        let context = model.makeTrainingContext()
+        let y = model.forward(x, context: context)
         #expect(y.shape == [2, 1000])
         #expect(y.scalars.allSatisfy { $0.isFinite })
         let (loss, grad) = SoftmaxCrossEntropy().evaluate(output: y, target: .classes([3, 997]))
         #expect(loss.isFinite && loss > 0)
-        model.zeroGradients()
-        model.backward(grad)
-        for p in model.parameters {
-            #expect(p.gradient.scalars.allSatisfy { $0.isFinite })
-        }
+        model.backward(grad, context: context)
+        #expect(context.gradients.scalars.allSatisfy { $0.isFinite })
         // Every weight layer received some gradient (ReLUs and dropout leave most paths open).
         for case let conv as Conv2D in model.layers {
-            #expect(conv.weight.gradient.scalars.contains { $0 != 0 }, "\(conv.name) got no gradient")
+            #expect(context.gradient(of: conv.weight).scalars.contains { $0 != 0 }, "\(conv.name) got no gradient")
         }
     }
 
@@ -165,11 +126,11 @@ import TestSupport
         var g = SeededGenerator(seed: 4)
         let x = Tensor(randomUniform: [4, 1, 28, 28], in: 0...1, using: &g)
         let data = Dataset(inputs: x, labels: [0, 1, 2, 3], classCount: 10)
-        let before = small.parameters[0].value
+        let before = small.parameters.parameters[0].value
         let trainer = Trainer(model: small, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.01), seed: 1)
         let h = try trainer.fit(data, epochs: 1, batchSize: 4)
         #expect(h.epochs[0].trainLoss.isFinite)
-        #expect(small.parameters[0].value != before)
+        #expect(small.parameters.parameters[0].value != before)
     }
 
     /// LeNet-5, 10 000 training images, SGD lr 0.05 momentum 0.9, batch 64, 2 epochs, seeded.

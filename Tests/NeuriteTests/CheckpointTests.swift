@@ -15,11 +15,13 @@ private func smallProblem() -> Dataset {
     return Dataset(inputs: x, labels: labels, classCount: 3)
 }
 
-private func makeTrainer(_ optimizer: Optimizer) throws -> Trainer {
-    let model = try Sequential(inputShape: [12], specs: [.dense(inputs: 12, outputs: 16), .relu, .dropout(rate: 0.3),
-                                                         .dense(inputs: 16, outputs: 3)], seed: 5)
+private func makeTrainer(_ optimizer: any Optimizer, batchNorm: Bool = false) throws -> Trainer {
+    let spec = batchNorm ? "dense:16,batchnorm,relu,dropout:0.3,dense:3" : "dense:16,relu,dropout:0.3,dense:3"
+    let model = try Sequential(spec, inputShape: [12], seed: 5)
     return Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: optimizer, seed: 9)
 }
+
+private func bits(_ t: Trainer) -> [UInt32] { t.model.parameters.values.scalars.map(\.bitPattern) }
 
 @Suite struct CheckpointTests {
     @Test func safetensorsRoundTrip() throws {
@@ -34,24 +36,45 @@ private func makeTrainer(_ optimizer: Optimizer) throws -> Trainer {
         #expect(f.metadata == ["k": "v"])
     }
 
-    @Test(arguments: ["sgd-momentum", "adam"])
-    func resumingGivesBitwiseTheSameWeightsAsAnUninterruptedRun(_ kind: String) throws {
+    @Test(arguments: ["sgd-momentum", "adam", "adamw-batchnorm", "early-stopping"])
+    func resumingFromTheCheckpointAloneIsBitwiseExact(_ kind: String) throws {
         let data = smallProblem()
-        func optimizer() -> Optimizer { kind == "adam" ? Adam(learningRate: 0.01) : SGD(learningRate: 0.05, momentum: 0.9) }
-        let straight = try makeTrainer(optimizer())
-        _ = try straight.fit(data, epochs: 4, batchSize: 32)
-
-        let path = tempPath("resume.safetensors")
-        let first = try makeTrainer(optimizer())
-        _ = try first.fit(data, epochs: 2, batchSize: 32)
-        try Checkpoint.save(first, classCount: 3, seed: 9, to: path)
-        let resumed = try makeTrainer(optimizer())
-        try Checkpoint.restore(resumed, from: path)
-        #expect(resumed.completedEpochs == 2)
-        _ = try resumed.fit(data, epochs: 2, batchSize: 32)
-        for (p, q) in zip(straight.model.parameters, resumed.model.parameters) {
-            #expect(p.value.scalars.map(\.bitPattern) == q.value.scalars.map(\.bitPattern))
+        let parts = try data.splittingValidation(fraction: 0.2, seed: 1, stratified: true)
+        func optimizer() -> any Optimizer {
+            switch kind {
+            case "adam": return Adam(learningRate: 0.01)
+            case "adamw-batchnorm": return Adam(learningRate: 0.01, weightDecay: 0.05, decoupled: true)
+            default: return SGD(learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3)
+            }
         }
+        func trainer() throws -> Trainer {
+            let t = try makeTrainer(optimizer(), batchNorm: kind == "adamw-batchnorm")
+            t.schedule = .cosine(epochs: 4, minimum: 1e-3)
+            if kind == "early-stopping" { t.earlyStopping = EarlyStopping(metric: .validationLoss, patience: 10) }
+            return t
+        }
+        let straight = try trainer()
+        _ = try straight.fit(parts.train, validation: parts.validation, epochs: 4, batchSize: 32)
+
+        // Interrupted at the end of epoch 2 (as Ctrl-C would: no end-of-training restore).
+        final class StopAfterEpoch2: TrainingCallback {
+            func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {
+                if epoch == 2 && batch == batches { trainer.requestStop() }
+            }
+        }
+        let path = tempPath("resume.safetensors")
+        let first = try trainer()
+        _ = try first.fit(parts.train, validation: parts.validation, epochs: 4, batchSize: 32, callbacks: [StopAfterEpoch2()])
+        try Checkpoint.save(first, to: path)
+        let resumed = try Checkpoint.load(path).makeTrainer()
+        #expect(resumed.completedEpochs == 2 && resumed.batchSize == 32 && resumed.schedule == first.schedule && resumed.targetEpochs == 4)
+        var base = first.optimizer.configuration
+        base.learningRate = first.baseLearningRate
+        #expect(resumed.optimizer.configuration == base)
+        _ = try resumed.fit(parts.train, validation: parts.validation, epochs: 2, batchSize: resumed.batchSize)
+        #expect(bits(straight) == bits(resumed))
+        for ((_, a), (_, b)) in zip(straight.model.buffers, resumed.model.buffers) { #expect(a.value == b.value) }
+        if kind == "early-stopping" { #expect(straight.earlyStopping!.state == resumed.earlyStopping!.state) }
     }
 
     /// Interrupted in the middle of an epoch (as on Ctrl-C), checkpointed and resumed: the final
@@ -72,28 +95,70 @@ private func makeTrainer(_ optimizer: Optimizer) throws -> Trainer {
         let h = try first.fit(data, epochs: 3, batchSize: 32, callbacks: [StopAt(epoch: 2, batch: 3)])
         #expect(h.interrupted && first.completedEpochs == 1)
         let path = tempPath("mid.safetensors")
-        try Checkpoint.save(first, classCount: 3, seed: 9, to: path)
-        let resumed = try makeTrainer(SGD(learningRate: 0.05, momentum: 0.9))
-        try Checkpoint.restore(resumed, from: path)
+        try Checkpoint.save(first, to: path)
+        let resumed = try Checkpoint.load(path).makeTrainer()
         _ = try resumed.fit(data, epochs: 3 - resumed.completedEpochs, batchSize: 32)
         #expect(resumed.completedEpochs == 3)
-        for (p, q) in zip(straight.model.parameters, resumed.model.parameters) {
-            #expect(p.value.scalars.map(\.bitPattern) == q.value.scalars.map(\.bitPattern))
-        }
+        #expect(bits(straight) == bits(resumed))
     }
 
-    @Test func loadModelRebuildsTheArchitecture() throws {
+    @Test func loadRebuildsTheModelAndItsData() throws {
         let t = try makeTrainer(SGD(learningRate: 0.1))
+        t.data = DataDescription(source: "csv:x.csv")
+        t.data.classNames = ["a", "b", "c"]
         _ = try t.fit(smallProblem(), epochs: 1, batchSize: 50)
         let path = tempPath("m.safetensors")
-        try Checkpoint.save(t, classCount: 3, seed: 1, to: path)
-        let (model, loaded) = try Checkpoint.loadModel(path)
-        #expect(loaded.architecture.classCount == 3 && loaded.epoch == 1)
+        try Checkpoint.save(t, to: path)
+        let loaded = try Checkpoint.load(path)
+        #expect(loaded.task.classCount == 3 && loaded.training?.epoch == 1 && loaded.data == t.data)
+        #expect(loaded.model.spec == "dense:16,relu,dropout:0.3,dense:3")
         let x = smallProblem().inputs
-        #expect(model.predict(x) == t.model.predict(x))
-        // A checkpoint of another architecture is refused with a clear error.
-        let other = try Sequential(inputShape: [12], specs: [.dense(inputs: 12, outputs: 3)], seed: 1)
-        #expect(throws: CheckpointError.self) { try Checkpoint.loadWeights(loaded, into: other, path: path) }
+        #expect(loaded.model.predict(x) == t.model.predict(x))
+        // PyTorch's state_dict names.
+        #expect(Set(try SafeTensors.read(path).tensors.keys.filter { $0.hasPrefix("model.") })
+                == ["model.0.weight", "model.0.bias", "model.3.weight", "model.3.bias"])
+    }
+
+    @Test func craftedArchitecturesAndTensorsAreRefused() throws {
+        let t = try makeTrainer(SGD(learningRate: 0.1, momentum: 0.9))
+        _ = try t.fit(smallProblem(), epochs: 1, batchSize: 50)
+        let path = tempPath("c.safetensors")
+        try Checkpoint.save(t, to: path)
+        let file = try SafeTensors.read(path)
+        func variant(_ name: String, metadata: [String: String] = [:], tensors: [String: Tensor?] = [:]) throws -> String {
+            var m = file.metadata, ts = file.tensors
+            for (k, v) in metadata { m[k] = v }
+            for (k, v) in tensors { ts[k] = v }
+            let p = tempPath(name)
+            try SafeTensors.write(ts, metadata: m, to: p)
+            return p
+        }
+        let arch = { (layers: String) in #"{"input_shape":[12],"layers":[\#(layers)]}"# }
+        let cases: [(String, String)] = [
+            (try variant("zero.st", metadata: ["architecture": arch(#""dense:0""#)]), "units"),
+            (try variant("huge.st", metadata: ["architecture": arch(#""dense:1099511627776""#)]), "units"),
+            (try variant("nan.st", metadata: ["architecture": arch(#""dense:nan""#)]), "units"),
+            (try variant("rate.st", metadata: ["architecture": arch(#""dense:16","relu","dropout:1.5","dense:3""#)]), "rate"),
+            (try variant("pool.st", metadata: ["architecture": #"{"input_shape":[1,4,4],"layers":["maxpool:0"]}"#]), "window"),
+            (try variant("none.st", metadata: ["architecture": arch("")]), "1 or more layers"),
+            (try variant("unknown.st", metadata: ["architecture": arch(#""warp:3""#)]), "unknown layer"),
+            (try variant("classes.st", metadata: ["task": #"{"loss":"mse","class_count":1000000000000}"#]), "class count"),
+            (try variant("shape.st", tensors: ["model.0.weight": Tensor(shape: [16, 11], repeating: 0)]), "shape"),
+            (try variant("missing.st", tensors: ["model.3.bias": nil]), "missing"),
+            (try variant("extra.st", tensors: ["model.7.weight": Tensor([1])]), "belongs to no layer"),
+            (try variant("inf.st", tensors: ["model.0.bias": Tensor(shape: [16], repeating: .infinity)]), "NaN or infinite"),
+            (try variant("format.st", metadata: ["format": "other"]), "not a Neurite checkpoint"),
+        ]
+        for (p, expected) in cases {
+            #expect(throws: CheckpointError.self, "\(p)") { try Checkpoint.load(p) }
+            do { _ = try Checkpoint.load(p) } catch { #expect("\(error)".contains(expected), "\(p): \(error)") }
+        }
+        // Training state that does not fit.
+        let training = file.metadata["training"]!
+        let bad = try variant("state.st", metadata: ["training": training.replacingOccurrences(of: #""batch_size":50"#, with: #""batch_size":-3"#)])
+        #expect(throws: CheckpointError.self) { try Checkpoint.load(bad).makeTrainer() }
+        let renamed = try variant("state2.st", tensors: ["optimizer.velocity.0.weight": nil])
+        #expect(throws: (any Error).self) { try Checkpoint.load(renamed).makeTrainer() }
     }
 
     /// Corrupt, truncated and malicious files all throw (never crash, never read out of bounds).
@@ -121,7 +186,7 @@ private func makeTrainer(_ optimizer: Optimizer) throws -> Trainer {
         for (name, bytes) in cases {
             #expect(throws: CheckpointError.self, "\(name)") { try SafeTensors.decode(bytes, path: "x.safetensors") }
         }
-        #expect(throws: CheckpointError.self) { try Checkpoint.read(tempPath("missing.safetensors")) }
+        #expect(throws: CheckpointError.self) { try Checkpoint.load(tempPath("missing.safetensors")) }
     }
 
     @Test func aFailedWriteLeavesTheOldFile() throws {

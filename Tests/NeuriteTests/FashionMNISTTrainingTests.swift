@@ -9,10 +9,7 @@ struct FashionMNISTTrainingTests {
     @Test func mlpOnATenThousandImageSubset() throws {
         let train = try FashionMNIST.load(split: .train, limit: 10_000)
         let test = try FashionMNIST.load(split: .test)
-        let model = try Sequential(inputShape: [784], specs: [
-            .dense(inputs: 784, outputs: 256), .relu, .dense(inputs: 256, outputs: 128), .relu,
-            .dense(inputs: 128, outputs: 10),
-        ], seed: 1)
+        let model = try Sequential("dense:256,relu,dense:128,relu,dense:10", inputShape: [784], seed: 1)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(),
                               optimizer: SGD(learningRate: 0.05, momentum: 0.9), seed: 1)
         _ = try trainer.fit(train, epochs: 3, batchSize: 64)

@@ -8,71 +8,40 @@ import TestSupport
 @Suite struct GradientCheckTests {
     static let bound = 2e-2
 
-    func input(_ shape: [Int], seed: UInt64, awayFromZero: Bool = false) -> Tensor {
-        var g = SeededGenerator(seed: seed)
-        var t = Tensor(randomNormal: shape, using: &g)
-        if awayFromZero {
-            t.withUnsafeMutableBufferPointer { p in
-                for i in p.indices { p[i] = p[i] < 0 ? min(p[i], -0.1) : max(p[i], 0.1) }
-            }
-        }
-        return t
-    }
-
-    @Test func dense() {
-        var g = SeededGenerator(seed: 3)
-        let layer = Dense(inputs: 7, outputs: 5, generator: &g)
-        layer.bias.value = Tensor(randomNormal: [5], using: &g)
-        let r = checkLayerGradients(layer, input: input([4, 7], seed: 1))
-        #expect(r.worst < Self.bound, "Dense: \(r)")
-    }
-
-    @Test(arguments: ["sigmoid", "tanh", "relu", "leakyRelu", "elu", "softmax"])
-    func activation(_ kind: String) {
-        let layer: Layer = switch kind {
-        case "sigmoid": Sigmoid()
-        case "tanh": Tanh()
-        case "relu": ReLU()
-        case "leakyRelu": LeakyReLU()
-        case "elu": ELU(alpha: 1.3)
-        default: Softmax()
-        }
-        let r = checkLayerGradients(layer, input: input([3, 9], seed: 2, awayFromZero: true), epsilon: 1e-2)
-        #expect(r.worst < Self.bound, "\(kind): \(r)")
-    }
-
-    @Test func maxout() {
-        var g = SeededGenerator(seed: 5)
-        let layer = Maxout(inputs: 6, outputs: 4, pieces: 3, generator: &g)
-        // A small step keeps every probe on the same winning piece (pieces differ by ≫ 1e-3 here).
-        let r = checkLayerGradients(layer, input: input([3, 6], seed: 4), epsilon: 1e-3)
-        #expect(r.worst < Self.bound, "Maxout: \(r)")
-    }
-
-    @Test func dropoutWithAFixedMask() {
-        let layer = Dropout(rate: 0.4, seed: 9)
-        layer.freezesMask = true
-        let x = input([5, 8], seed: 6)
-        _ = layer.forward(x, training: true)
-        let r = checkLayerGradients(layer, input: x)
-        #expect(r.worst < Self.bound, "Dropout: \(r)")
+    @Test func dropoutMasksAreFixedPerStepAndInverted() throws {
+        let model = try Sequential("dropout:0.4", inputShape: [8], seed: 9)
+        var g = SeededGenerator(seed: 6)
+        let x = Tensor(randomNormal: [5, 8], using: &g) + 3   // no zeros: a dropped element is exactly 0
+        let context = model.makeTrainingContext()
+        context.step = 4
+        let a = model.forward(x, context: context), b = model.forward(x, context: context)
+        #expect(a == b, "the same step draws the same mask")
+        context.step = 5
+        #expect(model.forward(x, context: context) != a, "another step draws another mask")
         // Inverted dropout: kept elements scaled by 1/(1−p), identity at inference.
-        let kept = layer.mask!.scalars.filter { $0 != 0 }
-        #expect(kept.allSatisfy { abs($0 - 1 / 0.6) < 1e-6 })
-        #expect(layer.forward(x, training: false) == x)
+        for (y, v) in zip(a.scalars, x.scalars) where y != 0 { #expect(abs(y - v / 0.6) < 1e-5) }
+        #expect(a.scalars.contains(0))
+        #expect(model(x) == x)
+    }
+
+    @Test func aTrailingSoftmaxIsRefusedBeforeCrossEntropy() throws {
+        let model = try Sequential("dense:3,softmax", inputShape: [4], seed: 1)
+        let data = Dataset(inputs: Tensor(shape: [2, 4], repeating: 1), labels: [0, 2], classCount: 3)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1))
+        #expect { try trainer.fit(data, epochs: 1, batchSize: 2) } throws: { "\($0)".contains("ends with softmax") }
     }
 
     @Test func losses() {
         var g = SeededGenerator(seed: 11)
         let z = Tensor(randomNormal: [4, 5], standardDeviation: 2, using: &g)
         let labels = [0, 3, 4, 1]
-        #expect(checkLossGradient(SoftmaxCrossEntropy(), output: z, target: .classes(labels)) < Self.bound)
+        #expect(GradientCheck.loss(SoftmaxCrossEntropy(), output: z, target: .classes(labels)) < Self.bound)
         let soft = Tensor(randomUniform: [4, 5], in: 0...1, using: &g)
-        #expect(checkLossGradient(SoftmaxCrossEntropy(), output: z, target: .values(soft)) < Self.bound)
+        #expect(GradientCheck.loss(SoftmaxCrossEntropy(), output: z, target: .values(soft)) < Self.bound)
         let d = Tensor(randomNormal: [4, 5], using: &g)
-        #expect(checkLossGradient(MeanSquaredError(), output: z, target: .values(d)) < Self.bound)
+        #expect(GradientCheck.loss(MeanSquaredError(), output: z, target: .values(d)) < Self.bound)
         let logits = Tensor(randomNormal: [6, 1], standardDeviation: 3, using: &g)
-        #expect(checkLossGradient(BinaryCrossEntropy(), output: logits, target: .classes([0, 1, 1, 0, 1, 0])) < Self.bound)
+        #expect(GradientCheck.loss(BinaryCrossEntropy(), output: logits, target: .classes([0, 1, 1, 0, 1, 0])) < Self.bound)
     }
 
     @Test func softmaxCrossEntropyIsStableForHugeLogits() {

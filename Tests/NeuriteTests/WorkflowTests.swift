@@ -12,11 +12,11 @@ import Neurite
         let vx = Tensor(randomNormal: [200, 20], using: &g)
         let vl = (0..<200).map { i in vx[i, 0] > 0 ? 1 : 0 }
         let train = Dataset(inputs: x, labels: labels), val = Dataset(inputs: vx, labels: vl)
-        let model = try Sequential(inputShape: [20], specs: [.dense(inputs: 20, outputs: 64), .relu,
-                                                             .dense(inputs: 64, outputs: 2)], seed: 2)
+        let model = try Sequential("dense:64,relu,dense:2", inputShape: [20], seed: 2)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01), seed: 1)
         let stopper = EarlyStopping(metric: .validationLoss, patience: 3)
-        let history = try trainer.fit(train, validation: val, epochs: 200, batchSize: 8, callbacks: [stopper])
+        trainer.earlyStopping = stopper
+        let history = try trainer.fit(train, validation: val, epochs: 200, batchSize: 8)
         #expect(history.stoppedEarly)
         let losses = history.epochs.map { $0.validationLoss! }
         let bestIndex = losses.indices.min { losses[$0] < losses[$1] }!

@@ -1,170 +1,251 @@
-// Checkpoints: model weights, optimizer state and RNG state in one safetensors file.
+// Checkpoints: self-describing safetensors files holding a model, how its data was prepared, and
+// (when saved from a trainer) everything needed to resume training bitwise exactly.
 
 import Foundation
 
-/// What a checkpoint says about the model it holds.
-public struct ModelArchitecture: Codable, Equatable, Sendable {
-    /// Shape of one example.
-    public var inputShape: [Int]
-    /// The layers.
-    public var layers: [LayerSpec]
-    /// Name of the loss ("softmax-cross-entropy", "mse", "binary-cross-entropy").
-    public var loss: String
-    /// Number of classes (0 for regression).
-    public var classCount: Int
-
-    public init(inputShape: [Int], layers: [LayerSpec], loss: String, classCount: Int) {
-        self.inputShape = inputShape
-        self.layers = layers
-        self.loss = loss
-        self.classCount = classCount
-    }
-
-    /// A fresh model of this architecture (weights from `seed`).
-    public func makeModel(seed: UInt64 = 0) throws -> Sequential {
-        try Sequential(inputShape: inputShape, specs: layers, seed: seed)
-    }
-
-    /// The loss named by `loss`.
-    public func makeLoss() throws -> Loss {
-        switch loss {
-        case "softmax-cross-entropy": return SoftmaxCrossEntropy()
-        case "mse": return MeanSquaredError()
-        case "binary-cross-entropy": return BinaryCrossEntropy()
-        default: throw CheckpointError(path: "", "unknown loss \(loss)")
-        }
-    }
-}
-
-/// Saving and restoring training state in the safetensors format.
+/// Saving and restoring models and training state in the safetensors format.
 ///
-/// Tensors: `model.<layer>.<parameter>` (weights), `optimizer.<slot>.<parameter>` (momentum or Adam
-/// moments). Metadata (strings): `format`, `architecture` (JSON), `epoch`, `seed`, `optimizer`,
-/// `hyperparameters` (JSON), `step_count`, `rng` (the trainer's shuffling generator), `dropout_rng`
-/// (each dropout layer's generator), plus anything the caller adds. Resuming from a checkpoint
-/// continues bitwise exactly as the uninterrupted run would have.
+/// Tensors (PyTorch's `state_dict` names, so `nn.Sequential.load_state_dict` takes them as they are):
+/// `model.<layer>.<parameter>` (`weight` [out, in] or [out, in, kh, kw], `bias`) and
+/// `model.<layer>.<buffer>` (`running_mean`, `running_var`, `num_batches_tracked`); with training
+/// state also `optimizer.<slot>.<layer>.<parameter>` (momentum, Adam moments) and
+/// `early_stopping.<layer>.<name>` (the best epoch's weights).
+///
+/// Metadata (JSON strings): `format`; `architecture` (input shape and the layer list — decoded
+/// through the layers' own validated parsers); `task` (loss, class count); `data` (source, class
+/// names, input scaling, standardiser, CSV settings, validation fraction); `training` (optimizer
+/// and every hyper-parameter as JSON numbers, schedule, seed, epochs done and asked for, batch size,
+/// step count, batches done in an interrupted epoch, the shuffling generator, early-stopping state).
 public enum Checkpoint {
     /// The `format` metadata value of Neurite checkpoints.
-    public static let format = "neurite-checkpoint/1"
+    public static let format = "neurite-checkpoint/2"
 
-    static func parameterName(_ layer: Int, _ p: Parameter) -> String { "model.\(layer).\(p.name)" }
+    /// What the model is trained for.
+    public struct Task: Codable, Equatable, Sendable {
+        /// The loss's name ("softmax-cross-entropy", "mse", "binary-cross-entropy").
+        public var loss: String
+        /// Number of classes (0 for regression).
+        public var classCount: Int
+        /// A task with `loss` and `classCount` classes.
+        public init(loss: String, classCount: Int) { self.loss = loss; self.classCount = classCount }
+        enum CodingKeys: String, CodingKey { case loss, classCount = "class_count" }
+    }
 
-    /// Compact, key-sorted JSON of `value` (for metadata strings).
-    public static func json<T: Encodable>(_ value: T) -> String {
+    /// Everything a trainer needs to continue exactly where it stopped.
+    public struct TrainingState: Codable, Equatable, Sendable {
+        /// The optimizer, with the base (epoch-0) learning rate.
+        public var optimizer: OptimizerConfiguration
+        /// The learning-rate schedule.
+        public var schedule: LearningRateSchedule
+        /// The trainer's seed (decimal: JSON numbers cannot hold every UInt64).
+        public var seed: String
+        /// The model's seed, which fixes its dropout masks (decimal).
+        public var modelSeed: String
+        /// Epochs completed.
+        public var epoch: Int
+        /// Epochs the run was asked for in total.
+        public var epochs: Int
+        /// Mini-batch size.
+        public var batchSize: Int
+        /// Optimizer steps done.
+        public var stepCount: Int
+        /// Batches done of an interrupted epoch (0 at epoch boundaries).
+        public var batchesDone: Int
+        /// The shuffling generator's four state words (decimal), as at the start of an interrupted
+        /// epoch or after the last completed one.
+        public var generator: [String]
+        /// Early stopping's configuration and progress, if used.
+        public var earlyStopping: EarlyStopping.State?
+        enum CodingKeys: String, CodingKey {
+            case optimizer, schedule, seed, modelSeed = "model_seed", epoch, epochs, batchSize = "batch_size", stepCount = "step_count"
+            case batchesDone = "batches_done", generator, earlyStopping = "early_stopping"
+        }
+    }
+
+    /// A checkpoint read and validated, with its model built and its weights loaded.
+    public struct Loaded {
+        /// The file.
+        public let path: String
+        /// The model, weights and state buffers loaded.
+        public let model: Sequential
+        /// The loss it was trained with.
+        public let loss: any Loss
+        /// Its task.
+        public let task: Task
+        /// How its data was prepared.
+        public let data: DataDescription
+        /// Training state, when saved from a trainer.
+        public let training: TrainingState?
+        /// All tensors of the file.
+        public let tensors: [String: Tensor]
+
+        /// A trainer that continues the saved run exactly: optimizer with its state, schedule, seed,
+        /// shuffling position, early stopping, batch size and epoch count. Throws when the file holds
+        /// no training state or a field is invalid.
+        public func makeTrainer() throws -> Trainer {
+            guard let t = training else { throw CheckpointError(path: path, "the checkpoint holds weights only, no training state to resume") }
+            do {
+                try t.schedule.validate()
+                guard let seed = UInt64(t.seed), let modelSeed = UInt64(t.modelSeed) else {
+                    throw ModelError("seeds '\(t.seed)', '\(t.modelSeed)' are not unsigned 64-bit integers")
+                }
+                model.seed = modelSeed
+                let words = t.generator.compactMap { UInt64($0) }
+                guard words.count == 4, t.generator.count == 4, words.contains(where: { $0 != 0 }) else {
+                    throw ModelError("the generator state must be 4 unsigned 64-bit words, not all zero")
+                }
+                guard t.epoch >= 0, t.epoch <= t.epochs, t.epochs <= 1_000_000, t.stepCount >= 0, t.stepCount <= Int(Int32.max),
+                      (1...1_000_000).contains(t.batchSize), t.batchesDone >= 0, t.batchesDone <= Int(Int32.max) else {
+                    throw ModelError("epoch \(t.epoch) of \(t.epochs), batch size \(t.batchSize), step \(t.stepCount), \(t.batchesDone) batches done: out of range")
+                }
+                let trainer = Trainer(model: model, loss: loss, optimizer: try t.optimizer.makeOptimizer(), schedule: t.schedule, seed: seed)
+                var state: [String: Tensor] = [:]
+                for (k, v) in tensors where k.hasPrefix("optimizer.") { state[String(k.dropFirst(10))] = v }
+                try trainer.optimizer.restoreState(state, stepCount: t.stepCount, parameters: model.parameters)
+                let generator = SeededGenerator(stateWords: words)
+                trainer.generator = generator
+                trainer.epochPosition = t.batchesDone > 0 ? (generator, t.batchesDone) : nil
+                trainer.completedEpochs = t.epoch
+                trainer.batchSize = t.batchSize
+                trainer.targetEpochs = t.epochs
+                trainer.data = data
+                if let es = t.earlyStopping {
+                    var best: (parameters: Tensor, buffers: [String: Tensor])?
+                    if es.restoreBest && es.bestEpoch > 0 {
+                        let arena = model.parameters.makeGradientArena()
+                        for p in model.parameters.parameters {
+                            model.parameters.write(try tensor("early_stopping.\(p.qualifiedName)", shape: p.shape), to: p, in: arena)
+                        }
+                        var buffers: [String: Tensor] = [:]
+                        for (name, b) in model.buffers { buffers[name] = try tensor("early_stopping.\(name)", shape: b.value.shape) }
+                        best = (arena, buffers)
+                    }
+                    trainer.earlyStopping = try EarlyStopping(restoring: es, bestWeights: best)
+                }
+                return trainer
+            } catch let e as CheckpointError {
+                throw e
+            } catch {
+                throw CheckpointError(path: path, "training state: \(error)")
+            }
+        }
+
+        /// Tensor `name`, checked for presence, shape and finiteness.
+        func tensor(_ name: String, shape: [Int]) throws -> Tensor {
+            guard let t = tensors[name] else { throw CheckpointError(path: path, "tensor \(name) is missing") }
+            guard t.shape == shape else { throw CheckpointError(path: path, "tensor \(name) has shape \(t.shape) but the model expects \(shape)") }
+            guard t.scalars.allSatisfy({ $0.isFinite }) else { throw CheckpointError(path: path, "tensor \(name) holds NaN or infinite values") }
+            return t
+        }
+    }
+
+    /// Compact, key-sorted JSON of `value` (non-finite floats are refused).
+    static func json<T: Encodable>(_ value: T, path: String) throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        return String(decoding: try! enc.encode(value), as: UTF8.self)
-    }
-
-    /// The architecture of `trainer`'s model, with its loss and the data's class count.
-    public static func architecture(of trainer: Trainer, classCount: Int) -> ModelArchitecture {
-        ModelArchitecture(inputShape: trainer.model.inputShape, layers: trainer.model.specs,
-                          loss: trainer.loss.name, classCount: classCount)
-    }
-
-    /// Writes the complete training state atomically to `path`.
-    public static func save(_ trainer: Trainer, classCount: Int, seed: UInt64, to path: String,
-                            extraMetadata: [String: String] = [:]) throws {
-        var tensors: [String: Tensor] = [:]
-        for (i, layer) in trainer.model.layers.enumerated() {
-            for p in layer.parameters { tensors[parameterName(i, p)] = p.value }
+        do { return String(decoding: try enc.encode(value), as: UTF8.self) } catch {
+            throw CheckpointError(path: path, "cannot encode \(T.self): \(error)")
         }
-        for (name, t) in trainer.optimizer.state { tensors["optimizer.\(name)"] = t }
-        var meta = extraMetadata
-        meta["format"] = format
-        meta["architecture"] = json(architecture(of: trainer, classCount: classCount))
-        meta["epoch"] = String(trainer.completedEpochs)
-        meta["seed"] = String(seed)
-        meta["optimizer"] = trainer.optimizer.name
-        meta["hyperparameters"] = json(trainer.optimizer.hyperparameters)
-        meta["base_learning_rate"] = String(trainer.baseLearningRate.bitPattern)
-        meta["schedule"] = json(trainer.schedule)
-        meta["step_count"] = String(trainer.optimizer.stepCount)
+    }
+
+    /// The model's weights and state buffers under their PyTorch names.
+    static func modelTensors(_ model: Sequential, prefix: String = "model.") -> [String: Tensor] {
+        var tensors: [String: Tensor] = [:]
+        for p in model.parameters.parameters { tensors[prefix + p.qualifiedName] = p.value }
+        for (name, b) in model.buffers { tensors[prefix + name] = b.value }
+        return tensors
+    }
+
+    /// Writes a model (weights and buffers), its task and data description atomically to `path`,
+    /// without training state (for inference and export).
+    public static func save(model: Sequential, loss: any Loss, classCount: Int, data: DataDescription = DataDescription(),
+                            to path: String) throws {
+        try write(tensors: modelTensors(model), model: model, task: Task(loss: loss.name, classCount: classCount),
+                  data: data, training: nil, to: path)
+    }
+
+    /// Writes the complete training state of `trainer` atomically to `path`.
+    public static func save(_ trainer: Trainer, to path: String) throws {
+        let model = trainer.model
+        var tensors = modelTensors(model)
+        for (name, t) in trainer.optimizer.state(model.parameters) { tensors["optimizer.\(name)"] = t }
+        if let es = trainer.earlyStopping, let best = es.bestWeights {
+            for p in model.parameters.parameters { tensors["early_stopping.\(p.qualifiedName)"] = model.parameters.slice(p, of: best.parameters) }
+            for (name, t) in best.buffers { tensors["early_stopping.\(name)"] = t }
+        }
+        var optimizer = trainer.optimizer.configuration
+        optimizer.learningRate = trainer.baseLearningRate
         // Mid-epoch (after an interrupt): the generator as it was when the epoch began, and the
         // batches already done, so the resumed epoch reuses the same shuffle and skips them.
         let generator = trainer.epochPosition?.generatorAtStart ?? trainer.generator
-        meta["rng"] = generator.stateWords.map(String.init).joined(separator: ",")
-        meta["batches_done"] = String(trainer.epochPosition?.batchesDone ?? 0)
-        meta["dropout_rng"] = json(trainer.model.layers.compactMap { ($0 as? Dropout)?.generator.stateWords })
+        let training = TrainingState(
+            optimizer: optimizer, schedule: trainer.schedule, seed: String(trainer.seed), modelSeed: String(model.seed), epoch: trainer.completedEpochs,
+            epochs: max(trainer.targetEpochs, trainer.completedEpochs), batchSize: trainer.batchSize,
+            stepCount: trainer.optimizer.stepCount, batchesDone: trainer.epochPosition?.batchesDone ?? 0,
+            generator: generator.stateWords.map(String.init), earlyStopping: trainer.earlyStopping?.state)
+        let outputs = model.outputShape.reduce(1, *)
+        let classCount = trainer.loss is MeanSquaredError ? 0 : max(trainer.data.classNames.count, outputs == 1 ? 2 : outputs)
+        try write(tensors: tensors, model: model, task: Task(loss: trainer.loss.name, classCount: classCount),
+                  data: trainer.data, training: training, to: path)
+    }
+
+    static func write(tensors: [String: Tensor], model: Sequential, task: Task, data: DataDescription,
+                      training: TrainingState?, to path: String) throws {
+        var meta = ["format": format]
+        meta["architecture"] = try json(model.architecture, path: path)
+        meta["task"] = try json(task, path: path)
+        meta["data"] = try json(data, path: path)
+        if let t = training { meta["training"] = try json(t, path: path) }
         try SafeTensors.write(tensors, metadata: meta, to: path)
     }
 
-    /// A loaded checkpoint.
-    public struct Loaded {
-        public var file: SafeTensors.File
-        public var architecture: ModelArchitecture
-        public var epoch: Int
-        public var metadata: [String: String] { file.metadata }
+    static func decode<T: Decodable>(_ type: T.Type, _ key: String, _ file: SafeTensors.File, path: String) throws -> T? {
+        guard let text = file.metadata[key] else { return nil }
+        do { return try JSONDecoder().decode(T.self, from: Data(text.utf8)) } catch {
+            throw CheckpointError(path: path, "the \(key) metadata is malformed: \(error)")
+        }
     }
 
-    /// Reads and validates a checkpoint's container and architecture.
-    public static func read(_ path: String) throws -> Loaded {
+    /// Reads `path`, validates the architecture (every layer through its own parser, within
+    /// `ModelLimits`), builds the model and loads every weight and buffer, checking that the file's
+    /// `model.` tensors are exactly the model's, with the right shapes and finite values.
+    public static func load(_ path: String) throws -> Loaded {
         let file = try SafeTensors.read(path)
         guard file.metadata["format"] == format else {
             throw CheckpointError(path: path, "not a Neurite checkpoint (metadata format is \(file.metadata["format"] ?? "missing"), expected \(format))")
         }
-        guard let a = file.metadata["architecture"],
-              let arch = try? JSONDecoder().decode(ModelArchitecture.self, from: Data(a.utf8)) else {
-            throw CheckpointError(path: path, "the architecture metadata is missing or malformed")
+        guard let architecture = try decode(Architecture.self, "architecture", file, path: path) else {
+            throw CheckpointError(path: path, "the architecture metadata is missing")
         }
-        return Loaded(file: file, architecture: arch, epoch: Int(file.metadata["epoch"] ?? "") ?? 0)
-    }
-
-    /// Copies the checkpoint's weights into `model`, checking every tensor's presence and shape.
-    public static func loadWeights(_ loaded: Loaded, into model: Sequential, path: String) throws {
-        guard loaded.architecture.layers == model.specs, loaded.architecture.inputShape == model.inputShape else {
-            throw CheckpointError(path: path, "the checkpoint holds a different architecture (\(loaded.architecture.layers.count) layers, input \(loaded.architecture.inputShape)) than the model (\(model.layers.count) layers, input \(model.inputShape))")
+        guard let task = try decode(Task.self, "task", file, path: path) else { throw CheckpointError(path: path, "the task metadata is missing") }
+        let data = try decode(DataDescription.self, "data", file, path: path) ?? DataDescription()
+        let training = try decode(TrainingState.self, "training", file, path: path)
+        guard (0...ModelLimits.maxClasses).contains(task.classCount), data.classNames.count <= ModelLimits.maxClasses else {
+            throw CheckpointError(path: path, "class count \(task.classCount) is outside 0...\(ModelLimits.maxClasses)")
         }
-        for (i, layer) in model.layers.enumerated() {
-            for p in layer.parameters {
-                let name = parameterName(i, p)
-                guard let t = loaded.file.tensors[name] else { throw CheckpointError(path: path, "tensor \(name) is missing") }
-                guard t.shape == p.value.shape else {
-                    throw CheckpointError(path: path, "tensor \(name) has shape \(t.shape) but the model expects \(p.value.shape)")
-                }
-                p.value = t
-            }
-        }
-    }
-
-    /// A model rebuilt from a checkpoint, with its weights.
-    public static func loadModel(_ path: String) throws -> (model: Sequential, loaded: Loaded) {
-        let loaded = try read(path)
-        let model = try loaded.architecture.makeModel()
-        try loadWeights(loaded, into: model, path: path)
-        return (model, loaded)
-    }
-
-    /// Restores weights, optimizer state, step count, epoch and RNG states into `trainer` (whose
-    /// model must have the checkpoint's architecture and whose optimizer the same kind).
-    public static func restore(_ trainer: Trainer, from path: String) throws {
-        let loaded = try read(path)
-        try loadWeights(loaded, into: trainer.model, path: path)
-        let m = loaded.metadata
-        guard m["optimizer"] == trainer.optimizer.name else {
-            throw CheckpointError(path: path, "the checkpoint was trained with optimizer \(m["optimizer"] ?? "?"), not \(trainer.optimizer.name)")
-        }
-        var state: [String: Tensor] = [:]
-        for (k, v) in loaded.file.tensors where k.hasPrefix("optimizer.") { state[String(k.dropFirst(10))] = v }
+        let model: Sequential, loss: any Loss
         do {
-            try trainer.optimizer.restoreState(state, stepCount: Int(m["step_count"] ?? "") ?? 0,
-                                               parameters: trainer.model.parameters)
-        } catch let e as OptimizerStateError {
-            throw CheckpointError(path: path, e.message)
+            model = try architecture.makeModel()
+            loss = try makeLoss(named: task.loss)
+        } catch {
+            throw CheckpointError(path: path, "architecture: \(error)")
         }
-        guard let rng = m["rng"]?.split(separator: ",").compactMap({ UInt64($0) }), rng.count == 4 else {
-            throw CheckpointError(path: path, "the rng metadata is missing or malformed")
+        let loaded = Loaded(path: path, model: model, loss: loss, task: task, data: data, training: training, tensors: file.tensors)
+        let arena = model.parameters.mutableView
+        for p in model.parameters.parameters {
+            model.parameters.write(try loaded.tensor("model.\(p.qualifiedName)", shape: p.shape), to: p, in: arena)
         }
-        trainer.generator = SeededGenerator(stateWords: rng)
-        let done = Int(m["batches_done"] ?? "0") ?? 0
-        trainer.epochPosition = done > 0 ? (trainer.generator, done) : nil
-        if let d = m["dropout_rng"], let words = try? JSONDecoder().decode([[UInt64]].self, from: Data(d.utf8)) {
-            let dropouts = trainer.model.layers.compactMap { $0 as? Dropout }
-            guard words.count == dropouts.count, words.allSatisfy({ $0.count == 4 }) else {
-                throw CheckpointError(path: path, "dropout_rng holds \(words.count) generators for \(dropouts.count) dropout layers")
+        for (name, b) in model.buffers { b.value = try loaded.tensor("model.\(name)", shape: b.value.shape) }
+        let expected = Set(model.parameters.parameters.map { "model.\($0.qualifiedName)" } + model.buffers.map { "model.\($0.name)" })
+        if let extra = file.tensors.keys.sorted().first(where: { $0.hasPrefix("model.") && !expected.contains($0) }) {
+            throw CheckpointError(path: path, "tensor \(extra) belongs to no layer of the architecture (\(architecture.layers.count) layers)")
+        }
+        if let st = data.standardizer {
+            guard st.mean.count == model.inputShape.reduce(1, *), st.std.count == st.mean.count,
+                  (st.mean + st.std).allSatisfy({ $0.isFinite }), st.std.allSatisfy({ $0 > 0 }) else {
+                throw CheckpointError(path: path, "the standardiser has \(st.mean.count) means and \(st.std.count) deviations (finite, deviations > 0) for \(model.inputShape.reduce(1, *)) inputs")
             }
-            for (layer, w) in zip(dropouts, words) { layer.generator = SeededGenerator(stateWords: w) }
         }
-        trainer.completedEpochs = loaded.epoch
+        return loaded
     }
 }

@@ -3,11 +3,12 @@
 import Foundation
 
 /// A checkpoint or tensor file that cannot be read.
-public struct CheckpointError: Error, CustomStringConvertible, Equatable {
+public struct CheckpointError: NeuriteError, Equatable {
     /// The file.
     public let path: String
     /// What is wrong with it.
     public let message: String
+    /// An error about `path`.
     public init(path: String, _ message: String) { self.path = path; self.message = message }
     public var description: String { "\(path): \(message)" }
 }

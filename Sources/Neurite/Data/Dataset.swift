@@ -49,3 +49,11 @@ public struct Dataset: Sendable {
     /// The examples in `range`, in order.
     public func slice(_ range: Range<Int>) -> Dataset { subset(Array(range)) }
 }
+
+extension Dataset {
+    /// The loss target of examples `indices`: their labels or their target rows.
+    public func target(_ indices: some Collection<Int>) -> LossTarget {
+        if let t = targets { return .values(t.gatheringRows(indices)) }
+        return .classes(indices.map { labels[$0] })
+    }
+}

@@ -1,7 +1,8 @@
 // 2-D convolution layer over NCHW batches.
 
 /// A 2-D convolution (cross-correlation, as in every deep-learning library) with weights
-/// W: [out, in, kh, kw] and bias b: [out]:
+/// W: [out, in, kh, kw] and bias b: [out] (keyword `conv:FILTERS:KERNEL[:stride=S][:pad=P]`, the
+/// input channels from the previous layer):
 ///
 ///     y[n, k, oh, ow] = b[k] + Σ_{c, i, j} W[k, c, i, j] · x[n, c, oh·sh − pt + i, ow·sw − pl + j]
 ///
@@ -11,22 +12,27 @@
 ///     ∇W E = Σ_n δ_n · col(x_n)ᵀ          (col: the im2col matrix [in·kh·kw, OH·OW])
 ///     ∇x E = col⁻¹(Wᵀ · δ_n)             (col2im: each column entry added back to its pixel)
 ///
-/// computed by the CNeurite kernels (im2col + SGEMM), bitwise independent of the thread count.
+/// computed by the CNeurite kernels, bitwise independent of the thread count.
 public final class Conv2D: Layer {
+    public static let keyword = "conv"
+    public static let syntax = "conv:FILTERS:KERNEL[:stride=S][:pad=P]"
+    /// Input channels.
     public let inChannels: Int
+    /// Output channels (filters).
     public let outChannels: Int
+    /// Kernel extent.
     public let kernelSize: Size2D
+    /// Step between windows.
     public let stride: Size2D
+    /// Zero padding of the input.
     public let padding: Padding2D
     /// W: [outChannels, inChannels, kernelHeight, kernelWidth].
     public let weight: Parameter
     /// b: [outChannels].
     public let bias: Parameter
-    public var needsInputGradient = true
-    private var lastInput: Tensor?
 
     /// A convolution with weights from `initializer` (fan-in = inChannels·kh·kw, fan-out =
-    /// outChannels·kh·kw; He suits a following ReLU) and zero biases.
+    /// outChannels·kh·kw; He suits a following ReLU) drawn from `generator`, and zero biases.
     public init(inChannels: Int, outChannels: Int, kernelSize: Size2D, stride: Size2D = 1,
                 padding: Padding2D = .zero, initializer: Initializer = .heUniform,
                 generator: inout SeededGenerator) {
@@ -40,11 +46,36 @@ public final class Conv2D: Layer {
         self.kernelSize = kernelSize
         self.stride = stride
         self.padding = padding
-        let area = kernelSize.height * kernelSize.width
-        weight = Parameter(name: "weight",
-                           value: initializer.make([outChannels, inChannels, kernelSize.height, kernelSize.width],
-                                                   fanIn: inChannels * area, fanOut: outChannels * area, using: &generator))
-        bias = Parameter(name: "bias", value: Tensor(shape: [outChannels], repeating: 0), isBias: true)
+        weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernelSize.height, kernelSize.width], decays: true)
+        bias = Parameter(name: "bias", shape: [outChannels], decays: false)
+        initialize(initializer, using: &generator)
+    }
+
+    public init(arguments a: LayerArguments, inputShape: [Int]) throws {
+        guard inputShape.count == 3 else {
+            throw ShapeError(layer: a.text, expected: "[channels, height, width]", found: inputShape)
+        }
+        let w = ModelLimits.maxWindow
+        outChannels = try a.int(0, name: "filters", field: "filters", in: 1...ModelLimits.maxWidth, syntax: Self.syntax)
+        kernelSize = try a.size(1, name: "kernel", field: "kernel size", in: 1...w, syntax: Self.syntax)
+        stride = try a.size(name: "stride", field: "stride", default: 1, in: 1...w, syntax: Self.syntax)
+        padding = try a.padding(in: 0...w, syntax: Self.syntax)
+        try a.expectOnly(positional: 2, named: ["filters", "kernel", "stride", "pad"], syntax: Self.syntax)
+        inChannels = inputShape[0]
+        let (fanIn, o1) = (inChannels * kernelSize.height).multipliedReportingOverflow(by: kernelSize.width)
+        let (count, o2) = fanIn.multipliedReportingOverflow(by: outChannels)
+        guard !o1, !o2, count <= ModelLimits.maxParameters else {
+            throw ModelError("layer '\(a.text)': \(outChannels) filters of \(inChannels)×\(kernelSize.text) exceed \(ModelLimits.maxParameters) weights")
+        }
+        weight = Parameter(name: "weight", shape: [outChannels, inChannels, kernelSize.height, kernelSize.width], decays: true)
+        bias = Parameter(name: "bias", shape: [outChannels], decays: false)
+    }
+
+    public var arguments: [String] {
+        var a = ["\(outChannels)", kernelSize.text]
+        if stride != 1 { a.append("stride=\(stride.text)") }
+        if padding != .zero { a.append("pad=\(padding.text)") }
+        return a
     }
 
     public var name: String {
@@ -54,8 +85,11 @@ public final class Conv2D: Layer {
         return s + ")"
     }
     public var parameters: [Parameter] { [weight, bias] }
-    public var spec: LayerSpec {
-        .conv2d(inChannels: inChannels, outChannels: outChannels, kernelSize: kernelSize, stride: stride, padding: padding)
+
+    public func initialize(_ initializer: Initializer?, using g: inout SeededGenerator) {
+        let area = kernelSize.height * kernelSize.width
+        initializeAffine(weight: weight, bias: bias, fanIn: inChannels * area, fanOut: outChannels * area,
+                         initializer ?? .heUniform, &g)
     }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
@@ -68,19 +102,24 @@ public final class Conv2D: Layer {
     }
 
     // x: [N, in, H, W] → y: [N, out, OH, OW]
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
         precondition(input.rank == 4 && input.shape[1] == inChannels,
                      "layer \(name) expects inputs of shape [batch, \(inChannels), H, W] but got \(input.shape)")
-        if training { lastInput = input }
-        return Tensor.conv2d(input, weight: weight.value, bias: bias.value, stride: stride, padding: padding)
+        if let s = step { s.saved = [input] }
+        return Tensor.conv2d(input, weight: weight.view, bias: bias.view, stride: stride, padding: padding)
     }
 
-    // δ: [N, out, OH, OW] → accumulates ∇W, ∇b; returns ∇x: [N, in, H, W]
-    public func backward(_ delta: Tensor) -> Tensor {
-        guard let x = lastInput else { preconditionFailure("\(name).backward called before a training forward") }
+    // δ: [N, out, OH, OW] → ∇W, ∇b; returns ∇x: [N, in, H, W]
+    public func backward(_ delta: Tensor, step: LayerStep) -> Tensor {
+        let x = step.savedTensor(0, name)
+        var dw = step.gradient(weight), db = step.gradient(bias)
+        if step.gradientBeta == 0 {   // the kernel accumulates
+            dw.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            db.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
         Tensor.conv2dBackwardFilter(input: x, outputGradient: delta, stride: stride, padding: padding,
-                                    weightGradient: &weight.gradient, biasGradient: &bias.gradient)
-        guard needsInputGradient else { return Tensor(shape: [0]) }
-        return Tensor.conv2dBackwardData(delta, weight: weight.value, inputShape: x.shape, stride: stride, padding: padding)
+                                    weightGradient: &dw, biasGradient: &db)
+        guard step.needsInputGradient else { return Tensor(shape: [0]) }
+        return Tensor.conv2dBackwardData(delta, weight: weight.view, inputShape: x.shape, stride: stride, padding: padding)
     }
 }

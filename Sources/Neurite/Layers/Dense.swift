@@ -1,6 +1,7 @@
 // Dense (fully connected) layer: y = W·x + b, batched as one GEMM.
 
-/// A fully connected layer with weights W: [outputs × inputs] and bias b: [outputs].
+/// A fully connected layer with weights W: [outputs × inputs] and bias b: [outputs]
+/// (keyword `dense:UNITS`; the input width comes from the previous layer).
 ///
 /// For a batch X: [B × inputs] the forward pass is Y = X·Wᵀ + b (one GEMM, b added to every row).
 /// A Dense layer is the affine part a = W·h₋₁ + b of a neuron; the non-linearity g is a separate
@@ -11,6 +12,8 @@
 ///     ∇W E = δᵀ · H₋₁             ([outputs × inputs], the batched form of δ h₋₁ᵀ)
 ///     ∇h₋₁ E = δ · W              ([B × inputs], the batched form of Wᵀ δ)
 public final class Dense: Layer {
+    public static let keyword = "dense"
+    public static let syntax = "dense:UNITS"
     /// Input features.
     public let inputs: Int
     /// Output units.
@@ -19,23 +22,42 @@ public final class Dense: Layer {
     public let weight: Parameter
     /// b: [outputs].
     public let bias: Parameter
-    public var needsInputGradient = true
-    private var lastInput: Tensor?
 
-    /// A dense layer with weights from `initializer` and zero biases.
-    public init(inputs: Int, outputs: Int, initializer: Initializer = .glorotUniform,
-                generator: inout SeededGenerator) {
+    /// A dense layer from `inputs` to `outputs` units, weights drawn with `initializer` from a
+    /// generator seeded with `seed`, zero biases: `Dense(784, 256)`.
+    public convenience init(_ inputs: Int, _ outputs: Int, initializer: Initializer = .glorotUniform, seed: UInt64 = 0) {
+        var g = SeededGenerator(seed: seed)
+        self.init(inputs: inputs, outputs: outputs, initializer: initializer, generator: &g)
+    }
+
+    /// A dense layer with weights from `initializer` drawn from `generator`, zero biases.
+    public init(inputs: Int, outputs: Int, initializer: Initializer = .glorotUniform, generator: inout SeededGenerator) {
         precondition(inputs > 0 && outputs > 0, "Dense(\(inputs)→\(outputs)): sizes must be positive")
         self.inputs = inputs
         self.outputs = outputs
-        weight = Parameter(name: "weight",
-                           value: initializer.make([outputs, inputs], fanIn: inputs, fanOut: outputs, using: &generator))
-        bias = Parameter(name: "bias", value: Tensor(shape: [outputs], repeating: 0), isBias: true)
+        weight = Parameter(name: "weight", shape: [outputs, inputs], decays: true)
+        bias = Parameter(name: "bias", shape: [outputs], decays: false)
+        initialize(initializer, using: &generator)
     }
 
+    public init(arguments a: LayerArguments, inputShape: [Int]) throws {
+        guard inputShape.count == 1 else {
+            throw ShapeError(layer: a.text, expected: "[features] (put flatten before it)", found: inputShape)
+        }
+        outputs = try a.int(0, name: "units", field: "units", in: 1...ModelLimits.maxWidth, syntax: Self.syntax)
+        try a.expectOnly(positional: 1, named: ["units"], syntax: Self.syntax)
+        inputs = inputShape[0]
+        weight = Parameter(name: "weight", shape: [outputs, inputs], decays: true)
+        bias = Parameter(name: "bias", shape: [outputs], decays: false)
+    }
+
+    public var arguments: [String] { ["\(outputs)"] }
     public var name: String { "Dense(\(inputs)→\(outputs))" }
     public var parameters: [Parameter] { [weight, bias] }
-    public var spec: LayerSpec { .dense(inputs: inputs, outputs: outputs) }
+
+    public func initialize(_ initializer: Initializer?, using g: inout SeededGenerator) {
+        initializeAffine(weight: weight, bias: bias, fanIn: inputs, fanOut: outputs, initializer ?? .glorotUniform, &g)
+    }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
         guard inputShape == [inputs] else { throw ShapeError(layer: name, expected: "[\(inputs)]", found: inputShape) }
@@ -43,16 +65,14 @@ public final class Dense: Layer {
     }
 
     // X: [B × in] → Y = X·Wᵀ + b: [B × out]
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
         checkInput(input, [inputs], name)
-        let y = affineForward(input, weight: weight, bias: bias)
-        if training { lastInput = input }
-        return y
+        if let s = step { s.saved = [input] }
+        return affineForward(input, weight: weight, bias: bias)
     }
 
-    // δ: [B × out] → accumulates ∇W += δᵀ·X, ∇b += Σ δ; returns ∇X = δ·W: [B × in]
-    public func backward(_ delta: Tensor) -> Tensor {
-        guard let x = lastInput else { preconditionFailure("\(name).backward called before a training forward") }
-        return affineBackward(delta, input: x, weight: weight, bias: bias, needsInputGradient: needsInputGradient)
+    // δ: [B × out] → ∇W = δᵀ·X, ∇b = Σ δ; returns ∇X = δ·W: [B × in]
+    public func backward(_ delta: Tensor, step: LayerStep) -> Tensor {
+        affineBackward(delta, input: step.savedTensor(0, name), weight: weight, bias: bias, step: step)
     }
 }

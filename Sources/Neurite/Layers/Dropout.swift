@@ -1,45 +1,49 @@
 // Inverted dropout.
 
-/// Inverted dropout with drop probability p: during training each element is kept with
-/// probability 1 − p and scaled by 1/(1 − p), so inference is the identity and needs no rescaling.
+/// Inverted dropout with drop probability p (keyword `dropout:P`): during training each element is
+/// kept with probability 1 − p and scaled by 1/(1 − p), so inference is the identity and needs no
+/// rescaling. Backward multiplies by the same mask: ∇x E = ∇h E ⊙ mask.
 ///
-/// A fresh mask is drawn for every training batch from the layer's own seeded generator (its state
-/// is saved in checkpoints, so a resumed run draws the same masks). Backward multiplies by the
-/// same mask: ∇x E = ∇h E ⊙ mask.
-public final class Dropout: ElementwiseLayer {
+/// Masks are drawn from the training step's random stream for this layer (`LayerStep.randomSeed`,
+/// a function of the model's seed, the layer's index and the step number), so a layer holds no
+/// generator state: a resumed run draws the same masks, and concurrent steps never share one.
+public final class Dropout: Layer {
+    public static let keyword = "dropout"
+    public static let syntax = "dropout:RATE"
     /// Probability of dropping an element, in [0, 1).
     public let rate: Float
-    public var needsInputGradient = true
-    /// The generator masks are drawn from.
-    public var generator: SeededGenerator
-    /// When true, training batches reuse the last mask instead of drawing a new one (for
-    /// gradient checks).
-    public var freezesMask = false
-    /// The last mask (elements 0 or 1/(1 − p)).
-    public private(set) var mask: Tensor?
 
-    public init(rate: Float, seed: UInt64 = 0x5EED) {
+    /// Dropout with drop probability `rate` in [0, 1).
+    public init(rate: Float) {
         precondition(rate >= 0 && rate < 1, "Dropout rate must be in [0, 1), got \(rate)")
         self.rate = rate
-        generator = SeededGenerator(seed: seed)
     }
 
+    public init(arguments a: LayerArguments, inputShape: [Int]) throws {
+        rate = try a.float(0, name: "rate", field: "rate", expected: "a probability in [0, 1)", syntax: Self.syntax) { $0 >= 0 && $0 < 1 }
+        try a.expectOnly(positional: 1, named: ["rate"], syntax: Self.syntax)
+    }
+
+    public var arguments: [String] { [floatText(rate)] }
     public var name: String { "Dropout(\(rate))" }
-    public var spec: LayerSpec { .dropout(rate: rate) }
+    public var initializationHint: InitializationHint { .transparent }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
 
-    public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        guard training, rate > 0 else { return input }
-        if !(freezesMask && mask?.shape == input.shape) {
-            let keep = 1 - rate, scale = 1 / keep
-            mask = Tensor(shape: input.shape) { m in
-                for i in 0..<m.count { m[i] = generator.nextUnitFloat() < keep ? scale : 0 }
-            }
+    // x → x ⊙ mask (training), x (inference)
+    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
+        guard let s = step, rate > 0 else { return input }
+        var g = SeededGenerator(seed: s.randomSeed)
+        let keep = 1 - rate, scale = 1 / keep
+        let mask = Tensor(shape: input.shape) { m in
+            for i in 0..<m.count { m[i] = g.nextUnitFloat() < keep ? scale : 0 }
         }
-        return input * mask!
+        s.saved = [mask]
+        return input * mask
     }
 
-    public func backward(_ gradient: Tensor) -> Tensor {
-        guard rate > 0, let m = mask else { return gradient }
-        return gradient * m
+    // ∇h → ∇h ⊙ mask
+    public func backward(_ gradient: Tensor, step: LayerStep) -> Tensor {
+        guard rate > 0 else { return gradient }
+        return gradient * step.savedTensor(0, name)
     }
 }

@@ -19,10 +19,30 @@ public protocol Loss: Sendable {
     func evaluate(output: Tensor, target: LossTarget) -> (value: Float, gradient: Tensor)
     /// E alone (no gradient).
     func value(output: Tensor, target: LossTarget) -> Float
+    /// Throws when `model`'s output does not suit this loss (e.g. a softmax before a loss that
+    /// applies softmax itself).
+    func check(_ model: Sequential) throws
 }
 
 extension Loss {
     public func value(output: Tensor, target: LossTarget) -> Float { evaluate(output: output, target: target).value }
+    public func check(_ model: Sequential) throws {}
+}
+
+/// The loss named `name` in checkpoints ("softmax-cross-entropy", "mse", "binary-cross-entropy").
+public func makeLoss(named name: String) throws -> any Loss {
+    switch name {
+    case "softmax-cross-entropy": return SoftmaxCrossEntropy()
+    case "mse": return MeanSquaredError()
+    case "binary-cross-entropy": return BinaryCrossEntropy()
+    default: throw ModelError("unknown loss '\(name)' (softmax-cross-entropy, mse or binary-cross-entropy)")
+    }
+}
+
+/// Refuses a model whose last layer already applies `rule`'s non-linearity.
+private func refuseDoubleActivation<Rule: ActivationRule>(_ model: Sequential, _ rule: Rule.Type, loss: String) throws {
+    guard model.layers.last is Activation<Rule> else { return }
+    throw ModelError("the model ends with \(Rule.keyword), but \(loss) applies \(Rule.keyword) itself: end the model on logits (remove the final '\(Rule.keyword)'); predictions still report probabilities")
 }
 
 /// Mean squared error with the ½ convention: E = (1/B) Σ_b ½‖y_b − d_b‖², so ∇y E = (y − d)/B.
@@ -47,6 +67,7 @@ public struct MeanSquaredError: Loss {
 public struct SoftmaxCrossEntropy: Loss {
     public init() {}
     public var name: String { "softmax-cross-entropy" }
+    public func check(_ model: Sequential) throws { try refuseDoubleActivation(model, SoftmaxRule.self, loss: "softmax cross-entropy") }
     public func evaluate(output z: Tensor, target: LossTarget) -> (value: Float, gradient: Tensor) {
         precondition(z.rank == 2, "SoftmaxCrossEntropy expects logits of shape [batch, classes], got \(z.shape)")
         let n = z.rowCount, c = z.rowWidth
@@ -93,6 +114,7 @@ public struct SoftmaxCrossEntropy: Loss {
 public struct BinaryCrossEntropy: Loss {
     public init() {}
     public var name: String { "binary-cross-entropy" }
+    public func check(_ model: Sequential) throws { try refuseDoubleActivation(model, SigmoidRule.self, loss: "binary cross-entropy") }
     public func evaluate(output z: Tensor, target: LossTarget) -> (value: Float, gradient: Tensor) {
         let d: Tensor
         switch target {

@@ -5,20 +5,36 @@ import Foundation
 /// A feed-forward network: h₀ = x, hₖ = layerₖ(hₖ₋₁), output = h_L.
 ///
 /// Shapes are checked when the model is built: each layer's output shape is computed from the
-/// previous one, and a layer that does not fit throws a `ShapeError` naming it and both shapes.
-public final class Sequential {
+/// previous one, and a layer that does not fit throws a `ShapeError` naming it and both shapes. The
+/// parameters live in one `ParameterArena`. Inference (`model(x)`, `predict`, `evaluate`) changes
+/// nothing and may run from several threads at once; a training step keeps its working memory in a
+/// `TrainingContext`. (Sendable for inference from several threads; an optimizer step writes the
+/// parameters, so do not run inference concurrently with one.)
+public final class Sequential: @unchecked Sendable {
     /// Shape of one example (without the batch dimension), e.g. [784] or [1, 28, 28].
     public let inputShape: [Int]
     /// The layers, first to last.
-    public let layers: [Layer]
+    public let layers: [any Layer]
     /// Output shape of each layer (without the batch dimension).
     public let outputShapes: [[Int]]
+    /// Every trainable parameter, in one buffer.
+    public let parameters: ParameterArena
+    /// Seed of the training steps' random streams (dropout masks); checkpoints keep it.
+    public var seed: UInt64
 
-    /// A model over examples of `inputShape`. Throws `ShapeError` (naming the layer's index) when
-    /// a layer does not fit its input.
-    public init(inputShape: [Int], layers: [Layer]) throws {
+    /// A model of `layers` over examples of `inputShape`, keeping the layers' current weights.
+    /// Throws `ShapeError` (naming the layer's index) when a layer does not fit its input, and
+    /// `ModelError` when a layer already belongs to another model.
+    public init(inputShape: [Int], layers: [any Layer], seed: UInt64 = 0) throws {
+        guard !inputShape.isEmpty, inputShape.count <= ModelLimits.maxRank, checkedElementCount(inputShape) != nil else {
+            throw ModelError("input shape \(inputShape) must have 1 to \(ModelLimits.maxRank) extents in 1...\(ModelLimits.maxExtent)")
+        }
+        guard !layers.isEmpty, layers.count <= ModelLimits.maxLayers else {
+            throw ModelError("a model needs 1 to \(ModelLimits.maxLayers) layers, got \(layers.count)")
+        }
         self.inputShape = inputShape
         self.layers = layers
+        self.seed = seed
         var shape = inputShape
         var shapes: [[Int]] = []
         for (i, layer) in layers.enumerated() {
@@ -27,85 +43,130 @@ public final class Sequential {
             } catch let e as ShapeError {
                 throw ShapeError(layer: "#\(i + 1) \(e.layer)", expected: e.expected, found: e.found)
             }
+            guard checkedElementCount(shape) != nil else {
+                throw ModelError("layer #\(i + 1) \(layer.name) outputs shape \(shape), outside the limits")
+            }
             shapes.append(shape)
         }
         outputShapes = shapes
-        if let first = layers.first { first.needsInputGradient = false }
+        parameters = try ParameterArena(layers: layers)
     }
 
-    /// A model rebuilt from specs, parameters initialised from `seed` (He initialisation before
-    /// ReLU-family activations, Glorot otherwise).
-    public convenience init(inputShape: [Int], specs: [LayerSpec], seed: UInt64) throws {
-        var g = SeededGenerator(seed: seed)
-        var layers: [Layer] = []
-        for (i, s) in specs.enumerated() {
-            let next = specs[(i + 1)...].first { if case .dropout = $0 { return false }; return true }
-            let initializer: Initializer
-            switch next {
-            case .relu?, .leakyRelu?, .elu?: initializer = .heUniform
-            default: initializer = .glorotUniform
-            }
-            layers.append(s.makeLayer(initializer: initializer, generator: &g))
-        }
-        try self.init(inputShape: inputShape, layers: layers)
+    /// The model described by the layer list `spec` (e.g. "dense:256,relu,dense:10"; see
+    /// `LayerRegistry`) over examples of `inputShape`, initialised from `seed` (see `initialize`).
+    public convenience init(_ spec: String, inputShape: [Int], seed: UInt64 = 0, initializer: Initializer? = nil) throws {
+        try self.init(inputShape: inputShape, layers: try Sequential.layers(spec, inputShape: inputShape), seed: seed)
+        initialize(initializer, seed: seed)
     }
 
-    /// Draws every weight again with `initializer` from `seed` (fan-in = a weight row's size,
-    /// fan-out = the number of rows). Biases become zero, except with `.pytorchDefault`, which draws
-    /// them from the same U(±1/√fanIn) as PyTorch does.
-    public func reinitialize(_ initializer: Initializer, seed: UInt64) {
-        var g = SeededGenerator(seed: seed)
-        for layer in layers {
-            let ps = layer.parameters
-            guard let w = ps.first(where: { !$0.isBias }) else { continue }
-            let fanIn = w.value.rowWidth, fanOut = w.value.rowCount
-            w.value = initializer.make(w.value.shape, fanIn: fanIn, fanOut: fanOut, using: &g)
-            for b in ps where b.isBias {
-                b.value = initializer == .pytorchDefault
-                    ? initializer.make(b.value.shape, fanIn: fanIn, fanOut: fanOut, using: &g)
-                    : Tensor(shape: b.value.shape, repeating: 0)
+    /// The layers of the layer list `spec` for examples of `inputShape` (each layer's input sizes
+    /// come from the previous layer's output shape). Parameters are zero until initialised.
+    public static func layers(_ spec: String, inputShape: [Int]) throws -> [any Layer] {
+        let items = spec.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
+        guard items.count <= ModelLimits.maxLayers else { throw ModelError("a model has at most \(ModelLimits.maxLayers) layers") }
+        var shape = inputShape
+        var layers: [any Layer] = []
+        for (i, item) in items.enumerated() {
+            do {
+                let layer = try LayerRegistry.makeLayer(item, inputShape: shape)
+                shape = try layer.outputShape(for: shape)
+                layers.append(layer)
+            } catch let e as ShapeError {
+                throw ShapeError(layer: "#\(i + 1) \(e.layer)", expected: e.expected, found: e.found)
             }
         }
+        return layers
     }
 
-    /// The architecture, for checkpoints.
-    public var specs: [LayerSpec] { layers.map(\.spec) }
+    /// Draws every parameter again from `seed`: each layer with weights uses `initializer`, or by
+    /// default He uniform when the next activation is of the ReLU family and Glorot uniform
+    /// otherwise (layers that say `.transparent`, such as dropout and batch normalisation, are
+    /// looked through). Biases start at zero (`.pytorchDefault` draws them as PyTorch does).
+    public func initialize(_ initializer: Initializer? = nil, seed: UInt64) {
+        var g = SeededGenerator(seed: seed)
+        for (i, layer) in layers.enumerated() {
+            var chosen = initializer
+            if chosen == nil, !layer.parameters.isEmpty {
+                chosen = .glorotUniform
+                search: for next in layers[(i + 1)...] {
+                    switch next.initializationHint {
+                    case .transparent: continue
+                    case let .prefers(x): chosen = x; break search
+                    case .none: break search
+                    }
+                }
+            }
+            layer.initialize(chosen, using: &g)
+        }
+    }
+
+    /// The layer list that rebuilds this model (`Sequential(spec, inputShape:)`).
+    public var spec: String { layers.map(\.spec).joined(separator: ",") }
+    /// Input shape and layer list: what a checkpoint stores of the model.
+    public var architecture: Architecture { Architecture(inputShape: inputShape, layers: layers.map(\.spec)) }
     /// Output shape of one example.
     public var outputShape: [Int] { outputShapes.last ?? inputShape }
-    /// All trainable parameters, in layer order.
-    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
     /// Number of trainable scalars.
-    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
+    public var parameterCount: Int { parameters.scalarCount }
+    /// Every state buffer with its qualified name ("3.running_mean").
+    public var buffers: [(name: String, buffer: Buffer)] {
+        layers.enumerated().flatMap { i, l in l.buffers.map { ("\(i).\($0.name)", $0) } }
+    }
 
-    /// The network applied to a batch [B] + inputShape.
-    public func forward(_ input: Tensor, training: Bool = false) -> Tensor {
-        precondition(Array(input.shape.dropFirst()) == inputShape || (input.rank == 2 && input.rowWidth == inputShape.reduce(1, *)),
+    /// `input` as [B] + inputShape (a flat [B, n] of the same size is reshaped).
+    private func batch(_ input: Tensor) -> Tensor {
+        let example = Array(input.shape.dropFirst())
+        if example == inputShape { return input }
+        precondition(input.rank == 2 && input.rowWidth == inputShape.reduce(1, *),
                      "model expects inputs of shape [batch] + \(inputShape) but got \(input.shape)")
-        var h = Array(input.shape.dropFirst()) == inputShape ? input : input.reshaped([input.rowCount] + inputShape)
-        for layer in layers { h = layer.forward(h, training: training) }
+        return input.reshaped([input.rowCount] + inputShape)
+    }
+
+    /// Inference on a batch [B] + inputShape: dropout off, batch normalisation on running statistics.
+    public func callAsFunction(_ input: Tensor) -> Tensor {
+        var h = batch(input)
+        for layer in layers { h = layer.forward(h, step: nil) }
         return h
     }
 
-    /// Backpropagation: given ∇output E for the last training batch, runs every layer's backward
-    /// from last to first, accumulating parameter gradients.
-    public func backward(_ outputGradient: Tensor) {
-        var g = outputGradient
-        for layer in layers.reversed() { g = layer.backward(g) }
+    /// A new context for training steps on this model (its gradient arena and per-layer memory).
+    public func makeTrainingContext() -> TrainingContext { TrainingContext(model: self) }
+
+    /// The training forward pass of one step: keeps what backward needs in `context`.
+    public func forward(_ input: Tensor, context: TrainingContext) -> Tensor {
+        precondition(context.model === self, "a training context belongs to the model that made it")
+        context.beginStep()
+        var h = batch(input)
+        for (layer, step) in zip(layers, context.layerSteps) { h = layer.forward(h, step: step) }
+        return h
     }
 
-    /// Sets every parameter gradient to zero.
-    public func zeroGradients() { for p in parameters { p.zeroGradient() } }
+    /// Backpropagation: given ∇output E for the context's last forward, runs every layer's backward
+    /// from last to first, writing the parameter gradients into `context.gradients`. Returns
+    /// ∇input E when the context asks for it (see `TrainingContext.needsInputGradient`), else an
+    /// empty tensor.
+    @discardableResult
+    public func backward(_ outputGradient: Tensor, context: TrainingContext) -> Tensor {
+        var g = outputGradient
+        for (layer, step) in zip(layers, context.layerSteps).reversed() { g = layer.backward(g, step: step) }
+        return g
+    }
+
+    /// Applies what the context's last step changes in the layers' state (running statistics).
+    public func commit(_ context: TrainingContext) {
+        for (layer, step) in zip(layers, context.layerSteps) { layer.commit(step) }
+    }
 
     /// Inference over any number of examples, `batchSize` at a time.
     public func predict(_ inputs: Tensor, batchSize: Int = 256) -> Tensor {
-        let n = inputs.rowCount
-        if n <= batchSize { return forward(inputs) }
+        let n = inputs.rowCount, size = max(batchSize, 1)
+        if n <= size { return self(inputs) }
         var out = Tensor(uninitializedShape: [n] + outputShape)
         let w = out.rowWidth
         var start = 0
         while start < n {
-            let end = min(start + batchSize, n)
-            let y = forward(inputs.rows(start..<end))
+            let end = min(start + size, n)
+            let y = self(inputs.rows(start..<end))
             out.withUnsafeMutableBufferPointer { o in
                 y.withUnsafeBufferPointer { (o.baseAddress! + start * w).update(from: $0.baseAddress!, count: $0.count) }
             }
@@ -114,7 +175,45 @@ public final class Sequential {
         return out
     }
 
-    /// A Keras-style table: layer, output shape, parameter count, and the totals.
+    /// Loss and (for classification) accuracy on `data`, `batchSize` examples at a time. `loss`
+    /// defaults to softmax cross-entropy for classes (binary cross-entropy for one output) and mean
+    /// squared error for targets.
+    public func evaluate(_ data: Dataset, loss: (any Loss)? = nil, batchSize: Int = 500) -> Evaluation {
+        let loss = loss ?? Sequential.defaultLoss(for: data, outputs: outputShape.reduce(1, *))
+        var lossSum: Double = 0
+        var predictions: [Int] = []
+        predictions.reserveCapacity(data.count)
+        var start = 0
+        let size = max(batchSize, 1)
+        while start < data.count {
+            let end = min(start + size, data.count)
+            let y = self(data.inputs.rows(start..<end))
+            lossSum += Double(loss.value(output: y, target: data.target(start..<end))) * Double(end - start)
+            if data.isClassification { predictions += Sequential.classDecisions(y) }
+            start = end
+        }
+        var accuracy: Float?
+        if data.isClassification {
+            let right = zip(predictions, data.labels).filter { $0 == $1 }.count
+            accuracy = Float(right) / Float(max(data.count, 1))
+        }
+        return Evaluation(loss: Float(lossSum / Double(max(data.count, 1))), accuracy: accuracy, predictions: predictions)
+    }
+
+    /// The usual loss for `data` on a model with `outputs` outputs.
+    public static func defaultLoss(for data: Dataset, outputs: Int) -> any Loss {
+        if !data.isClassification { return MeanSquaredError() }
+        return outputs == 1 ? BinaryCrossEntropy() : SoftmaxCrossEntropy()
+    }
+
+    /// Class decisions for a batch of outputs: argmax for several outputs, logit > 0 for one.
+    public static func classDecisions(_ output: Tensor) -> [Int] {
+        if output.rowWidth == 1 { return output.scalars.map { $0 > 0 ? 1 : 0 } }
+        return output.reshaped([output.rowCount, output.rowWidth]).argmax()
+    }
+
+    /// A Keras-style table: layer, output shape, parameter count, the totals, and the layer list
+    /// that rebuilds the model.
     public func summary() -> String {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
         let rule = String(repeating: "─", count: 72)
@@ -126,6 +225,77 @@ public final class Sequential {
         lines.append(rule)
         let total = parameterCount
         lines.append("Total parameters: \(total) (\(String(format: "%.2f", Double(total * 4) / 1_048_576)) MiB as float32)")
+        lines.append("Layer list: \(spec)")
         return lines.joined(separator: "\n")
     }
+}
+
+/// Result of evaluating a model on a data set.
+public struct Evaluation: Sendable {
+    /// Mean loss per example.
+    public var loss: Float
+    /// Fraction correct (classification only).
+    public var accuracy: Float?
+    /// Predicted class per example (classification only).
+    public var predictions: [Int]
+}
+
+/// The working memory of training steps on one model: a gradient arena with the model's parameter
+/// layout and each layer's `LayerStep`. Two contexts let two steps run on one model at once (the
+/// caller then combines their gradients); one context runs one step at a time.
+public final class TrainingContext {
+    /// The model this context trains.
+    public let model: Sequential
+    /// ∂E/∂θ of the last backward pass, laid out as `model.parameters` (see `ParameterArena`).
+    public let gradients: Tensor
+    /// Number of the next step: with the model's seed it fixes the random streams (dropout masks).
+    /// `Trainer` sets it to the optimizer's step count, so a resumed run draws the same masks.
+    public var step = 0
+    /// When true, backward adds to the gradients instead of overwriting them (accumulation over
+    /// several batches; zero them with `zeroGradients()` first).
+    public var accumulatesGradients = false
+    var layerSteps: [LayerStep] = []
+
+    init(model: Sequential) {
+        self.model = model
+        gradients = model.parameters.makeGradientArena()
+        layerSteps = model.layers.indices.map { LayerStep(index: $0, needsInputGradient: $0 > 0, context: self) }
+    }
+
+    func beginStep() {
+        for s in layerSteps {
+            s.saved.removeAll(keepingCapacity: true)
+            s.indices = []
+            s.shape = []
+            s.randomSeed = mixSeeds(model.seed, UInt64(s.index), UInt64(step))
+        }
+    }
+
+    /// Whether backward computes ∂E/∂input of the model (off by default: nothing needs it in
+    /// training, and the first layer saves a GEMM or a convolution without it).
+    public var needsInputGradient: Bool {
+        get { layerSteps.first?.needsInputGradient ?? false }
+        set { layerSteps.first?.needsInputGradient = newValue }
+    }
+
+    /// Sets every gradient to zero (before accumulating).
+    public func zeroGradients() {
+        var g = gradients.sharedView(offset: 0, shape: gradients.shape)
+        g.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// A copy of parameter `p`'s gradient.
+    public func gradient(of p: Parameter) -> Tensor { model.parameters.slice(p, of: gradients) }
+}
+
+/// SplitMix64-style mixing of several words into one seed.
+func mixSeeds(_ words: UInt64...) -> UInt64 {
+    var h: UInt64 = 0x9E37_79B9_7F4A_7C15
+    for w in words {
+        var z = h ^ w &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        h = z ^ (z >> 31)
+    }
+    return h
 }

@@ -7,7 +7,8 @@ import Foundation
 ///
 /// `weightDecay` λ: with `decoupled` false (Adam) it is L2 regularisation, 2λθ added to the
 /// gradient; with `decoupled` true (AdamW) the weights shrink directly, θ ← θ − η·λ·θ. Biases are
-/// excluded unless `decayBiases` is true.
+/// excluded unless `decayBiases` is true. A step is one C pass over the parameter arena (one per run
+/// of equal decay when λ > 0).
 public final class Adam: Optimizer {
     /// η, changed between epochs by a schedule.
     public var learningRate: Float
@@ -25,7 +26,7 @@ public final class Adam: Optimizer {
     public let decayBiases: Bool
     /// Updates done so far (t in the bias corrections).
     public var stepCount = 0
-    private let slots = SlotStore(kinds: ["m", "v"])
+    private let slots = StateSlots(kinds: ["m", "v"])
 
     /// Adam (or AdamW with `decoupled`) with the given hyper-parameters.
     public init(learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
@@ -48,30 +49,33 @@ public final class Adam: Optimizer {
     }
 
     public var name: String { decoupled ? "adamw" : "adam" }
-    public var hyperparameters: [String: Float] {
-        ["learning_rate": learningRate, "beta1": beta1, "beta2": beta2, "epsilon": epsilon, "weight_decay": weightDecay]
+    public var configuration: OptimizerConfiguration {
+        var c = OptimizerConfiguration(kind: name, learningRate: learningRate)
+        c.beta1 = beta1
+        c.beta2 = beta2
+        c.epsilon = epsilon
+        c.weightDecay = weightDecay
+        c.decayBiases = decayBiases
+        return c
     }
 
-    public func step(_ parameters: [Parameter]) {
+    public func step(_ parameters: ParameterArena, gradients: Tensor) {
         stepCount += 1
-        slots.prepare(parameters)
+        let state = slots.prepare(parameters)
+        let w = parameters.mutableView
         let t = Double(stepCount)
         let c1 = Float(1 / (1 - Foundation.pow(Double(beta1), t))), c2 = Float(1 / (1 - Foundation.pow(Double(beta2), t)))
-        for (i, p) in parameters.enumerated() {
-            let lambda = (p.isBias && !decayBiases) ? 0 : weightDecay
-            var m = slots.take(0, i), v = slots.take(1, i)
-            ParameterUpdate.adam(&p.value, gradient: p.gradient, m: &m, v: &v, learningRate: learningRate,
+        for run in decayRuns(parameters, weightDecay: weightDecay, decayBiases: decayBiases) {
+            let lambda = run.decays ? weightDecay : 0
+            ParameterUpdate.adam(w, gradient: gradients, m: state[0], v: state[1], range: run.range, learningRate: learningRate,
                                  beta1: beta1, beta2: beta2, epsilon: epsilon, c1: c1, c2: c2,
                                  l2: decoupled ? 0 : 2 * lambda, shrink: decoupled ? learningRate * lambda : 0)
-            slots.put(m, 0, i)
-            slots.put(v, 1, i)
         }
     }
 
-    public var state: [String: Tensor] { slots.named }
-    public func restoreState(_ state: [String: Tensor], stepCount: Int, parameters: [Parameter]) throws {
+    public func state(_ parameters: ParameterArena) -> [String: Tensor] { slots.named(parameters) }
+    public func restoreState(_ state: [String: Tensor], stepCount: Int, parameters: ParameterArena) throws {
         try slots.restore(state, parameters: parameters)
         self.stepCount = stepCount
     }
 }
-

@@ -3,9 +3,11 @@
 /// Mini-batch gradient descent: θ ← θ − η·∇θ J.
 ///
 /// - L2 regularisation (`weightDecay` λ) minimises J(θ) + λ‖θ‖², i.e. adds 2λθ to the gradient of
-///   every weight; biases are excluded unless `decayBiases` is true.
+///   every parameter that decays (weights; biases only with `decayBiases`).
 /// - Momentum μ keeps a velocity v ← μ·v + g and steps θ ← θ − η·v; with Nesterov the step is
 ///   θ ← θ − η·(g + μ·v) (the look-ahead form). μ = 0 is plain SGD.
+///
+/// A step is one C pass over the parameter arena (one per run of equal decay when λ > 0).
 public final class SGD: Optimizer {
     /// η, changed between epochs by a schedule.
     public var learningRate: Float
@@ -19,7 +21,7 @@ public final class SGD: Optimizer {
     public let decayBiases: Bool
     /// Updates done so far.
     public var stepCount = 0
-    private let slots = SlotStore(kinds: ["velocity"])
+    private let slots = StateSlots(kinds: ["velocity"])
 
     /// SGD with the given hyper-parameters (momentum in [0, 1), λ ≥ 0).
     public init(learningRate: Float, momentum: Float = 0, nesterov: Bool = false, weightDecay: Float = 0,
@@ -35,25 +37,34 @@ public final class SGD: Optimizer {
     }
 
     public var name: String { "sgd" }
-    public var hyperparameters: [String: Float] {
-        ["learning_rate": learningRate, "momentum": momentum, "nesterov": nesterov ? 1 : 0, "weight_decay": weightDecay]
+    public var configuration: OptimizerConfiguration {
+        var c = OptimizerConfiguration(kind: "sgd", learningRate: learningRate)
+        c.momentum = momentum
+        c.nesterov = nesterov
+        c.weightDecay = weightDecay
+        c.decayBiases = decayBiases
+        return c
     }
 
-    public func step(_ parameters: [Parameter]) {
+    public func step(_ parameters: ParameterArena, gradients: Tensor) {
         stepCount += 1
-        if momentum > 0 { slots.prepare(parameters) }
-        for (i, p) in parameters.enumerated() {
-            let l2 = (p.isBias && !decayBiases) ? 0 : 2 * weightDecay
-            var v = momentum > 0 ? slots.take(0, i) : Tensor(shape: [0])
-            ParameterUpdate.sgd(&p.value, gradient: p.gradient, velocity: &v, learningRate: learningRate,
-                                momentum: momentum, l2: l2, nesterov: nesterov)
-            if momentum > 0 { slots.put(v, 0, i) }
+        let w = parameters.mutableView
+        let velocity = momentum > 0 ? slots.prepare(parameters)[0] : nil
+        for run in decayRuns(parameters, weightDecay: weightDecay, decayBiases: decayBiases) {
+            ParameterUpdate.sgd(w, gradient: gradients, velocity: velocity, range: run.range, learningRate: learningRate,
+                                momentum: momentum, l2: run.decays ? 2 * weightDecay : 0, nesterov: nesterov)
         }
     }
 
-    public var state: [String: Tensor] { slots.named }
-    public func restoreState(_ state: [String: Tensor], stepCount: Int, parameters: [Parameter]) throws {
+    public func state(_ parameters: ParameterArena) -> [String: Tensor] { momentum > 0 ? slots.named(parameters) : [:] }
+    public func restoreState(_ state: [String: Tensor], stepCount: Int, parameters: ParameterArena) throws {
         if momentum > 0 { try slots.restore(state, parameters: parameters) }
         self.stepCount = stepCount
     }
+}
+
+/// The runs of the arena one optimizer pass each: the whole arena when nothing decays differently.
+func decayRuns(_ parameters: ParameterArena, weightDecay: Float, decayBiases: Bool) -> [(range: Range<Int>, decays: Bool)] {
+    if weightDecay == 0 || decayBiases { return [(0..<parameters.count, weightDecay > 0)] }
+    return parameters.decayRuns
 }

@@ -2,38 +2,70 @@
 
 import Foundation
 
-/// Stops training when a validation metric stops improving, and restores the best epoch's weights.
+/// Stops training when a metric stops improving, and restores the best epoch's weights.
 ///
 /// Improvement means better than the best so far by more than `minDelta` (lower for `.min`, higher
 /// for `.max`). After `patience` epochs without improvement training stops; with `restoreBest`
-/// the weights of the best epoch are copied back at the end of training either way.
+/// the weights (and state buffers) of the best epoch are copied back at the end of training either
+/// way. Its whole state, best weights included, is saved in checkpoints (`Trainer.earlyStopping`),
+/// so a resumed run stops and restores exactly as an uninterrupted one.
 public final class EarlyStopping: TrainingCallback {
-    public enum Metric: String, Sendable { case validationLoss, validationAccuracy, trainLoss }
-    public enum Mode: Sendable { case min, max }
+    /// The metric watched.
+    public enum Metric: String, Codable, Sendable { case validationLoss = "val_loss", validationAccuracy = "val_accuracy", trainLoss = "train_loss" }
+    /// Whether lower or higher is better.
+    public enum Mode: String, Codable, Sendable { case min, max }
 
-    public let metric: Metric
-    public let mode: Mode
-    public let patience: Int
-    public let minDelta: Float
-    public let restoreBest: Bool
-    /// Best value seen and its (1-based) epoch.
-    public private(set) var best: Float?
-    public private(set) var bestEpoch = 0
-    private var bestWeights: [Tensor] = []
-    private var waited = 0
+    /// Configuration and progress, as saved in checkpoints.
+    public struct State: Codable, Equatable, Sendable {
+        public var metric: Metric
+        public var mode: Mode
+        public var patience: Int
+        public var minDelta: Float
+        public var restoreBest: Bool
+        public var best: Float?
+        public var bestEpoch: Int
+        public var waited: Int
+        enum CodingKeys: String, CodingKey {
+            case metric, mode, patience, minDelta = "min_delta", restoreBest = "restore_best", best, bestEpoch = "best_epoch", waited
+        }
+    }
 
+    /// The metric watched.
+    public var metric: Metric { state.metric }
+    /// Epochs without improvement before stopping.
+    public var patience: Int { state.patience }
+    /// Whether the best weights are restored at the end.
+    public var restoreBest: Bool { state.restoreBest }
+    /// Best value seen.
+    public var best: Float? { state.best }
+    /// Its (1-based) epoch, 0 before the first.
+    public var bestEpoch: Int { state.bestEpoch }
+    /// Configuration and progress.
+    public private(set) var state: State
+    /// The parameter arena and state buffers of the best epoch (kept when `restoreBest`).
+    public private(set) var bestWeights: (parameters: Tensor, buffers: [String: Tensor])?
+
+    /// Early stopping on `metric` (mode: `.max` for accuracy, `.min` otherwise).
     public init(metric: Metric = .validationLoss, mode: Mode? = nil, patience: Int = 5, minDelta: Float = 0,
                 restoreBest: Bool = true) {
         precondition(patience >= 0, "EarlyStopping patience must be ≥ 0")
-        self.metric = metric
-        self.mode = mode ?? (metric == .validationAccuracy ? .max : .min)
-        self.patience = patience
-        self.minDelta = minDelta
-        self.restoreBest = restoreBest
+        state = State(metric: metric, mode: mode ?? (metric == .validationAccuracy ? .max : .min), patience: patience,
+                      minDelta: minDelta, restoreBest: restoreBest, best: nil, bestEpoch: 0, waited: 0)
+    }
+
+    /// Early stopping restored from `state` and the best weights (from a checkpoint); throws when a
+    /// field is out of range.
+    public init(restoring state: State, bestWeights: (parameters: Tensor, buffers: [String: Tensor])?) throws {
+        guard state.patience >= 0, state.patience <= 1_000_000, state.minDelta >= 0, state.minDelta.isFinite,
+              state.bestEpoch >= 0, state.waited >= 0, state.waited <= state.patience, state.best?.isFinite ?? true else {
+            throw ModelError("early-stopping state out of range: \(state)")
+        }
+        self.state = state
+        self.bestWeights = bestWeights
     }
 
     func value(_ m: EpochMetrics) -> Float? {
-        switch metric {
+        switch state.metric {
         case .validationLoss: return m.validationLoss
         case .validationAccuracy: return m.validationAccuracy
         case .trainLoss: return m.trainLoss
@@ -41,23 +73,28 @@ public final class EarlyStopping: TrainingCallback {
     }
 
     public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) -> TrainingAction {
-        guard let v = value(metrics) else { return .continue }
+        guard let v = value(metrics), v.isFinite else { return .continue }
         let improved: Bool
-        if let b = best { improved = mode == .min ? v < b - minDelta : v > b + minDelta } else { improved = true }
+        if let b = state.best { improved = state.mode == .min ? v < b - state.minDelta : v > b + state.minDelta } else { improved = true }
         if improved {
-            best = v
-            bestEpoch = metrics.epoch
-            waited = 0
-            if restoreBest { bestWeights = trainer.model.parameters.map(\.value) }
+            state.best = v
+            state.bestEpoch = metrics.epoch
+            state.waited = 0
+            if state.restoreBest {
+                bestWeights = (trainer.model.parameters.values,
+                               Dictionary(uniqueKeysWithValues: trainer.model.buffers.map { ($0.name, $0.buffer.value) }))
+            }
             return .continue
         }
-        waited += 1
-        return waited >= patience ? .stop : .continue
+        state.waited += 1
+        return state.waited >= state.patience ? .stop : .continue
     }
 
     public func trainerDidFinishTraining(_ trainer: Trainer, history: History) {
-        guard restoreBest, !bestWeights.isEmpty else { return }
-        for (p, w) in zip(trainer.model.parameters, bestWeights) { p.value = w }
+        guard state.restoreBest, let best = bestWeights else { return }
+        var arena = trainer.model.parameters.mutableView
+        best.parameters.withUnsafeBufferPointer { src in arena.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: src) } }
+        for (name, buffer) in trainer.model.buffers { if let v = best.buffers[name] { buffer.value = v } }
     }
 }
 
@@ -93,26 +130,19 @@ public final class MetricsLogger: TrainingCallback {
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    static func num(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    /// A JSON number, or null for NaN and infinities (which JSON cannot express).
+    public static func num(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
 }
 
-/// Writes a checkpoint after every epoch (atomically), so an interrupted run can resume.
+/// Writes a checkpoint after every epoch (atomically), so an interrupted run can resume. A failed
+/// write ends training with the error (the previous checkpoint stays intact).
 public final class CheckpointWriter: TrainingCallback {
+    /// Where the checkpoint goes.
     public let path: String
-    public let classCount: Int
-    public let seed: UInt64
-    /// Extra metadata stored with every checkpoint (data source, preprocessing).
-    public let extraMetadata: [String: String]
-    public init(path: String, classCount: Int, seed: UInt64, extraMetadata: [String: String] = [:]) {
-        self.path = path
-        self.classCount = classCount
-        self.seed = seed
-        self.extraMetadata = extraMetadata
-    }
-    /// The last error, if a write failed (training goes on; the previous checkpoint stays intact).
-    public private(set) var lastError: Error?
-    public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) -> TrainingAction {
-        do { try Checkpoint.save(trainer, classCount: classCount, seed: seed, to: path, extraMetadata: extraMetadata) } catch { lastError = error }
+    /// A writer to `path`.
+    public init(path: String) { self.path = path }
+    public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction {
+        try Checkpoint.save(trainer, to: path)
         return .continue
     }
 }

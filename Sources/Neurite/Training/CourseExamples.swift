@@ -27,12 +27,11 @@ public enum CourseExamples {
         let standardizer = Standardizer(fitting: data.inputs)
         let x = standardizer.transform(data.inputs)
         let n = x.rowCount, d = x.rowWidth
-        let model = try Sequential(inputShape: [d], layers: [Dense(inputs: d, outputs: 1, initializer: .zeros,
-                                                                    generator: &scratchGenerator)])
+        let dense = Dense(d, 1, initializer: .zeros)
+        let model = try Sequential(inputShape: [d], layers: [dense])
         let trainer = Trainer(model: model, loss: MeanSquaredError(),
                               optimizer: SGD(learningRate: learningRate, momentum: 0.9), seed: 0)
         _ = try trainer.fit(Dataset(inputs: x, targets: y), epochs: epochs, batchSize: n)
-        let dense = model.layers[0] as! Dense
         let learned = dense.weight.value.scalars.map(Double.init) + [Double(dense.bias.value.scalar)]
         let closed = try leastSquares(x, y)
         let diff = zip(learned, closed).map { ($0 - $1) * ($0 - $1) }.reduce(0, +).squareRoot()
@@ -40,8 +39,6 @@ public enum CourseExamples {
         let loss = trainer.evaluate(Dataset(inputs: x, targets: y)).loss
         return LinearRegressionResult(learned: learned, closedForm: closed, relativeError: diff / norm, loss: loss, epochs: epochs)
     }
-
-    nonisolated(unsafe) private static var scratchGenerator = SeededGenerator(seed: 0)
 
     /// Least squares with an intercept: solves the normal equations [X 1]ᵀ[X 1] w = [X 1]ᵀ y in
     /// Double by Gaussian elimination with partial pivoting. Returns weights then the intercept.
@@ -100,7 +97,7 @@ public enum CourseExamples {
         let standardizer = Standardizer(fitting: parts.train.inputs)
         let train = parts.train.standardized(with: standardizer), test = parts.test.standardized(with: standardizer)
         let d = train.inputs.rowWidth
-        let model = try Sequential(inputShape: [d], specs: [.dense(inputs: d, outputs: 1)], seed: seed)
+        let model = try Sequential("dense:1", inputShape: [d], seed: seed)
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(), optimizer: SGD(learningRate: learningRate), seed: seed)
         _ = try trainer.fit(train, epochs: epochs, batchSize: 32)
         let tr = trainer.evaluate(train), te = trainer.evaluate(test)
@@ -112,11 +109,10 @@ public enum CourseExamples {
     /// (0,0), (0,1), (1,0), (1,1).
     public static func xor(epochs: Int = 2000, seed: UInt64 = 3) throws -> [Float] {
         let data = Dataset(inputs: Tensor(shape: [4, 2], scalars: [0, 0, 0, 1, 1, 0, 1, 1]), labels: [0, 1, 1, 0])
-        let model = try Sequential(inputShape: [2], specs: [.dense(inputs: 2, outputs: 2), .sigmoid,
-                                                            .dense(inputs: 2, outputs: 1)], seed: seed)
+        let model = try Sequential("dense:2,sigmoid,dense:1", inputShape: [2], seed: seed)
         let trainer = Trainer(model: model, loss: BinaryCrossEntropy(),
                               optimizer: SGD(learningRate: 0.5, momentum: 0.9), seed: 1)
         _ = try trainer.fit(data, epochs: epochs, batchSize: 4)
-        return model.forward(data.inputs).sigmoid().scalars
+        return model(data.inputs).sigmoid().scalars
     }
 }

@@ -35,19 +35,23 @@ public enum TrainingAction: Sendable { case `continue`, stop }
 
 /// Hooks into `fit`: called after every batch and every epoch.
 public protocol TrainingCallback: AnyObject {
+    /// After every batch, with its loss.
     func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float)
-    func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) -> TrainingAction
+    /// After every completed epoch; `.stop` ends `fit`. A thrown error (a checkpoint that cannot be
+    /// written) ends `fit` with that error.
+    func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction
+    /// After the last epoch of `fit` (not after an interrupt).
     func trainerDidFinishTraining(_ trainer: Trainer, history: History)
 }
 
 extension TrainingCallback {
     public func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {}
-    public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) -> TrainingAction { .continue }
+    public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction { .continue }
     public func trainerDidFinishTraining(_ trainer: Trainer, history: History) {}
 }
 
 /// Training that cannot go on.
-public enum TrainingError: Error, CustomStringConvertible, Equatable {
+public enum TrainingError: NeuriteError, Equatable {
     /// The loss became NaN or infinite at this (1-based) epoch and batch.
     case nonFiniteLoss(epoch: Int, batch: Int, value: Float)
     /// The data does not fit the model or the loss.
@@ -65,28 +69,25 @@ public enum TrainingError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Result of evaluating a model on a data set.
-public struct Evaluation: Sendable {
-    public var loss: Float
-    /// Fraction correct (classification only).
-    public var accuracy: Float?
-    /// Predicted class per example (classification only).
-    public var predictions: [Int]
-}
-
 /// Mini-batch gradient descent on a `Sequential` model.
 ///
 /// Each epoch shuffles the training set with the trainer's seeded generator, then for every batch
-/// runs forward, the loss, backpropagation and one optimizer step. The same seed gives bitwise the
-/// same weights whatever the thread count (every kernel is deterministic).
+/// runs forward, the loss, backpropagation, the commit of layer state and one optimizer step. The
+/// same seed gives bitwise the same weights whatever the thread count (every kernel is
+/// deterministic). Everything a checkpoint needs to resume exactly is held here.
 public final class Trainer {
+    /// The model trained.
     public let model: Sequential
-    public var loss: Loss
-    public let optimizer: Optimizer
+    /// The loss minimised.
+    public var loss: any Loss
+    /// The optimizer stepping the model's parameter arena.
+    public let optimizer: any Optimizer
     /// Learning-rate schedule over epochs, relative to `baseLearningRate`.
     public var schedule: LearningRateSchedule
     /// The optimizer's learning rate at epoch 0.
     public let baseLearningRate: Float
+    /// The seed of initialisation, shuffling and splits (saved in checkpoints).
+    public let seed: UInt64
     /// Shuffling order comes from here (saved in checkpoints).
     public var generator: SeededGenerator
     /// Epochs completed so far (a resumed trainer continues from here).
@@ -94,26 +95,33 @@ public final class Trainer {
     /// Where an interrupted epoch stopped: the shuffling generator's state at the epoch's start and
     /// the number of batches already done. The next epoch resumes exactly there (saved in checkpoints).
     public var epochPosition: (generatorAtStart: SeededGenerator, batchesDone: Int)?
+    /// Early stopping, run after every epoch of `fit` and saved in checkpoints.
+    public var earlyStopping: EarlyStopping?
+    /// Where the data came from and how it was prepared (saved in checkpoints).
+    public var data = DataDescription()
+    /// Mini-batch size of the last `fit` (saved in checkpoints, so a resumed run uses it again).
+    public var batchSize = 64
+    /// Epochs the last `fit` was asked to reach in total (saved in checkpoints).
+    public var targetEpochs = 0
+    /// The working memory of this trainer's steps.
+    public let context: TrainingContext
     private let stopFlag = StopFlag()
 
-    public init(model: Sequential, loss: Loss, optimizer: Optimizer, schedule: LearningRateSchedule = .constant,
-                seed: UInt64 = 0) {
+    /// A trainer of `model` (whose `seed` also seeds the shuffling) with `loss` and `optimizer`.
+    public init(model: Sequential, loss: any Loss, optimizer: any Optimizer, schedule: LearningRateSchedule = .constant,
+                seed: UInt64? = nil) {
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
         self.schedule = schedule
         self.baseLearningRate = optimizer.learningRate
-        self.generator = SeededGenerator(seed: seed)
+        self.seed = seed ?? model.seed
+        self.generator = SeededGenerator(seed: self.seed)
+        context = model.makeTrainingContext()
     }
 
     /// Asks a running `fit` to stop after the current batch (safe from a signal handler's thread).
     public func requestStop() { stopFlag.set() }
-
-    /// The target of examples `indices` of `data` for the loss.
-    func target(_ data: Dataset, _ indices: some Collection<Int>) -> LossTarget {
-        if let t = data.targets { return .values(t.gatheringRows(indices)) }
-        return .classes(indices.map { data.labels[$0] })
-    }
 
     /// Checks that `data` fits the model and the loss; throws a message naming both shapes otherwise.
     public func validate(_ data: Dataset, role: String) throws {
@@ -121,6 +129,7 @@ public final class Trainer {
         guard example == model.inputShape || example.reduce(1, *) == model.inputShape.reduce(1, *) else {
             throw TrainingError.dataMismatch("the \(role) examples have shape \(example) but the model's input is \(model.inputShape)")
         }
+        try loss.check(model)
         let out = model.outputShape.reduce(1, *)
         if data.isClassification {
             if loss is SoftmaxCrossEntropy, data.classCount > out {
@@ -134,30 +143,38 @@ public final class Trainer {
         }
     }
 
-    /// Trains for `epochs` more epochs and returns their metrics.
+    /// Trains for `epochs` more epochs (an interrupted epoch counts as one and is finished first) and
+    /// returns their metrics.
     public func fit(_ train: Dataset, validation: Dataset? = nil, epochs: Int, batchSize: Int,
-                    callbacks: [TrainingCallback] = []) throws -> History {
+                    callbacks: [any TrainingCallback] = []) throws -> History {
         guard epochs >= 0 else { throw TrainingError.invalidHyperparameter("epochs must be ≥ 0, got \(epochs)") }
         guard batchSize > 0 else { throw TrainingError.invalidHyperparameter("batch size must be > 0, got \(batchSize)") }
+        guard train.count > 0 else { throw TrainingError.dataMismatch("the training data has no examples") }
         try validate(train, role: "training")
         if let v = validation { try validate(v, role: "validation") }
+        if earlyStopping != nil && validation == nil && earlyStopping?.metric != .trainLoss {
+            throw TrainingError.invalidHyperparameter("early stopping on a validation metric needs validation data")
+        }
+        self.batchSize = batchSize
+        targetEpochs = completedEpochs + epochs
         var history = History()
         stopFlag.clear()
+        let all: [any TrainingCallback] = (earlyStopping.map { [$0] } ?? []) + callbacks
         for _ in 0..<epochs {
-            let metrics = try trainEpoch(train, validation: validation, batchSize: batchSize, callbacks: callbacks)
+            let metrics = try trainEpoch(train, validation: validation, batchSize: batchSize, callbacks: all)
             history.epochs.append(metrics)
             if stopFlag.isSet { history.interrupted = true; break }
             var stop = false
-            for c in callbacks where c.trainerDidFinishEpoch(self, metrics: metrics) == .stop { stop = true }
+            for c in all where try c.trainerDidFinishEpoch(self, metrics: metrics) == .stop { stop = true }
             if stop { history.stoppedEarly = true; break }
         }
-        for c in callbacks { c.trainerDidFinishTraining(self, history: history) }
+        if !history.interrupted { for c in all { c.trainerDidFinishTraining(self, history: history) } }
         return history
     }
 
     /// One epoch over `train` (shuffled), then validation metrics.
     public func trainEpoch(_ train: Dataset, validation: Dataset? = nil, batchSize: Int,
-                           callbacks: [TrainingCallback] = []) throws -> EpochMetrics {
+                           callbacks: [any TrainingCallback] = []) throws -> EpochMetrics {
         let epoch = completedEpochs + 1
         optimizer.learningRate = schedule.rate(base: baseLearningRate, epoch: completedEpochs)
         var firstBatch = 0
@@ -169,20 +186,20 @@ public final class Trainer {
         let generatorAtStart = generator
         let order = generator.permutation(train.count)
         let batches = (train.count + batchSize - 1) / batchSize
-        let params = model.parameters
         var lossSum: Double = 0, correct = 0, seen = 0
         let start = Date()
         var interrupted = false
         for b in firstBatch..<max(firstBatch, batches) {
             let idx = order[(b * batchSize)..<min((b + 1) * batchSize, train.count)]
             let x = train.inputs.gatheringRows(idx)
-            let t = target(train, idx)
-            model.zeroGradients()
-            let y = model.forward(x, training: true)
+            let t = train.target(idx)
+            context.step = optimizer.stepCount
+            let y = model.forward(x, context: context)
             let (value, grad) = loss.evaluate(output: y, target: t)
             guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
-            model.backward(grad)
-            optimizer.step(params)
+            model.backward(grad, context: context)
+            model.commit(context)
+            optimizer.step(model.parameters, gradients: context.gradients)
             lossSum += Double(value) * Double(idx.count)
             seen += idx.count
             if train.isClassification { correct += Trainer.countCorrect(y, t) }
@@ -207,38 +224,14 @@ public final class Trainer {
         return m
     }
 
-    /// Loss and (for classification) accuracy of the model on `data`, in batches, without training.
+    /// Loss and (for classification) accuracy of the model on `data` with the trainer's loss.
     public func evaluate(_ data: Dataset, batchSize: Int = 500) -> Evaluation {
-        var lossSum: Double = 0
-        var predictions: [Int] = []
-        predictions.reserveCapacity(data.count)
-        var start = 0
-        while start < data.count {
-            let end = min(start + batchSize, data.count)
-            let x = data.inputs.rows(start..<end)
-            let y = model.forward(x, training: false)
-            let t = target(data, start..<end)
-            lossSum += Double(loss.value(output: y, target: t)) * Double(end - start)
-            if data.isClassification { predictions += Trainer.decide(y) }
-            start = end
-        }
-        var acc: Float?
-        if data.isClassification {
-            let right = zip(predictions, data.labels).filter { $0 == $1 }.count
-            acc = Float(right) / Float(max(data.count, 1))
-        }
-        return Evaluation(loss: Float(lossSum / Double(max(data.count, 1))), accuracy: acc, predictions: predictions)
-    }
-
-    /// Class decisions for a batch of outputs: argmax for several outputs, logit > 0 for one.
-    public static func decide(_ output: Tensor) -> [Int] {
-        if output.rowWidth == 1 { return output.scalars.map { $0 > 0 ? 1 : 0 } }
-        return output.reshaped([output.rowCount, output.rowWidth]).argmax()
+        model.evaluate(data, loss: loss, batchSize: batchSize)
     }
 
     static func countCorrect(_ y: Tensor, _ t: LossTarget) -> Int {
         guard case let .classes(labels) = t else { return 0 }
-        return zip(decide(y), labels).filter { $0 == $1 }.count
+        return zip(Sequential.classDecisions(y), labels).filter { $0 == $1 }.count
     }
 }
 

@@ -1,0 +1,46 @@
+// Max pooling over NCHW batches.
+
+/// Max pooling of each channel: y = max over the window (padding never wins); keyword
+/// `maxpool:SIZE[:stride=S][:pad=P]` (stride = size by default). Backward routes each output's
+/// gradient to its window's arg-max (the first in row-major order on ties); where windows overlap
+/// (AlexNet's 3×3 stride 2) an input collects the gradients of every window it won.
+public final class MaxPool2D: Layer {
+    public static let keyword = "maxpool"
+    public static let syntax = "maxpool:SIZE[:stride=S][:pad=P]"
+    /// The window, its stride and padding.
+    public let window: Window2D
+
+    /// A `size` window moved by `stride` (default: `size`, no overlap) over the input padded by
+    /// `padding` on each side (each side smaller than the window).
+    public init(size: Size2D, stride: Size2D? = nil, padding: Padding2D = .zero) {
+        let w = Window2D(size: size, stride: stride ?? size, padding: padding)
+        precondition(size.height > 0 && size.width > 0 && w.stride.height > 0 && w.stride.width > 0,
+                     "MaxPool2D: window and stride must be positive")
+        precondition(padding.top >= 0 && padding.bottom >= 0 && padding.left >= 0 && padding.right >= 0 &&
+                     padding.top < size.height && padding.bottom < size.height &&
+                     padding.left < size.width && padding.right < size.width,
+                     "MaxPool2D: padding \(padding) must be non-negative and smaller than the window \(size)")
+        window = w
+    }
+
+    public init(arguments a: LayerArguments, inputShape: [Int]) throws {
+        window = try Window2D(arguments: a, allowsPadding: true, syntax: Self.syntax)
+    }
+
+    public var arguments: [String] { window.arguments }
+    public var name: String { "MaxPool2D(\(window.layerDescription))" }
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.pooledShape(inputShape, layer: name) }
+
+    // x: [N, C, H, W] → y: [N, C, OH, OW] (and the arg-max of each output, for backward)
+    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
+        let (y, am) = Tensor.maxPool2d(input, window: window)
+        if let s = step { s.shape = input.shape; s.indices = am }
+        return y
+    }
+
+    // ∇y: [N, C, OH, OW] → ∇x: [N, C, H, W], each gradient added at its window's arg-max
+    public func backward(_ gradient: Tensor, step: LayerStep) -> Tensor {
+        precondition(!step.shape.isEmpty, "\(name).backward called without its training forward")
+        return Tensor.maxPool2dBackward(gradient, argmax: step.indices, inputShape: step.shape, window: window)
+    }
+}
