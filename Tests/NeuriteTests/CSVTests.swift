@@ -294,6 +294,50 @@ func expectCSVError(_ expected: DataError, naming path: String, mentions: [Strin
             #expect(throws: DataError.self) { try CSV.parse(Array("1,2\n".utf8), path: "a.csv", delimiter: .character(byte)) }
         }
     }
+
+    // MARK: Data sets
+
+    @Test func hugeClassLabelIsAnErrorNotAnAllocation() throws {
+        let dir = TemporaryDirectory()
+        let path = try write("x,y\n0.5,1\n1.5,2147483646\n", in: dir)
+        expectCSVError(.classLabelOutOfRange(path: path, line: 3, column: 2, text: "2147483646", classCount: 65_536),
+                       naming: path, mentions: ["Line 3, column 2", "0...65535"]) {
+            _ = try CSV.loadClassification(path)
+        }
+        expectCSVError(.classLabelOutOfRange(path: path, line: 2, column: 2, text: "1", classCount: 1), naming: path,
+                       mentions: ["0...0"]) { _ = try CSV.loadClassification(path, classCount: 1) }
+        let negative = try write("1,-1\n", "n.csv", in: dir)
+        expectCSVError(.badLabel(path: negative, line: 1, column: 2, text: "-1"), naming: negative,
+                       mentions: ["Line 1, column 2"]) { _ = try CSV.loadClassification(negative) }
+        for count in [0, 65_537] {
+            #expect(throws: DataError.self) { try CSV.loadClassification(negative, classCount: count) }
+        }
+        // The bound is a documented, adjustable limit.
+        let big = try write("0.5,65536\n", "big.csv", in: dir)
+        let d = try CSV.loadClassification(big, limits: CSVLimits(maxClassCount: 65_537))
+        #expect(d.classCount == 65_537)
+    }
+
+    @Test func tablesWithoutAFeatureColumnAreErrors() throws {
+        let dir = TemporaryDirectory()
+        let single = try write("y\n1\n0\n", in: dir)
+        expectCSVError(.noFeatureColumns(path: single, columnCount: 1), naming: single, mentions: ["1 column,"]) {
+            _ = try CSV.loadClassification(single)
+        }
+        expectCSVError(.noFeatureColumns(path: single, columnCount: 1), naming: single, mentions: []) {
+            _ = try CSV.loadRegression(single)
+        }
+        expectCSVError(.noFeatureColumns(path: single, columnCount: 1), naming: single, mentions: []) {
+            _ = try CSV.loadClassification(single, featureColumns: [0])
+        }
+        let two = try write("1,0\n", "two.csv", in: dir)
+        expectCSVError(.noFeatureColumns(path: two, columnCount: 2), naming: two, mentions: []) {
+            _ = try CSV.loadRegression(two, featureColumns: [])
+        }
+        #expect(throws: DataError.invalidArgument(name: "targetColumns", value: "[]", requirement: "at least one column")) {
+            try CSV.loadRegression(two, targetColumns: [])
+        }
+    }
 }
 
 @Suite(.enabled(if: SklearnData.isAvailable, "scikit-learn data is not installed (apt-get install python3-sklearn)"))

@@ -352,10 +352,15 @@ public enum CSV {
     }
 
     /// Splits `table` into an input tensor [N, features] and the chosen other columns.
+    /// - Throws: `.noFeatureColumns` when the table has fewer than 2 columns or no feature column is
+    ///   left, since a model needs at least one input.
     static func _features(_ table: CSVTable, excluding excluded: [Int], featureColumns: [Int]?,
                           path: String) throws -> Tensor {
         let features = try featureColumns.map { try $0.map { try _resolve($0, table.columnCount, path: path) } }
             ?? (0..<table.columnCount).filter { !excluded.contains($0) }
+        guard table.columnCount >= 2, !features.isEmpty else {
+            throw DataError.noFeatureColumns(path: path, columnCount: table.columnCount)
+        }
         let w = features.count
         return Tensor(shape: [table.rowCount, w]) { dst in
             for r in 0..<table.rowCount {
@@ -369,28 +374,41 @@ public enum CSV {
     /// - Parameters:
     ///   - labelColumn: the column holding class labels (whole numbers from 0; negative counts from the end).
     ///   - featureColumns: the input columns, in order; default all columns but the label column.
-    ///   - classCount: number of classes; default the largest label + 1.
-    /// - Throws: the errors of `read`, `.columnOutOfRange`, and `.badLabel` for a label that is not
-    ///   a non-negative whole number (or not below `classCount`).
+    ///   - classCount: number of classes, 1 to `limits.maxClassCount`; default the largest label + 1.
+    /// - Throws: the errors of `read`, `.columnOutOfRange`, `.noFeatureColumns`, `.badLabel` for a
+    ///   label that is not a non-negative whole number, `.classLabelOutOfRange` for one not below
+    ///   `classCount` (or `limits.maxClassCount`), `.invalidArgument` for a class count out of range.
     public static func loadClassification(_ path: String, labelColumn: Int = -1, featureColumns: [Int]? = nil,
                                           delimiter: CSVDelimiter = .comma, hasHeader: Bool? = nil,
-                                          skipLines: Int = 0, classCount: Int? = nil) throws -> Dataset {
-        let table = try read(path, delimiter: delimiter, hasHeader: hasHeader, skipLines: skipLines)
+                                          skipLines: Int = 0, classCount: Int? = nil,
+                                          limits: CSVLimits = CSVLimits()) throws -> Dataset {
+        let table = try read(path, delimiter: delimiter, hasHeader: hasHeader, skipLines: skipLines, limits: limits)
         return try classification(table, path: path, labelColumn: labelColumn, featureColumns: featureColumns,
-                                  classCount: classCount)
+                                  classCount: classCount, limits: limits)
     }
 
     /// A classification data set from a table already read (see `loadClassification`).
     public static func classification(_ table: CSVTable, path: String, labelColumn: Int = -1,
-                                      featureColumns: [Int]? = nil, classCount: Int? = nil) throws -> Dataset {
+                                      featureColumns: [Int]? = nil, classCount: Int? = nil,
+                                      limits: CSVLimits = CSVLimits()) throws -> Dataset {
         let lc = try _resolve(labelColumn, table.columnCount, path: path)
+        if let classCount, classCount < 1 || classCount > limits.maxClassCount {
+            throw DataError.invalidArgument(name: "classCount", value: "\(classCount)",
+                                            requirement: "from 1 to \(limits.maxClassCount) (CSVLimits.maxClassCount)")
+        }
+        // Checked before any label becomes an Int: a label is later a count of classes to allocate.
+        let labelBound = classCount ?? limits.maxClassCount
         var labels: [Int] = []
         labels.reserveCapacity(table.rowCount)
         for r in 0..<table.rowCount {
             let v = table[r, lc]
-            guard v >= 0, v == v.rounded(), v < Double(classCount ?? Int(Int32.max)) else {
-                throw DataError.badLabel(path: path, line: table.lineNumbers[r], column: lc + 1,
-                                         text: v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v))
+            let text = v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v)
+            guard v >= 0, v == v.rounded() else {
+                throw DataError.badLabel(path: path, line: table.lineNumbers[r], column: lc + 1, text: text)
+            }
+            guard v < Double(labelBound) else {
+                throw DataError.classLabelOutOfRange(path: path, line: table.lineNumbers[r], column: lc + 1,
+                                                     text: text, classCount: labelBound)
             }
             labels.append(Int(v))
         }
@@ -403,10 +421,15 @@ public enum CSV {
     /// - Parameters:
     ///   - targetColumns: the columns to predict (negative counts from the end); default the last.
     ///   - featureColumns: the input columns, in order; default all columns but the targets.
+    /// - Throws: the errors of `read`, `.columnOutOfRange`, `.noFeatureColumns`, and `.invalidArgument`
+    ///   for an empty `targetColumns`.
     public static func loadRegression(_ path: String, targetColumns: [Int] = [-1], featureColumns: [Int]? = nil,
                                       delimiter: CSVDelimiter = .comma, hasHeader: Bool? = nil,
-                                      skipLines: Int = 0) throws -> Dataset {
-        let table = try read(path, delimiter: delimiter, hasHeader: hasHeader, skipLines: skipLines)
+                                      skipLines: Int = 0, limits: CSVLimits = CSVLimits()) throws -> Dataset {
+        guard !targetColumns.isEmpty else {
+            throw DataError.invalidArgument(name: "targetColumns", value: "[]", requirement: "at least one column")
+        }
+        let table = try read(path, delimiter: delimiter, hasHeader: hasHeader, skipLines: skipLines, limits: limits)
         let tc = try targetColumns.map { try _resolve($0, table.columnCount, path: path) }
         let x = try _features(table, excluding: tc, featureColumns: featureColumns, path: path)
         let y = Tensor(shape: [table.rowCount, tc.count]) { dst in

@@ -40,6 +40,11 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case inconsistentColumns(path: String, line: Int, expected: Int, found: Int)
     /// A class-label field is not a non-negative integer.
     case badLabel(path: String, line: Int, column: Int, text: String)
+    /// A class-label field is a whole number but not below `classCount` (the given class count, or
+    /// the largest number of classes allowed).
+    case classLabelOutOfRange(path: String, line: Int, column: Int, text: String, classCount: Int)
+    /// The table in `path` leaves no feature column beside its label or target columns.
+    case noFeatureColumns(path: String, columnCount: Int)
     /// Example `index` (0-based) of the label file `path` has a label outside 0..<classCount.
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
     /// A requested column (as given, possibly negative) does not exist in a file of `columnCount` columns.
@@ -92,6 +97,10 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "Line \(line) of '\(path)' has \(found) fields, but the rows before it have \(expected)."
         case let .badLabel(path, line, column, text):
             return "Line \(line), column \(column) of '\(path)' should be a class label (a whole number from 0 up) but is '\(Self.printable(text))'."
+        case let .classLabelOutOfRange(path, line, column, text, classCount):
+            return "Line \(line), column \(column) of '\(path)' has class label \(Self.printable(text)), outside the allowed range 0...\(classCount - 1)."
+        case let .noFeatureColumns(path, columnCount):
+            return "The table in '\(path)' has \(columnCount) column\(columnCount == 1 ? "" : "s"), which leaves no feature column beside the label or target column(s)."
         case let .labelOutOfRange(path, index, label, classCount):
             return "Example \(index) in '\(path)' has label \(label), outside the \(classCount) classes 0...\(classCount - 1)."
         case let .columnOutOfRange(path, column, columnCount):
