@@ -245,11 +245,15 @@ public enum CSV {
         while end > start && (bytes[end - 1] == 0x20 || bytes[end - 1] == 0x09) { end -= 1 }
 
         var index = start
-        var isNegative = false
-        if index < end && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) {
-            isNegative = bytes[index] == UInt8(ascii: "-")
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        /// Steps over a `+` or `-` at `index`, if any; true for `-`.
+        func consumeSign() -> Bool {
+            guard index < end, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") else { return false }
             index += 1
+            return bytes[index - 1] == UInt8(ascii: "-")
         }
+        let isNegative = consumeSign()
+        let unsignedStart = index
         // Mantissa digits, accumulated while they fit the exact fast path (at most 15 significant
         // digits: below 2^53, so the mantissa itself is exact).
         var mantissa: UInt64 = 0
@@ -261,7 +265,7 @@ public enum CSV {
             let byte = bytes[index]
             if byte == UInt8(ascii: ".") && !sawPoint {
                 sawPoint = true
-            } else if byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") {
+            } else if isDigit(byte) {
                 digitCount += 1
                 if mantissa != 0 || byte != UInt8(ascii: "0") { significantDigits += 1 }
                 if significantDigits <= 15 {
@@ -279,13 +283,9 @@ public enum CSV {
         var writtenExponent = 0
         if index < end && (bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E")) {
             index += 1
-            var exponentIsNegative = false
-            if index < end && (bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-")) {
-                exponentIsNegative = bytes[index] == UInt8(ascii: "-")
-                index += 1
-            }
+            let exponentIsNegative = consumeSign()
             let exponentStart = index
-            while index < end && bytes[index] >= UInt8(ascii: "0") && bytes[index] <= UInt8(ascii: "9") {
+            while index < end && isDigit(bytes[index]) {
                 // Saturate: past 10^5 every exponent means overflow or underflow anyway.
                 if writtenExponent < 100_000 { writtenExponent = writtenExponent * 10 + Int(bytes[index] - UInt8(ascii: "0")) }
                 index += 1
@@ -308,8 +308,7 @@ public enum CSV {
         } else {
             // Rare long or extreme numbers: the bytes are a checked decimal literal (without its sign),
             // which the standard library reads with correct rounding.
-            let signEnd = bytes[start] == UInt8(ascii: "+") || bytes[start] == UInt8(ascii: "-") ? start + 1 : start
-            let literal = String(decoding: UnsafeBufferPointer(rebasing: bytes[signEnd..<end]), as: UTF8.self)
+            let literal = String(decoding: UnsafeBufferPointer(rebasing: bytes[unsignedStart..<end]), as: UTF8.self)
             guard let parsed = Double(literal) else { return .notANumber }
             magnitude = parsed
         }
