@@ -338,6 +338,93 @@ func expectCSVError(_ expected: DataError, naming path: String, mentions: [Strin
             try CSV.loadRegression(two, targetColumns: [])
         }
     }
+
+    // MARK: Robustness
+
+    @Test func tenMegabytesParseQuickly() throws {
+        // 100 000 rows of 16 values in the shapes real files have (integers, decimals, exponents).
+        let header = Array("a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,label\n".utf8)
+        var text = header
+        let row = Array("0.2985,-1.5,12,3.25e-2,0.0001,7,-0.333333,5.5,100,0.61,42,-8.75,0.5,1e3,2.7182818,3\n".utf8)
+        while text.count < 10_000_000 { text += row }
+        let clock = ContinuousClock()
+        var table: CSVTable?
+        let elapsed = try clock.measure { table = try CSV.parse(text, path: "big.csv") }
+        print("parsed \(text.count / 1_000_000) MB of CSV in \(elapsed)")
+        #expect(table?.columnCount == 16 && table?.rowCount == (text.count - header.count) / row.count)
+        #expect(table?.rows.last?[9] == 0.61)
+        // Generous: catches an accidental quadratic step, not a slow machine.
+        #expect(elapsed < .seconds(10))
+    }
+
+    /// Parses `bytes` and checks the outcome is a consistent table of finite values, or a DataError
+    /// naming `path`; anything else (a crash, another error) fails the test. Returns whether it parsed.
+    func checkParsesCleanlyOrFails(_ bytes: [UInt8], path: String, delimiter: CSVDelimiter) -> Bool {
+        do {
+            let t = try CSV.parse(bytes, path: path, delimiter: delimiter)
+            #expect(t.rowCount > 0 && t.columnCount > 0)
+            #expect(t.values.count == t.rowCount * t.columnCount)
+            #expect(t.lineNumbers.count == t.rowCount)
+            #expect(zip(t.lineNumbers, t.lineNumbers.dropFirst()).allSatisfy { $0 < $1 })
+            #expect(t.header.map { $0.count == t.columnCount } ?? true)
+            #expect(t.values.allSatisfy { Float($0).isFinite })
+            for load in [{ try CSV.classification(t, path: path) },
+                         { try CSV.classification(t, path: path, labelColumn: 0, classCount: 3) }] {
+                do {
+                    let d = try load()
+                    #expect(d.inputs.rowCount == t.rowCount && d.inputs.rowWidth == t.columnCount - 1)
+                    #expect(d.classCount <= CSVLimits().maxClassCount)
+                } catch let error as DataError {
+                    #expect(error.description.contains(path))
+                } catch {
+                    Issue.record("\(path): not a DataError: \(error)")
+                }
+            }
+            return true
+        } catch let error as DataError {
+            #expect(error.description.contains(path), "\(error)")
+        } catch {
+            Issue.record("\(path): not a DataError: \(error)")
+        }
+        return false
+    }
+
+    @Test func seededByteMutationsNeverCrash() {
+        let seeds: [(text: [UInt8], delimiter: CSVDelimiter)] = [
+            (Array("\u{FEFF}\"width, cm\",height,\"say \"\"hi\"\"\nthere\",class\r\n1.5,2,\"3\",0\r\n\n-4e-1, 5 ,6,1\n7,8,9,2\n".utf8), .comma),
+            (Array("\"width cm\" height class\n1.5\t2 0\r\n\n -4e-1  5 1\n\"7\" 8 2".utf8), .whitespace),
+        ]
+        // Bytes that steer the parser: quotes, separators, line ends, NUL, blanks, number characters.
+        let interesting: [UInt8] = Array("\",\n\r\0 \t.-+eE019".utf8) + [0xEF, 0xBB, 0xBF, 0x7F, 0xFF]
+        for seed in seeds { #expect(checkParsesCleanlyOrFails(seed.text, path: "seed.csv", delimiter: seed.delimiter)) }
+        var random = SeededGenerator(seed: 12)
+        var parsed = 0
+        // NEURITE_CSV_MUTATIONS runs a longer search (e.g. 1000000) without a code change.
+        let trials = ProcessInfo.processInfo.environment["NEURITE_CSV_MUTATIONS"].flatMap { Int($0) } ?? 4_000
+        for trial in 0..<trials {
+            let seed = seeds[trial % seeds.count]
+            var bytes = seed.text
+            for _ in 0..<Int.random(in: 1...4, using: &random) {
+                let at = Int.random(in: 0...bytes.count, using: &random)
+                let byte = Bool.random(using: &random) ? interesting.randomElement(using: &random)!
+                                                       : UInt8.random(in: 0...255, using: &random)
+                switch Int.random(in: 0..<4, using: &random) {
+                case 0: bytes.insert(byte, at: at)
+                case 1: if at < bytes.count { bytes.remove(at: at) }
+                case 2: if at < bytes.count { bytes[at] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &random) }
+                default:
+                    let end = min(bytes.count, at + Int.random(in: 1...8, using: &random))
+                    bytes.insert(contentsOf: bytes[at..<end], at: at)
+                }
+            }
+            if checkParsesCleanlyOrFails(bytes, path: "mutant-\(trial).csv", delimiter: seed.delimiter) {
+                parsed += 1
+            }
+        }
+        print("mutation test: \(parsed) of \(trials) mutants parsed, the rest were DataErrors")
+        // Both outcomes must be common, or the mutations are not exercising the reader.
+        #expect(parsed > trials / 10 && parsed < trials * 9 / 10)
+    }
 }
 
 @Suite(.enabled(if: SklearnData.isAvailable, "scikit-learn data is not installed (apt-get install python3-sklearn)"))
