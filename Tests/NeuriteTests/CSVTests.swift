@@ -151,6 +151,16 @@ func expectCSVError(_ expected: DataError, naming path: String, mentions: [Strin
         #expect(tabbed.rows == [[1, 2]])
     }
 
+    @Test func countLineSplitKeepsQuotedNames() {
+        // scikit-learn's loaders split their first line themselves with CSV._split.
+        let text = Array("150,4,\"setosa, Iris\",\"say \"\"v\"\"\" \r\n5.1,3.5".utf8)
+        let end = text.firstIndex(of: UInt8(ascii: "\n"))!
+        let fields = CSV._split(text, 0, end, .comma).map { String(decoding: $0, as: UTF8.self) }
+        #expect(fields == ["150", "4", "setosa, Iris", "say \"v\""])
+        // Broken quoting leaves the line whole, which no count-line check accepts.
+        #expect(CSV._split(Array("1,\"2".utf8), 0, 4, .comma).count == 1)
+    }
+
     @Test func skippedLinesAreNotParsed() throws {
         // The count line may hold anything, an unbalanced quote included.
         let t = try CSV.parse(Array("2 rows, \"unbalanced\n1,2\n3,4\n".utf8), path: "s.csv", skipLines: 1)
