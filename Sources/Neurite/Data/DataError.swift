@@ -23,12 +23,28 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case badDimensions(path: String, expected: String, found: [Int])
     /// Two files (or a file and its own header) disagree on how many examples there are.
     case dimensionMismatch(firstPath: String, firstCount: Int, secondPath: String, secondCount: Int)
-    /// A field that should be a number is not.
+    /// A field that should be a number is not (CSV: a decimal number such as `3`, `-0.5` or `1e-3`).
+    /// `text` is the field, cut to its first 48 bytes when longer.
     case badField(path: String, line: Int, column: Int, text: String)
+    /// A CSV field holds NaN, an infinity, or a number too large in magnitude for a 32-bit float
+    /// (the type the data is used as). `text` is the field, cut to its first 48 bytes when longer.
+    case nonFiniteValue(path: String, line: Int, column: Int, text: String)
+    /// A quoted CSV field that opens at `line`, `column` is never closed.
+    case unterminatedQuote(path: String, line: Int, column: Int)
+    /// A quoted CSV field's closing quote is followed by `text` instead of a delimiter or a line end.
+    case textAfterQuote(path: String, line: Int, column: Int, text: String)
+    /// The file goes over a reader limit at `line`: more than `limit` `what` (e.g. "columns"); `setting`
+    /// names the limit to raise (e.g. `CSVLimits.maxColumns`).
+    case limitExceeded(path: String, line: Int, what: String, limit: Int, setting: String)
     /// A row has `found` fields where earlier rows had `expected`.
     case inconsistentColumns(path: String, line: Int, expected: Int, found: Int)
     /// A class-label field is not a non-negative integer.
     case badLabel(path: String, line: Int, column: Int, text: String)
+    /// A class-label field is a whole number but not below `classCount` (the given class count, or
+    /// the largest number of classes allowed).
+    case classLabelOutOfRange(path: String, line: Int, column: Int, text: String, classCount: Int)
+    /// The table in `path` leaves no feature column beside its label or target columns.
+    case noFeatureColumns(path: String, columnCount: Int)
     /// Example `index` (0-based) of the label file `path` has a label outside 0..<classCount.
     case labelOutOfRange(path: String, index: Int, label: Int, classCount: Int)
     /// A requested column (as given, possibly negative) does not exist in a file of `columnCount` columns.
@@ -40,6 +56,7 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// An argument was outside its allowed range, e.g. `k` for k-fold cross-validation.
     case invalidArgument(name: String, value: String, requirement: String)
 
+    /// One line for a user: what is wrong, where, and what was expected.
     public var description: String {
         switch self {
         case let .fileNotFound(path, hint):
@@ -66,12 +83,24 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             }
             return "The files disagree on the number of examples: '\(firstPath)' holds \(firstCount) but '\(secondPath)' holds \(secondCount)."
         case let .badField(path, line, column, text):
-            let shown = text.isEmpty ? "an empty field" : "'\(text)'"
-            return "Line \(line), column \(column) of '\(path)' should be a number but is \(shown)."
+            let shown = text.isEmpty ? "an empty field" : "'\(Self.printable(text))'"
+            return "Line \(line), column \(column) of '\(path)' should be a decimal number (such as 3, -0.5 or 1e-3) but is \(shown)."
+        case let .nonFiniteValue(path, line, column, text):
+            return "Line \(line), column \(column) of '\(path)' should be a finite number of magnitude at most 3.4028235e+38 (values are used as 32-bit floats) but is '\(Self.printable(text))'."
+        case let .unterminatedQuote(path, line, column):
+            return "The quoted field that opens at line \(line), column \(column) of '\(path)' is never closed (a quote inside a quoted field is written twice: \"\")."
+        case let .textAfterQuote(path, line, column, text):
+            return "Line \(line), column \(column) of '\(path)': a quoted field should end at its closing quote, followed by a delimiter or the end of the line, but '\(Self.printable(text))' follows it."
+        case let .limitExceeded(path, line, what, limit, setting):
+            return "Line \(line) of '\(path)' goes over the reader's limit of \(limit) \(what) (\(setting))."
         case let .inconsistentColumns(path, line, expected, found):
             return "Line \(line) of '\(path)' has \(found) fields, but the rows before it have \(expected)."
         case let .badLabel(path, line, column, text):
-            return "Line \(line), column \(column) of '\(path)' should be a class label (a whole number from 0 up) but is '\(text)'."
+            return "Line \(line), column \(column) of '\(path)' should be a class label (a whole number from 0 up) but is '\(Self.printable(text))'."
+        case let .classLabelOutOfRange(path, line, column, text, classCount):
+            return "Line \(line), column \(column) of '\(path)' has class label \(Self.printable(text)), outside the allowed range 0...\(classCount - 1)."
+        case let .noFeatureColumns(path, columnCount):
+            return "The table in '\(path)' has \(columnCount) column\(columnCount == 1 ? "" : "s"), which leaves no feature column beside the label or target column(s)."
         case let .labelOutOfRange(path, index, label, classCount):
             return "Example \(index) in '\(path)' has label \(label), outside the \(classCount) classes 0...\(classCount - 1)."
         case let .columnOutOfRange(path, column, columnCount):
@@ -83,5 +112,25 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         case let .invalidArgument(name, value, requirement):
             return "The argument \(name) = \(value) is invalid: it must be \(requirement)."
         }
+    }
+
+    /// `text` as it can be shown inside a one-line message: control characters, DEL and backslashes
+    /// escaped (`\0`, `\n`, `\u{1B}`, `\\`), because a field's raw bytes could otherwise break the
+    /// line or hide what is wrong (a NUL makes `5\u{0}.9` look like `5`).
+    static func printable(_ text: String) -> String {
+        var shown = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\0": shown += "\\0"
+            case "\t": shown += "\\t"
+            case "\n": shown += "\\n"
+            case "\r": shown += "\\r"
+            case "\\": shown += "\\\\"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                shown += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+            default: shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
     }
 }
