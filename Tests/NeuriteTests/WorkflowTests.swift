@@ -78,6 +78,55 @@ struct CommandLineTests {
         #expect(predict.status == 0 && predict.out.split(separator: "\n").count == 3, "\(predict.out) \(predict.err)")
     }
 
+    func tempDir() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("neurite-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    func lastLine(_ s: String) -> String { s.split(separator: "\n").last.map(String.init) ?? "" }
+
+    /// A CSV classification (iris) and a CSV regression (diabetes) model: evaluate, predict and
+    /// resume work from the checkpoint alone, and 2 epochs + resume give exactly the numbers of an
+    /// uninterrupted 4-epoch run, with and without early stopping.
+    @Test(.enabled(if: SklearnData.isAvailable, "python3-sklearn is not installed"), arguments: [
+        ["--data", "sklearn:iris", "--model", "dense:16,relu,dense:3", "--optimizer", "adam", "--lr", "0.01", "--batch-size", "16"],
+        ["--data", "sklearn:diabetes", "--model", "dense:8,tanh,dense:1", "--lr", "0.01", "--batch-size", "32"],
+        ["--data", "sklearn:wine", "--model", "dense:16,batchnorm,relu,dropout:0.2,dense:3", "--optimizer", "momentum", "--lr", "0.02",
+         "--val-split", "0.2", "--early-stopping", "10"],
+    ])
+    func checkpointsAloneDriveEvaluatePredictAndResume(_ flags: [String]) throws {
+        let dir = try tempDir()
+        let straight = try run(["train"] + flags + ["--epochs", "4", "--json"])
+        #expect(straight.status == 0, "\(straight.err)")
+        let ckpt = dir + "/m.safetensors"
+        let half = try run(["train"] + flags + ["--epochs", "2", "--checkpoint", ckpt, "--json"])
+        #expect(half.status == 0, "\(half.err)")
+        let resumed = try run(["train", "--resume", ckpt, "--epochs", "4", "--json"])
+        #expect(resumed.status == 0, "\(resumed.err)")
+        func drop(_ s: String) -> String { s.replacingOccurrences(of: #","seconds":[0-9.]+"#, with: "", options: .regularExpression) }
+        #expect(drop(lastLine(resumed.out)) == drop(lastLine(straight.out)), "resumed \(resumed.out) vs straight \(straight.out)")
+        let eval = try run(["evaluate", "--checkpoint", ckpt, "--json"])
+        #expect(eval.status == 0 && eval.out.contains("test_loss"), "\(eval.err)")
+        // The features of three test rows, raw (the checkpoint's standardiser prepares them).
+        let csv = dir + "/x.csv"
+        let width = flags[1] == "sklearn:iris" ? 4 : flags[1] == "sklearn:wine" ? 13 : 10
+        try (0..<3).map { r in (0..<width).map { String(Double($0 + r) * 0.5) }.joined(separator: ",") }.joined(separator: "\n")
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        let predict = try run(["predict", "--checkpoint", ckpt, "--input", csv])
+        #expect(predict.status == 0 && predict.out.split(separator: "\n").count == 3, "\(predict.out) \(predict.err)")
+        // A flag that contradicts the checkpoint is refused, naming both values.
+        let contradiction = try run(["train", "--resume", ckpt, "--batch-size", "7"])
+        #expect(contradiction.status != 0 && contradiction.err.contains("--batch-size 7"), "\(contradiction.err)")
+    }
+
+    @Test func summaryPrintsTheLayerListThatRebuildsTheModel() throws {
+        let r = try run(["summary", "--model", "lenet"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("Layer list: conv:6:5:pad=2,relu,maxpool:2,conv:16:5,relu,maxpool:2,flatten,dense:120,relu,dense:84,relu,dense:10"))
+        #expect(r.out.contains("Total parameters: 61706"))
+    }
+
     @Test func badInputGivesAClearErrorAndNonZeroExit() throws {
         let cases: [([String], String)] = [
             (["train", "--batch-size", "0"], "batch-size"),
