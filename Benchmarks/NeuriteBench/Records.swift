@@ -30,12 +30,14 @@ enum Records {
 
     /// {"bench":"train","model","threads","batch","samples_per_s","epoch_s","speedup","efficiency",
     /// "final_loss","test_accuracy","epochs","isa","lib"}
-    static func train(model: String, threads: Int, batch: Int, samplesPerSecond: Double, epochSeconds: Double,
-                      speedup: Double, finalLoss: Double, testAccuracy: Double, epochs: Int, isa: String) -> String {
-        jsonLine([("bench", "train"), ("model", model), ("threads", threads), ("batch", batch),
+    static func train(model: String, recipe: String = "plain", perEpoch: [Double] = [], threads: Int, batch: Int,
+                      samplesPerSecond: Double, epochSeconds: Double, speedup: Double, finalLoss: Double,
+                      testAccuracy: Double, epochs: Int, isa: String) -> String {
+        jsonLine([("bench", "train"), ("model", model), ("recipe", recipe), ("threads", threads), ("batch", batch),
                   ("samples_per_s", samplesPerSecond), ("epoch_s", epochSeconds), ("speedup", speedup),
                   ("efficiency", speedup / Double(threads)), ("final_loss", finalLoss),
-                  ("test_accuracy", testAccuracy), ("epochs", epochs), ("isa", isa), ("lib", lib)])
+                  ("test_accuracy", testAccuracy), ("epochs", epochs), ("epoch_samples_per_s", perEpoch), ("isa", isa),
+                  ("lib", lib)])
     }
 
     /// {"bench":"conv","layer","pass","batch","threads","ms","min_ms","max_ms","gflops","speedup","lib"};

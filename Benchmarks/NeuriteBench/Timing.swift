@@ -73,6 +73,7 @@ func jsonLine(_ fields: [(String, Any)]) -> String {
         case let s as String: v = "\"" + s.replacingQuotes() + "\""
         case let d as Double: v = d.isFinite ? "\(d)" : "null"
         case let i as Int: v = "\(i)"
+        case let a as [Double]: v = "[" + a.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ",") + "]"
         case Optional<Double>.none: v = "null"
         default: v = "\"\(value)\""
         }

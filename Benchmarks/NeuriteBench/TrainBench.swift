@@ -7,8 +7,13 @@ import Neurite
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train the mlp (784-256-128-10 ReLU) or lenet on Fashion-MNIST with plain SGD (lr 0.05, batch 64), per thread count.",
-        discussion: "Verifies first that every thread count gives bitwise the same weights, then reports epoch seconds, samples/s, speed-up, loss and test accuracy."
+        abstract: "Train the mlp (784-256-128-10 ReLU) or lenet on Fashion-MNIST per thread count, with the plain peer recipe or `make run`'s.",
+        discussion: """
+        Recipes: plain = SGD lr 0.05, batch 64 (design.md §5, the peers' recipe); main = `make run`'s Adam lr 0.001, \
+        cosine schedule over the run, dropout 0.2 after hidden activations, batch 64. Verifies that every thread count gives \
+        bitwise the same weights, then reports epoch seconds, samples/s (each epoch's too, so a slowdown shows), speed-up, \
+        loss and test accuracy.
+        """
     )
 
     @OptionGroup var common: BenchOptions
@@ -16,11 +21,15 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Epochs per run.") var epochs: Int = 1
     @Option(help: "Mini-batch size.") var batch: Int = 64
     @Option(help: "Training examples (default: all 60 000).") var limit: Int?
+    @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.2).") var recipe: String = "plain"
     @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults, so accuracies line up with the peers) or default (He/Glorot, zero biases).")
     var initialization: String = "pytorch"
 
     func validate() throws {
         guard ["pytorch", "default"].contains(initialization) else { throw ValidationError("--initialization must be pytorch or default") }
+        guard ["plain", "main"].contains(recipe) else { throw ValidationError("--recipe must be plain or main, got \(recipe)") }
+        guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be in 1...1000, got \(epochs)") }
+        guard batch >= 1, batch <= 65_536 else { throw ValidationError("--batch must be in 1...65536, got \(batch)") }
     }
 
     func run() throws {
@@ -36,10 +45,16 @@ struct TrainBench: ParsableCommand {
         }
         for t in counts {
             Runtime.threads = t
-            let m = try Models.make(model, inputShape: [784], outputs: 10, seed: 1)
+            let main = recipe == "main"
+            let m = try Models.make(model, inputShape: [784], imageShape: [1, 28, 28], outputs: 10, dropout: main ? 0.2 : 0, seed: 1)
             if initialization == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
-            let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.05), seed: 1)
+            let optimizer: any Optimizer = main ? Adam(learningRate: 0.001) : SGD(learningRate: 0.05)
+            let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
+                                  schedule: main ? .cosine(epochs: epochs, minimum: 1e-5) : .constant, seed: 1)
             let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
+            if !common.json && epochs > 1 {
+                print("  per epoch (samples/s): " + h.epochs.map { fixed($0.samplesPerSecond, 0) }.joined(separator: ", "))
+            }
             let weights = [m.parameters.values.scalars.map(\.bitPattern)]
             if let r = reference, r != weights {
                 throw ValidationError("verification failed: \(t) threads gave different weights than \(counts[0]) (kernels must be deterministic)")
@@ -52,7 +67,7 @@ struct TrainBench: ParsableCommand {
             let acc = trainer.evaluate(test).accuracy ?? 0
             let loss = h.epochs.last!.trainLoss
             if common.json {
-                print(Records.train(model: model, threads: t, batch: batch, samplesPerSecond: rate, epochSeconds: seconds,
+                print(Records.train(model: model, recipe: recipe, perEpoch: h.epochs.map(\.samplesPerSecond), threads: t, batch: batch, samplesPerSecond: rate, epochSeconds: seconds,
                                     speedup: speedup, finalLoss: Double(loss), testAccuracy: Double(acc),
                                     epochs: epochs, isa: Runtime.isa))
             } else {
