@@ -27,6 +27,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "L2 regularisation λ (J + λ‖θ‖², biases excluded); decoupled for adamw (default 0).") var weightDecay: Float?
     @Option(name: .long, help: "Dropout probability after each hidden activation, in [0, 1), for models without dropout of their own.") var dropout: Float?
     @Option(name: .long, help: "Learning-rate schedule: constant (default), step (×0.5 every 5 epochs) or cosine.") var schedule: String?
+    @Option(name: .long, help: "Augment image training batches: comma-separated crop[=PAD], flip, erase[=P] (e.g. crop,flip).") var augment: String?
     @Option(name: .long, help: "Fraction of the training data held out for validation (default 0).") var valSplit: Double?
     @Option(name: .long, help: "Stop after this many epochs without validation-loss improvement and restore the best weights.") var earlyStopping: Int?
     @Option(name: .long, help: "Threads for the kernels (default: NEURITE_NUM_THREADS, OMP_NUM_THREADS or the physical cores).") var threads: Int?
@@ -99,6 +100,7 @@ struct Train: ParsableCommand {
                               schedule: lrSchedule(epochs: epochs ?? 10, lr: config.learningRate), seed: s)
         trainer.data = description
         if let p = earlyStopping { trainer.earlyStopping = EarlyStopping(metric: .validationLoss, patience: p) }
+        if let a = augment { trainer.augmentation = try Augmentation(a, imageShape: m.inputShape) }
         return trainer
     }
 
@@ -125,6 +127,7 @@ struct Train: ParsableCommand {
         if let s = seed, s != trainer.seed { throw conflict("--seed", "\(s)", "seed \(trainer.seed)") }
         if let b = batchSize, b != trainer.batchSize { throw conflict("--batch-size", "\(b)", "batch size \(trainer.batchSize)") }
         if let d = dropout, d > 0 { throw conflict("--dropout", "\(d)", "the architecture \(loaded.model.spec)") }
+        if let a = augment, a != trainer.augmentation?.text { throw conflict("--augment", a, trainer.augmentation.map { "augmentation \($0.text)" } ?? "no augmentation") }
         if let v = valSplit, v != loaded.data.validationFraction { throw conflict("--val-split", "\(v)", "validation fraction \(loaded.data.validationFraction)") }
         if let p = earlyStopping, p != trainer.earlyStopping?.patience { throw conflict("--early-stopping", "\(p)", trainer.earlyStopping.map { "patience \($0.patience)" } ?? "no early stopping") }
         if let s = schedule, lrSchedule(epochs: trainer.targetEpochs, lr: trainer.baseLearningRate) != trainer.schedule {

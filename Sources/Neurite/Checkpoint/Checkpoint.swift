@@ -56,9 +56,11 @@ public enum Checkpoint {
         public var generator: [String]
         /// Early stopping's configuration and progress, if used.
         public var earlyStopping: EarlyStopping.State?
+        /// The training batches' augmentation, if used.
+        public var augmentation: Augmentation?
         enum CodingKeys: String, CodingKey {
             case optimizer, schedule, seed, modelSeed = "model_seed", epoch, epochs, batchSize = "batch_size", stepCount = "step_count"
-            case batchesDone = "batches_done", generator, earlyStopping = "early_stopping"
+            case batchesDone = "batches_done", generator, earlyStopping = "early_stopping", augmentation
         }
     }
 
@@ -109,6 +111,9 @@ public enum Checkpoint {
                 trainer.batchSize = t.batchSize
                 trainer.targetEpochs = t.epochs
                 trainer.data = data
+                if let a = t.augmentation {
+                    trainer.augmentation = try Augmentation(a.text, imageShape: a.imageShape)   // re-validated
+                }
                 if let es = t.earlyStopping {
                     var best: (parameters: Tensor, buffers: [String: Tensor])?
                     if es.restoreBest && es.bestEpoch > 0 {
@@ -182,7 +187,8 @@ public enum Checkpoint {
             optimizer: optimizer, schedule: trainer.schedule, seed: String(trainer.seed), modelSeed: String(model.seed), epoch: trainer.completedEpochs,
             epochs: max(trainer.targetEpochs, trainer.completedEpochs), batchSize: trainer.batchSize,
             stepCount: trainer.optimizer.stepCount, batchesDone: trainer.epochPosition?.batchesDone ?? 0,
-            generator: generator.stateWords.map(String.init), earlyStopping: trainer.earlyStopping?.state)
+            generator: generator.stateWords.map(String.init), earlyStopping: trainer.earlyStopping?.state,
+            augmentation: trainer.augmentation)
         let outputs = model.outputShape.reduce(1, *)
         let classCount = trainer.loss is MeanSquaredError ? 0 : max(trainer.data.classNames.count, outputs == 1 ? 2 : outputs)
         try write(tensors: tensors, model: model, task: Task(loss: trainer.loss.name, classCount: classCount),

@@ -38,6 +38,11 @@ public enum Models {
                 + "conv:64:3:pad=1,relu,conv:64:3:pad=1,relu,conv:64:3:pad=1,relu,maxpool:3:stride=2,flatten,"
                 + "dense:256,relu,dropout:0.5,dense:128,relu,dropout:0.5,dense:\($0)"
         },
+        Named(name: "cnn-bn", inputShape: [1, 28, 28], defaultOutputs: 10,
+              about: "3 × (conv 3×3, batch norm, ReLU, max-pool 2) with 32-64-128 filters, FC 256 with batch norm and dropout") {
+            "conv:32:3:pad=1,batchnorm,relu,maxpool:2,conv:64:3:pad=1,batchnorm,relu,maxpool:2,"
+                + "conv:128:3:pad=1,batchnorm,relu,maxpool:2,flatten,dense:256,batchnorm,relu,dropout:0.3,dense:\($0)"
+        },
         Named(name: "alexnet", inputShape: [3, 227, 227], defaultOutputs: 1000,
               about: "AlexNet (one tower): 227×227×3, CONV1 96@11×11/4 … FC 4096-4096-1000") {
             "conv:96:11:stride=4,relu,maxpool:3:stride=2,lrn,conv:256:5:pad=2,relu,maxpool:3:stride=2,lrn,"

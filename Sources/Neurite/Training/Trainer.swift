@@ -99,6 +99,8 @@ public final class Trainer {
     public var earlyStopping: EarlyStopping?
     /// Where the data came from and how it was prepared (saved in checkpoints).
     public var data = DataDescription()
+    /// Random transforms of each training batch (saved in checkpoints; none at evaluation).
+    public var augmentation: Augmentation?
     /// Mini-batch size of the last `fit` (saved in checkpoints, so a resumed run uses it again).
     public var batchSize = 64
     /// Epochs the last `fit` was asked to reach in total (saved in checkpoints).
@@ -191,7 +193,9 @@ public final class Trainer {
         var interrupted = false
         for b in firstBatch..<max(firstBatch, batches) {
             let idx = order[(b * batchSize)..<min((b + 1) * batchSize, train.count)]
-            let x = train.inputs.gatheringRows(idx)
+            var x = train.inputs.gatheringRows(idx)
+            // Per-step seed: a resumed run transforms the same examples the same way.
+            augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount)))
             let t = train.target(idx)
             context.step = optimizer.stepCount
             let y = model.forward(x, context: context)
