@@ -5,7 +5,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PKGS := libomp-dev zlib1g-dev dataset-fashion-mnist python3-sklearn
 
-.PHONY: setup run test test-serial bench
+.PHONY: setup run test test-serial test-mpi bench
 setup:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -22,6 +22,17 @@ test: setup
 
 test-serial: setup
 	$(SWIFT) test --disable-default-traits --scratch-path .build-serial
+
+# Data-parallel training under mpirun (2 ranks on this machine); needs Open MPI, installed here.
+test-mpi: setup
+	@missing=""; for p in libopenmpi-dev openmpi-bin; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "test-mpi: installing$$missing"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	$(SWIFT) build --traits MPI --scratch-path .build-mpi --product neurite
+	Tests/MPI/data_parallel.sh .build-mpi/debug/neurite
 
 bench: setup
 	$(SWIFT) run -c release neurite-bench all

@@ -25,16 +25,21 @@ let package = Package(
     ],
     traits: [
         .trait(name: "OpenMP", description: "Parallel C kernels through LLVM's libomp (Debian: libomp-dev)."),
+        .trait(name: "MPI", description: "Data-parallel training across processes with Open MPI (Debian: libopenmpi-dev, openmpi-bin)."),
         .default(enabledTraits: ["OpenMP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
         .target(
             name: "CNeurite",
+            dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))],
             path: "CSupport",
-            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast", "-std=gnu11"])],
+            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast", "-std=gnu11"]),
+                                  .define("NEURITE_MPI", .when(traits: ["MPI"]))],
             linkerSettings: openMPLink + [.linkedLibrary("m")]
         ),
         .target(name: "NeuriteTensor", dependencies: ["CNeurite"], swiftSettings: optimizeDebug),

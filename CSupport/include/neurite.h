@@ -239,6 +239,35 @@ void nk_lrn_backward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float a
                          const float *x, const float *y, const float *scale, const float *dy,
                          float *dx);
 
+// ---------------------------------------------------------------------------------------------
+// Distributed data parallelism (MPI; single-process stand-ins without the MPI trait)
+// ---------------------------------------------------------------------------------------------
+// Every call returns 0 on success and -1 on an MPI error. Only the thread that called
+// nk_dist_init may call the others (MPI_THREAD_FUNNELED).
+
+/// 1 when built with the MPI trait.
+int nk_dist_available(void);
+/// Initialises MPI (once; later calls do nothing). -1 without the trait or on failure.
+int nk_dist_init(void);
+/// Finalises MPI if nk_dist_init initialised it.
+void nk_dist_finalize(void);
+/// This process's rank (0 when MPI is not running).
+int nk_dist_rank(void);
+/// Number of processes (1 when MPI is not running).
+int nk_dist_size(void);
+/// buf[i] = Σ over ranks of buf[i], in place, blocking. buf: [n].
+int nk_dist_allreduce_sum_f32(float *buf, int64_t n);
+/// The same for doubles (metrics). buf: [n], n < 2^30.
+int nk_dist_allreduce_sum_f64(double *buf, int64_t n);
+/// Starts the same sum without waiting (buf must not be touched until nk_dist_wait_all).
+int nk_dist_iallreduce_sum_f32(float *buf, int64_t n);
+/// Waits for every sum started since the last call.
+int nk_dist_wait_all(void);
+/// Copies root's buf to every rank. buf: [n], n < 2^30.
+int nk_dist_broadcast_f32(float *buf, int64_t n, int root);
+/// Stops every rank (after a failure on this one) with exit code `code`.
+void nk_dist_abort(int code);
+
 #ifdef __cplusplus
 }
 #endif

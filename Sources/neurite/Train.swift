@@ -38,6 +38,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Write training curves (SVG) here.") var plot: String?
     @Option(name: .long, help: "k-fold cross-validation on the training data instead of one training run.") var kfold: Int?
     @Flag(name: .long, help: "Print one JSON object per epoch and a final summary object.") var json = false
+    @Flag(name: .long, help: "Data-parallel runs (mpirun): verify after every epoch that all ranks hold bitwise the same parameters.") var checkReplicas = false
     @Option(name: .long, help: "Weight initialisation: default (He before ReLU, Glorot otherwise, zero biases) or pytorch (U(±1/√fan-in) for weights and biases, PyTorch's defaults).")
     var initialization: String = "default"
 
@@ -136,12 +137,32 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        do { try runOrThrow() } catch let e as CLIError {
-            throw e
-        } catch let e as ValidationError {
-            throw e
-        } catch {
-            throw CLIError(error.userMessage)
+        // Under `mpirun` every rank runs this command; rank 0 alone writes to standard output.
+        if Distributed.wasLaunchedByMPI {
+            do { try Distributed.start() } catch { throw CLIError("launched by mpirun, but \(error)") }
+            if Distributed.rank != 0 {
+                let devNull = open("/dev/null", O_WRONLY)
+                if devNull >= 0 { dup2(devNull, STDOUT_FILENO); close(devNull) }
+            }
+        }
+        defer { Distributed.stop() }
+        do { try runOrThrow() } catch {
+            let message: String
+            switch error {
+            case let e as CLIError: message = e.message
+            case let e as ValidationError: message = e.message
+            default: message = error.userMessage
+            }
+            if Distributed.size > 1 {
+                // A failure on one rank would leave the others waiting in the next collective: stop
+                // them all. Collective failures (a non-finite loss) reach every rank; rank 0 reports.
+                let collective = error is TrainingError || message.hasPrefix("training stopped")
+                if Distributed.rank == 0 || !collective { warn("Error (rank \(Distributed.rank) of \(Distributed.size)): \(message)") }
+                fflush(nil)
+                Distributed.abort(code: 1)
+            }
+            if error is ValidationError { throw error }
+            throw CLIError(message)
         }
     }
 
@@ -190,24 +211,26 @@ struct Train: ParsableCommand {
         } else {
             trainer = try makeTrainer(for: train, imageShape: data.imageShape, description: data.description)
             if let warning = Dataset.ruleOfThumbWarning(examples: train.count, parameters: trainer.model.parameterCount), !json,
+               Distributed.rank == 0,
                train.count < 10_000 {
                 warn("note: \(warning)")
             }
         }
         stopRequests.attach(trainer)
+        trainer.checksReplicasEveryEpoch = checkReplicas
         let totalEpochs = epochs ?? (loaded != nil ? trainer.targetEpochs : 10)
         let remaining = max(0, totalEpochs - trainer.completedEpochs)
         var callbacks: [any TrainingCallback] = []
         let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: trainer.batchSize)
         callbacks.append(progress)
-        if let l = log { callbacks.append(try MetricsLogger(path: l)) }
+        if let l = log, Distributed.rank == 0 { callbacks.append(try MetricsLogger(path: l)) }
         if let c = checkpoint { callbacks.append(CheckpointWriter(path: c)) }
 
         if !json {
             let name = model ?? (loaded == nil ? "mlp" : "the checkpoint's model")
             print("Training \(name) (\(trainer.model.parameterCount) parameters) on \(description.source ?? "?"): \(train.count) examples"
                   + (validation.map { ", \($0.count) for validation" } ?? "") + ", \(data.test.count) test; "
-                  + "\(Runtime.threads) thread(s), \(Runtime.isa)")
+                  + (Distributed.size > 1 ? "\(Distributed.size) ranks × " : "") + "\(Runtime.threads) thread(s), \(Runtime.isa)")
         }
 
         let start = Date()
@@ -234,7 +257,7 @@ struct Train: ParsableCommand {
             print("Early stopping: best validation loss \(best) at epoch \(s.bestEpoch); its weights are restored")
         }
         if let c = checkpoint, trainer.earlyStopping != nil { try Checkpoint.save(trainer, to: c) }
-        if let p = plot { try TrainingCurves.write(history, to: p, title: "\(model ?? "model") on \(description.source ?? "data")") }
+        if let p = plot, Distributed.rank == 0 { try TrainingCurves.write(history, to: p, title: "\(model ?? "model") on \(description.source ?? "data")") }
         let result = trainer.evaluate(data.test)
         if json {
             var fields = ["\"event\":\"done\"", "\"test_loss\":\(MetricsLogger.num(result.loss))", "\"epochs\":\(trainer.completedEpochs)",

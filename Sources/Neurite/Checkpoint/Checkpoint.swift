@@ -58,9 +58,11 @@ public enum Checkpoint {
         public var earlyStopping: EarlyStopping.State?
         /// The training batches' augmentation, if used.
         public var augmentation: Augmentation?
+        /// Data-parallel ranks the run used (1 without MPI); a resumed run must use as many.
+        public var ranks: Int?
         enum CodingKeys: String, CodingKey {
             case optimizer, schedule, seed, modelSeed = "model_seed", epoch, epochs, batchSize = "batch_size", stepCount = "step_count"
-            case batchesDone = "batches_done", generator, earlyStopping = "early_stopping", augmentation
+            case batchesDone = "batches_done", generator, earlyStopping = "early_stopping", augmentation, ranks
         }
     }
 
@@ -99,6 +101,10 @@ public enum Checkpoint {
                 guard t.epoch >= 0, t.epoch <= t.epochs, t.epochs <= 1_000_000, t.stepCount >= 0, t.stepCount <= Int(Int32.max),
                       (1...1_000_000).contains(t.batchSize), t.batchesDone >= 0, t.batchesDone <= Int(Int32.max) else {
                     throw ModelError("epoch \(t.epoch) of \(t.epochs), batch size \(t.batchSize), step \(t.stepCount), \(t.batchesDone) batches done: out of range")
+                }
+                let ranks = Distributed.size
+                guard (t.ranks ?? 1) == ranks else {
+                    throw ModelError("the run used \(t.ranks ?? 1) data-parallel ranks and this one has \(ranks): resume with as many (the shards and batches depend on it)")
                 }
                 let trainer = Trainer(model: model, loss: loss, optimizer: try t.optimizer.makeOptimizer(), schedule: t.schedule, seed: seed)
                 var state: [String: Tensor] = [:]
@@ -169,8 +175,10 @@ public enum Checkpoint {
                   data: data, training: nil, to: path)
     }
 
-    /// Writes the complete training state of `trainer` atomically to `path`.
+    /// Writes the complete training state of `trainer` atomically to `path`. In data-parallel
+    /// training only rank 0 writes (every rank holds the same state).
     public static func save(_ trainer: Trainer, to path: String) throws {
+        guard !trainer.isDistributed || Distributed.rank == 0 else { return }
         let model = trainer.model
         var tensors = modelTensors(model)
         for (name, t) in trainer.optimizer.state(model.parameters) { tensors["optimizer.\(name)"] = t }
@@ -188,7 +196,7 @@ public enum Checkpoint {
             epochs: max(trainer.targetEpochs, trainer.completedEpochs), batchSize: trainer.batchSize,
             stepCount: trainer.optimizer.stepCount, batchesDone: trainer.epochPosition?.batchesDone ?? 0,
             generator: generator.stateWords.map(String.init), earlyStopping: trainer.earlyStopping?.state,
-            augmentation: trainer.augmentation)
+            augmentation: trainer.augmentation, ranks: trainer.isDistributed ? Distributed.size : 1)
         let outputs = model.outputShape.reduce(1, *)
         let classCount = trainer.loss is MeanSquaredError ? 0 : max(trainer.data.classNames.count, outputs == 1 ? 2 : outputs)
         try write(tensors: tensors, model: model, task: Task(loss: trainer.loss.name, classCount: classCount),

@@ -145,10 +145,15 @@ public final class Sequential: @unchecked Sendable {
     /// from last to first, writing the parameter gradients into `context.gradients`. Returns
     /// ∇input E when the context asks for it (see `TrainingContext.needsInputGradient`), else an
     /// empty tensor.
+    /// `layerDone(i)` runs after layer i's backward: its parameter gradients are final from then on
+    /// (data-parallel training starts summing them over ranks there).
     @discardableResult
-    public func backward(_ outputGradient: Tensor, context: TrainingContext) -> Tensor {
+    public func backward(_ outputGradient: Tensor, context: TrainingContext, layerDone: ((Int) -> Void)? = nil) -> Tensor {
         var g = outputGradient
-        for (layer, step) in zip(layers, context.layerSteps).reversed() { g = layer.backward(g, step: step) }
+        for (i, (layer, step)) in zip(layers, context.layerSteps).enumerated().reversed() {
+            g = layer.backward(g, step: step)
+            layerDone?(i)
+        }
         return g
     }
 

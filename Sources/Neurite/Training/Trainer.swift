@@ -107,6 +107,13 @@ public final class Trainer {
     public var targetEpochs = 0
     /// The working memory of this trainer's steps.
     public let context: TrainingContext
+    /// Train data-parallel over the `Distributed` ranks (when there are several).
+    public var dataParallel = true
+    /// Largest gradient bucket summed over ranks at once (a layer larger than this is a bucket of
+    /// its own). Small buckets start communicating earlier; each costs one message's latency.
+    public var bucketBytes = 256 << 10
+    /// Verify after every epoch that all ranks hold bitwise the same parameters.
+    public var checksReplicasEveryEpoch = false
     private let stopFlag = StopFlag()
 
     /// A trainer of `model` (whose `seed` also seeds the shuffling) with `loss` and `optimizer`.
@@ -162,8 +169,10 @@ public final class Trainer {
         var history = History()
         stopFlag.clear()
         let all: [any TrainingCallback] = (earlyStopping.map { [$0] } ?? []) + callbacks
+        try checkReplicas()
         for _ in 0..<epochs {
             let metrics = try trainEpoch(train, validation: validation, batchSize: batchSize, callbacks: all)
+            if checksReplicasEveryEpoch { try checkReplicas() }
             history.epochs.append(metrics)
             if stopFlag.isSet { history.interrupted = true; break }
             var stop = false
@@ -175,6 +184,15 @@ public final class Trainer {
     }
 
     /// One epoch over `train` (shuffled), then validation metrics.
+    ///
+    /// Data-parallel (`dataParallel` with several `Distributed` ranks, PyTorch DDP's semantics with a
+    /// `DistributedSampler`): every rank shuffles identically, each global batch of ranks ×
+    /// `batchSize` examples is cut into contiguous per-rank shards (the last, partial one as evenly
+    /// as possible), each rank's loss gradient is weighted by its share of the global batch, and the
+    /// gradient arena is summed over ranks in buckets started as soon as backward has finished their
+    /// layers, so the sums overlap the rest of backward. Every rank then takes the same optimizer
+    /// step; batch-norm buffers follow rank 0's. Metrics, a non-finite loss and a stop request are
+    /// reduced every step, so all ranks agree on them at the same batch.
     public func trainEpoch(_ train: Dataset, validation: Dataset? = nil, batchSize: Int,
                            callbacks: [any TrainingCallback] = []) throws -> EpochMetrics {
         let epoch = completedEpochs + 1
@@ -185,30 +203,69 @@ public final class Trainer {
             firstBatch = position.batchesDone
             epochPosition = nil
         }
+        let ranks = isDistributed ? Distributed.size : 1, rank = isDistributed ? Distributed.rank : 0
         let generatorAtStart = generator
         let order = generator.permutation(train.count)
-        let batches = (train.count + batchSize - 1) / batchSize
+        let globalBatch = batchSize * ranks
+        let batches = (train.count + globalBatch - 1) / globalBatch
         var lossSum: Double = 0, correct = 0, seen = 0
         let start = Date()
         var interrupted = false
+        let buckets = ranks > 1 ? gradientBuckets() : []
         for b in firstBatch..<max(firstBatch, batches) {
-            let idx = order[(b * batchSize)..<min((b + 1) * batchSize, train.count)]
-            var x = train.inputs.gatheringRows(idx)
-            // Per-step seed: a resumed run transforms the same examples the same way.
-            augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount)))
-            let t = train.target(idx)
+            let lo = b * globalBatch, hi = min(lo + globalBatch, train.count)
+            let share = (hi - lo + ranks - 1) / ranks
+            let idx = order[min(lo + rank * share, hi)..<min(lo + (rank + 1) * share, hi)]
+            var value: Float = 0, right = 0
             context.step = optimizer.stepCount
-            let y = model.forward(x, context: context)
-            let (value, grad) = loss.evaluate(output: y, target: t)
-            guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
-            model.backward(grad, context: context)
+            if !idx.isEmpty {
+                var x = train.inputs.gatheringRows(idx)
+                // Per-step seed: a resumed run transforms the same examples the same way.
+                augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount), UInt64(rank)))
+                let t = train.target(idx)
+                let y = model.forward(x, context: context)
+                var grad: Tensor
+                (value, grad) = loss.evaluate(output: y, target: t)
+                if train.isClassification { right = Trainer.countCorrect(y, t) }
+                if ranks > 1 { grad = grad * (Float(idx.count) / Float(hi - lo)) }
+                if ranks == 1 {
+                    guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
+                    model.backward(grad, context: context)
+                } else {
+                    var next = 0
+                    var failure: (any Error)?
+                    model.backward(grad, context: context) { layer in
+                        while next < buckets.count, buckets[next].readyAfterLayer == layer {
+                            do { try Distributed.beginSum(self.context.gradients, range: buckets[next].range) } catch { failure = error }
+                            next += 1
+                        }
+                    }
+                    if let f = failure { throw f }
+                }
+            } else {
+                context.zeroGradients()
+            }
+            var batchLoss = value, batchCount = idx.count, stop = stopFlag.isSet
+            if ranks > 1 {
+                if idx.isEmpty { for bucket in buckets { try Distributed.beginSum(context.gradients, range: bucket.range) } }
+                try Distributed.waitAll()
+                let totals = try Distributed.sum([Double(value) * Double(idx.count), Double(right), Double(idx.count),
+                                                  value.isFinite ? 0 : 1, stop ? 1 : 0])
+                guard totals[3] == 0 else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: .nan) }
+                batchCount = Int(totals[2])
+                batchLoss = Float(totals[0] / max(totals[2], 1))
+                right = Int(totals[1])
+                stop = totals[4] > 0
+                if stop { stopFlag.set() }
+            }
             model.commit(context)
+            if ranks > 1 { for (_, buffer) in model.buffers { try Distributed.broadcast(buffer.value) } }
             optimizer.step(model.parameters, gradients: context.gradients)
-            lossSum += Double(value) * Double(idx.count)
-            seen += idx.count
-            if train.isClassification { correct += Trainer.countCorrect(y, t) }
-            for c in callbacks { c.trainerDidFinishBatch(self, epoch: epoch, batch: b + 1, batches: batches, loss: value) }
-            if stopFlag.isSet && b + 1 < batches {
+            lossSum += Double(batchLoss) * Double(batchCount)
+            seen += batchCount
+            correct += right
+            for c in callbacks { c.trainerDidFinishBatch(self, epoch: epoch, batch: b + 1, batches: batches, loss: batchLoss) }
+            if stop && b + 1 < batches {
                 epochPosition = (generatorAtStart, b + 1)
                 interrupted = true
                 break
@@ -228,9 +285,58 @@ public final class Trainer {
         return m
     }
 
-    /// Loss and (for classification) accuracy of the model on `data` with the trainer's loss.
+    /// Whether steps are data-parallel over several ranks.
+    public var isDistributed: Bool { dataParallel && Distributed.size > 1 }
+
+    /// Contiguous ranges of the gradient arena summed together, in the order backward completes
+    /// them (last layers first), each at most `bucketBytes` unless one layer alone is larger, with
+    /// the index of the layer after whose backward the range is complete.
+    func gradientBuckets() -> [(range: Range<Int>, readyAfterLayer: Int)] {
+        var buckets: [(range: Range<Int>, readyAfterLayer: Int)] = []
+        var upper = model.parameters.count, lower = upper
+        for (i, layer) in model.layers.enumerated().reversed() {
+            guard let first = layer.parameters.first else { continue }
+            lower = first.offset
+            if (upper - lower) * 4 >= bucketBytes {
+                buckets.append((lower..<upper, i))
+                upper = lower
+            }
+        }
+        if upper > 0 { buckets.append((0..<upper, 0)) }
+        return buckets
+    }
+
+    /// Loss and (for classification) accuracy of the model on `data` with the trainer's loss. When
+    /// data-parallel, each rank evaluates its shard and the sums are reduced (`predictions` then
+    /// holds this rank's shard only).
     public func evaluate(_ data: Dataset, batchSize: Int = 500) -> Evaluation {
-        model.evaluate(data, loss: loss, batchSize: batchSize)
+        guard isDistributed else { return model.evaluate(data, loss: loss, batchSize: batchSize) }
+        let ranks = Distributed.size, rank = Distributed.rank
+        let lo = data.count * rank / ranks, hi = data.count * (rank + 1) / ranks
+        let shard = model.evaluate(data.slice(lo..<hi), loss: loss, batchSize: batchSize)
+        let n = Double(hi - lo)
+        let right = Double(shard.predictions.enumerated().filter { data.isClassification && $0.element == data.labels[lo + $0.offset] }.count)
+        do {
+            let t = try Distributed.sum([Double(shard.loss) * n, right, n])
+            return Evaluation(loss: Float(t[0] / max(t[2], 1)), accuracy: data.isClassification ? Float(t[1] / max(t[2], 1)) : nil,
+                              predictions: shard.predictions)
+        } catch {
+            FileHandle.standardError.write(Data("rank \(rank): \(error); stopping every rank\n".utf8))
+            Distributed.abort(code: 3)
+        }
+    }
+
+    /// Throws unless every rank holds bitwise the same parameters (compares each 16-bit piece of the
+    /// arena's checksum: all ranks agree exactly when N·Σc² = (Σc)² for every piece).
+    public func checkReplicas() throws {
+        guard isDistributed else { return }
+        let h = model.parameters.checksum
+        let pieces = (0..<4).map { Double((h >> (16 * UInt64($0))) & 0xFFFF) }
+        let t = try Distributed.sum(pieces + pieces.map { $0 * $0 })
+        let n = Double(Distributed.size)
+        for i in 0..<4 where t[4 + i] * n != t[i] * t[i] {
+            throw TrainingError.dataMismatch("the \(Distributed.size) ranks hold different parameters (checksum of rank \(Distributed.rank): \(String(h, radix: 16))); start every rank with the same seed and checkpoint")
+        }
     }
 
     static func countCorrect(_ y: Tensor, _ t: LossTarget) -> Int {
