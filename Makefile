@@ -33,6 +33,7 @@ test-mpi: setup
 	fi
 	$(SWIFT) build --traits MPI --scratch-path .build-mpi --product neurite
 	Tests/MPI/data_parallel.sh .build-mpi/debug/neurite
+	Tests/MPI/across_namespaces.sh .build-mpi/debug/neurite
 
 bench: setup
 	$(SWIFT) run -c release neurite-bench all
