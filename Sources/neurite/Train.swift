@@ -259,6 +259,12 @@ struct Train: ParsableCommand {
         if let c = checkpoint, trainer.earlyStopping != nil { try Checkpoint.save(trainer, to: c) }
         if let p = plot, Distributed.rank == 0 { try TrainingCurves.write(history, to: p, title: "\(model ?? "model") on \(description.source ?? "data")") }
         let result = trainer.evaluate(data.test)
+        if trainer.isDistributed, trainer.communication.steps > 0, !json {
+            let c = trainer.communication
+            let exposed = c.exposedSeconds / Double(c.steps)
+            print(String(format: "Gradient all-reduce: %.3f ms for the whole arena at once; %.3f ms per step left waiting after backward (the rest of the sums overlapped backward; the wait includes any slower rank)",
+                         c.fullSumSeconds * 1000, exposed * 1000))
+        }
         if json {
             var fields = ["\"event\":\"done\"", "\"test_loss\":\(MetricsLogger.num(result.loss))", "\"epochs\":\(trainer.completedEpochs)",
                           String(format: "\"seconds\":%.3f", seconds)]

@@ -114,6 +114,10 @@ public final class Trainer {
     public var bucketBytes = 256 << 10
     /// Verify after every epoch that all ranks hold bitwise the same parameters.
     public var checksReplicasEveryEpoch = false
+    /// Data-parallel communication so far: steps, seconds spent waiting for gradient sums after
+    /// backward (the part not hidden behind it), and the seconds one blocking sum of the whole
+    /// gradient arena takes (measured before the first epoch).
+    public private(set) var communication = (steps: 0, exposedSeconds: 0.0, fullSumSeconds: 0.0)
     private let stopFlag = StopFlag()
 
     /// A trainer of `model` (whose `seed` also seeds the shuffling) with `loss` and `optimizer`.
@@ -170,6 +174,17 @@ public final class Trainer {
         stopFlag.clear()
         let all: [any TrainingCallback] = (earlyStopping.map { [$0] } ?? []) + callbacks
         try checkReplicas()
+        if isDistributed && communication.fullSumSeconds == 0 {
+            // The cost of one unhidden sum of the whole gradient arena (scratch copy, 5 runs, best).
+            let scratch = model.parameters.makeGradientArena()
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let t0 = Date()
+                try Distributed.sum(scratch)
+                best = min(best, Date().timeIntervalSince(t0))
+            }
+            communication.fullSumSeconds = best
+        }
         for _ in 0..<epochs {
             let metrics = try trainEpoch(train, validation: validation, batchSize: batchSize, callbacks: all)
             if checksReplicasEveryEpoch { try checkReplicas() }
@@ -248,7 +263,10 @@ public final class Trainer {
             var batchLoss = value, batchCount = idx.count, stop = stopFlag.isSet
             if ranks > 1 {
                 if idx.isEmpty { for bucket in buckets { try Distributed.beginSum(context.gradients, range: bucket.range) } }
+                let waitStart = Date()
                 try Distributed.waitAll()
+                communication.steps += 1
+                communication.exposedSeconds += Date().timeIntervalSince(waitStart)
                 let totals = try Distributed.sum([Double(value) * Double(idx.count), Double(right), Double(idx.count),
                                                   value.isFinite ? 0 : 1, stop ? 1 : 0])
                 guard totals[3] == 0 else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: .nan) }
