@@ -53,7 +53,14 @@ int nk_physical_cores(void) {
     return cores;
 }
 
+// A calling thread's own limit (0: none), for work that is already split over threads at a higher
+// level (a training step's micro-shards): its kernels then stay on that thread.
+static _Thread_local int t_thread_limit = 0;
+
+void nk_set_thread_limit(int n) { t_thread_limit = n < 0 ? 0 : n; }
+
 int nk_get_num_threads(void) {
+    if (t_thread_limit > 0) return t_thread_limit;
     int t = atomic_load(&g_threads);
     if (t > 0) return t;
     t = parse_positive(getenv("NEURITE_NUM_THREADS"));

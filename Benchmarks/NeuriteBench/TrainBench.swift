@@ -21,12 +21,14 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Epochs per run.") var epochs: Int = 1
     @Option(help: "Mini-batch size.") var batch: Int = 64
     @Option(help: "Training examples (default: all 60 000).") var limit: Int?
+    @Option(help: "Micro-shards per batch run in parallel (Trainer.microShards; 1 = whole batches).") var shards: Int = 1
     @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.2).") var recipe: String = "plain"
     @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults, so accuracies line up with the peers) or default (He/Glorot, zero biases).")
     var initialization: String = "pytorch"
 
     func validate() throws {
         guard ["pytorch", "default"].contains(initialization) else { throw ValidationError("--initialization must be pytorch or default") }
+        guard (1...64).contains(shards) else { throw ValidationError("--shards must be in 1...64, got \(shards)") }
         guard ["plain", "main"].contains(recipe) else { throw ValidationError("--recipe must be plain or main, got \(recipe)") }
         guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be in 1...1000, got \(epochs)") }
         guard batch >= 1, batch <= 65_536 else { throw ValidationError("--batch must be in 1...65536, got \(batch)") }
@@ -51,6 +53,7 @@ struct TrainBench: ParsableCommand {
             let optimizer: any Optimizer = main ? Adam(learningRate: 0.001) : SGD(learningRate: 0.05)
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
                                   schedule: main ? .cosine(epochs: epochs, minimum: 1e-5) : .constant, seed: 1)
+            trainer.microShards = shards
             let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
             if !common.json && epochs > 1 {
                 print("  per epoch (samples/s): " + h.epochs.map { fixed($0.samplesPerSecond, 0) }.joined(separator: ", "))

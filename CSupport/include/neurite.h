@@ -51,6 +51,9 @@ int nk_openmp_enabled(void);
 int nk_get_num_threads(void);
 /// Sets the thread count for subsequent kernel calls (values < 1 mean 1).
 void nk_set_num_threads(int n);
+/// Limits the kernels called from the calling thread to `n` threads (0 removes the limit); other
+/// threads keep the global setting. For work already split over threads above the kernels.
+void nk_set_thread_limit(int n);
 /// Physical cores of this machine (logical CPUs / SMT siblings).
 int nk_physical_cores(void);
 

@@ -35,6 +35,14 @@ public enum Runtime {
         set { nk_set_flush_denormals(newValue ? 1 : 0) }
     }
 
+    /// Runs `body` with the kernels it calls on this thread limited to `n` threads (other threads
+    /// keep `threads`): for work already split over threads above the kernels.
+    public static func withThreadLimit<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        nk_set_thread_limit(Int32(clamping: n))
+        defer { nk_set_thread_limit(0) }
+        return try body()
+    }
+
     /// Runs `body` with `threads` set to `n`, restoring the previous value afterwards.
     public static func withThreads<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
         let old = threads

@@ -27,6 +27,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "L2 regularisation λ (J + λ‖θ‖², biases excluded); decoupled for adamw (default 0).") var weightDecay: Float?
     @Option(name: .long, help: "Dropout probability after each hidden activation, in [0, 1), for models without dropout of their own.") var dropout: Float?
     @Option(name: .long, help: "Learning-rate schedule: constant (default), step (×0.5 every 5 epochs) or cosine.") var schedule: String?
+    @Option(name: .long, help: "Cut each batch into N micro-shards trained in parallel on separate threads (results identical for every thread count; default 1).") var shards: Int?
     @Option(name: .long, help: "Augment image training batches: comma-separated crop[=PAD], flip, erase[=P] (e.g. crop,flip).") var augment: String?
     @Option(name: .long, help: "Fraction of the training data held out for validation (default 0).") var valSplit: Double?
     @Option(name: .long, help: "Stop after this many epochs without validation-loss improvement and restore the best weights.") var earlyStopping: Int?
@@ -52,6 +53,7 @@ struct Train: ParsableCommand {
         if let v = valSplit { guard v >= 0, v < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(v)") } }
         if let p = earlyStopping, p < 1 { throw ValidationError("--early-stopping must be ≥ 1, got \(p)") }
         if earlyStopping != nil && (valSplit ?? 0) == 0 && resume == nil { throw ValidationError("--early-stopping needs validation data: add --val-split 0.1") }
+        if let n = shards, n < 1 || n > 64 { throw ValidationError("--shards must be in 1...64, got \(n)") }
         if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
         if let k = kfold {
             guard k >= 2, k <= 1000 else { throw ValidationError("--kfold must be in 2...1000, got \(k)") }
@@ -217,6 +219,7 @@ struct Train: ParsableCommand {
             }
         }
         stopRequests.attach(trainer)
+        if let n = shards { trainer.microShards = n }
         trainer.checksReplicasEveryEpoch = checkReplicas
         let totalEpochs = epochs ?? (loaded != nil ? trainer.targetEpochs : 10)
         let remaining = max(0, totalEpochs - trainer.completedEpochs)

@@ -53,6 +53,31 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(one.map { $0.map(\.bitPattern) } == again.map { $0.map(\.bitPattern) })
     }
 
+    /// Micro-shards: the weights are bitwise the same at 1, 2 and 3 threads, and close to whole
+    /// batches' (the same gradient, summed in another order).
+    @Test func microShardsAreThreadCountInvariant() throws {
+        var g = SeededGenerator(seed: 98)
+        let x = Tensor(randomNormal: [300, 20], using: &g)
+        let data = Dataset(inputs: x, labels: (0..<300).map { i in x[i, 0] > 0 ? 1 : 0 }, classCount: 2)
+        func train(threads: Int, shards: Int, dropout: Bool = false) throws -> [UInt32] {
+            try Runtime.withThreads(threads) {
+                let model = try Sequential(dropout ? "dense:32,relu,dropout:0.2,dense:2" : "dense:32,relu,dense:2", inputShape: [20], seed: 1)
+                let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1), seed: 4)
+                trainer.microShards = shards
+                _ = try trainer.fit(data, epochs: 2, batchSize: 40)
+                return model.parameters.values.scalars.map(\.bitPattern)
+            }
+        }
+        let one = try train(threads: 1, shards: 2)
+        #expect(one == (try train(threads: 2, shards: 2)))
+        #expect(one == (try train(threads: 3, shards: 2)))
+        let d1 = try train(threads: 1, shards: 3, dropout: true)
+        #expect(d1 == (try train(threads: 2, shards: 3, dropout: true)))
+        let whole = try train(threads: 1, shards: 1)
+        let worst = zip(one, whole).map { abs(Float(bitPattern: $0) - Float(bitPattern: $1)) }.max()!
+        #expect(worst < 1e-4, "shards vs whole batches: \(worst)")
+    }
+
     @Test func nonFiniteLossStopsWithEpochAndBatch() throws {
         let data = spirals(perClass: 50, seed: 1)
         let model = try Sequential("dense:8,relu,dense:2", inputShape: [2], seed: 1)

@@ -256,6 +256,9 @@ public final class TrainingContext {
     /// Number of the next step: with the model's seed it fixes the random streams (dropout masks).
     /// `Trainer` sets it to the optimizer's step count, so a resumed run draws the same masks.
     public var step = 0
+    /// Which random stream of the step this context draws (micro-shards of one step use 0, 1, …):
+    /// dropout masks depend on the model's seed, the layer, the step and the stream.
+    public var stream: UInt64 = 0
     /// When true, backward adds to the gradients instead of overwriting them (accumulation over
     /// several batches; zero them with `zeroGradients()` first).
     public var accumulatesGradients = false
@@ -272,7 +275,8 @@ public final class TrainingContext {
             s.saved.removeAll(keepingCapacity: true)
             s.indices = []
             s.shape = []
-            s.randomSeed = mixSeeds(model.seed, UInt64(s.index), UInt64(step))
+            s.randomSeed = stream == 0 ? mixSeeds(model.seed, UInt64(s.index), UInt64(step))
+                                       : mixSeeds(model.seed, UInt64(s.index), UInt64(step), stream)
         }
     }
 

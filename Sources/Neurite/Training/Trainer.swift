@@ -112,6 +112,15 @@ public final class Trainer {
     /// Largest gradient bucket summed over ranks at once (a layer larger than this is a bucket of
     /// its own). Small buckets start communicating earlier; each costs one message's latency.
     public var bucketBytes = 256 << 10
+    /// Each training batch is cut into this many contiguous micro-shards whose forward and backward
+    /// passes run in parallel on separate threads (each shard's kernels single-threaded, in its own
+    /// `TrainingContext`); their gradients, weighted by shard size, are summed in shard order. The
+    /// count is part of the recipe, not of the machine: results are bitwise the same for every
+    /// thread count (with 1 thread the shards run one after another). 1 (the default) runs each
+    /// batch whole. Models with state buffers (batch normalisation) always run whole batches, since
+    /// shards would normalise with their own statistics.
+    public var microShards = 1
+    private var shardContexts: [TrainingContext] = []
     /// Verify after every epoch that all ranks hold bitwise the same parameters.
     public var checksReplicasEveryEpoch = false
     /// Data-parallel communication so far: steps, seconds spent waiting for gradient sums after
@@ -238,6 +247,22 @@ public final class Trainer {
                 // Per-step seed: a resumed run transforms the same examples the same way.
                 augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount), UInt64(rank)))
                 let t = train.target(idx)
+                if ranks == 1, microShards > 1, model.buffers.isEmpty, idx.count >= microShards {
+                    (value, right) = try shardedStep(x, train: train, indices: idx)
+                    guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
+                    model.commit(context)
+                    optimizer.step(model.parameters, gradients: context.gradients)
+                    lossSum += Double(value) * Double(idx.count)
+                    seen += idx.count
+                    correct += right
+                    for c in callbacks { c.trainerDidFinishBatch(self, epoch: epoch, batch: b + 1, batches: batches, loss: value) }
+                    if stopFlag.isSet && b + 1 < batches {
+                        epochPosition = (generatorAtStart, b + 1)
+                        interrupted = true
+                        break
+                    }
+                    continue
+                }
                 let y = model.forward(x, context: context)
                 var grad: Tensor
                 (value, grad) = loss.evaluate(output: y, target: t)
@@ -301,6 +326,61 @@ public final class Trainer {
             m.validationAccuracy = e.accuracy
         }
         return m
+    }
+
+    /// One step's forward and backward on `microShards` shards of the batch `x` (examples
+    /// `indices` of `train`) in parallel; leaves the weighted gradient sum in `context` and returns
+    /// the batch's mean loss and correct count.
+    private func shardedStep(_ x: Tensor, train: Dataset, indices: ArraySlice<Int>) throws -> (Float, Int) {
+        let shards = microShards, n = indices.count
+        while shardContexts.count < shards - 1 { shardContexts.append(model.makeTrainingContext()) }
+        let contexts = [context] + shardContexts.prefix(shards - 1)
+        var values = [Float](repeating: 0, count: shards), rights = [Int](repeating: 0, count: shards)
+        let threads = Runtime.threads, workers = min(shards, threads)
+        let start = indices.startIndex
+        values.withUnsafeMutableBufferPointer { vp in
+            rights.withUnsafeMutableBufferPointer { rp in
+                nonisolated(unsafe) let (vs, rs) = (vp, rp)
+                nonisolated(unsafe) let (ctxs, model, loss, step) = (contexts, self.model, self.loss, optimizer.stepCount)
+                // Each worker runs its shards on its own thread; a shard writes only its own context
+                // and its own slot of the results.
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    Runtime.withThreadLimit(max(1, threads / workers)) {
+                        for s in Swift.stride(from: w, to: shards, by: workers) {
+                            let lo = s * n / shards, hi = (s + 1) * n / shards
+                            let c = ctxs[s]
+                            c.step = step
+                            c.stream = UInt64(s)
+                            let t = train.target(indices[(start + lo)..<(start + hi)])
+                            let y = model.forward(x.rows(lo..<hi), context: c)
+                            let (v, g) = loss.evaluate(output: y, target: t)
+                            vs[s] = v
+                            rs[s] = train.isClassification ? Trainer.countCorrect(y, t) : 0
+                            model.backward(g * (Float(hi - lo) / Float(n)), context: c)
+                        }
+                    }
+                }
+            }
+        }
+        // ∇ = Σ_s (n_s / n) ∇_s, added in shard order (the same sum whatever ran where).
+        var total = context.gradients.sharedView(offset: 0, shape: context.gradients.shape)
+        total.withUnsafeMutableBufferPointer { dst in
+            for c in contexts.dropFirst() {
+                c.gradients.withUnsafeBufferPointer { src in
+                    let d = dst.baseAddress!, sp = src.baseAddress!
+                    var i = 0
+                    while i + 16 <= dst.count {
+                        let sum = UnsafeRawPointer(d + i).loadUnaligned(as: SIMD16<Float>.self) + UnsafeRawPointer(sp + i).loadUnaligned(as: SIMD16<Float>.self)
+                        UnsafeMutableRawPointer(d + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                        i += 16
+                    }
+                    while i < dst.count { d[i] += sp[i]; i += 1 }
+                }
+            }
+        }
+        var mean: Float = 0
+        for s in 0..<shards { mean += values[s] * (Float((s + 1) * n / shards - s * n / shards) / Float(n)) }
+        return (mean, rights.reduce(0, +))
     }
 
     /// Whether steps are data-parallel over several ranks.
