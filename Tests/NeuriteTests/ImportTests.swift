@@ -161,3 +161,136 @@ private func message(_ body: () throws -> Void) -> String {
         }
     }
 }
+
+/// A small model with every kind of named tensor: dense weights and biases, and BatchNorm's
+/// parameters and buffers.
+private func smallModel(seed: UInt64 = 1) throws -> Sequential {
+    try Sequential("dense:4,batchnorm,relu,dense:3", inputShape: [5], seed: seed)
+}
+
+/// A state_dict for `smallModel` as PyTorch writes it: weights F16, biases BF16, BatchNorm F64 and
+/// `num_batches_tracked` I64, under `prefix`; values exactly representable in each dtype.
+private func stateDict(prefix: String, skip: String? = nil, extra: [Raw] = []) -> [UInt8] {
+    func f16(_ n: Int, _ shape: [Int], _ name: String) -> Raw {
+        Raw(name: prefix + name, dtype: "F16", shape: shape, data: le((0..<n).map { Float16(Float($0) / 8 - 1).bitPattern }))
+    }
+    func bf16(_ n: Int, _ name: String) -> Raw {
+        Raw(name: prefix + name, dtype: "BF16", shape: [n], data: le((0..<n).map { UInt16(truncatingIfNeeded: Float(Float($0) * 0.25 + 0.5).bitPattern >> 16) }))
+    }
+    func f64(_ n: Int, _ name: String, _ base: Double) -> Raw {
+        Raw(name: prefix + name, dtype: "F64", shape: [n], data: le((0..<n).map { (base + Double($0) / 4).bitPattern }))
+    }
+    let all = [
+        f16(20, [4, 5], "0.weight"), bf16(4, "0.bias"),
+        f64(4, "1.weight", 1), f64(4, "1.bias", -1), f64(4, "1.running_mean", 0.5), f64(4, "1.running_var", 2),
+        Raw(name: prefix + "1.num_batches_tracked", dtype: "I64", shape: [], data: le([Int64(300)])),
+        f16(12, [3, 4], "3.weight"), bf16(3, "3.bias"),
+    ]
+    return image(all.filter { $0.name != prefix + (skip ?? "-") } + extra)
+}
+
+@Suite struct ImportTests {
+    @Test(arguments: ["", "model.", "module."])
+    func aStateDictImportsWithOrWithoutAPrefix(_ prefix: String) throws {
+        let path = try write(stateDict(prefix: prefix), tempDir() + "/sd.safetensors")
+        let model = try smallModel()
+        let result = try Checkpoint.importStateDict(path, into: model)
+        #expect(result.tensorCount == 9 && result.prefix == prefix && result.dtypes == [.f16, .bf16, .f64, .i64] && result.trainingStateTensors == 0)
+        func value(_ name: String) -> [Float] { model.parameters.parameter(named: name)!.value.scalars }
+        #expect(value("0.weight") == (0..<20).map { Float($0) / 8 - 1 })
+        #expect(model.parameters.parameter(named: "0.weight")!.value.shape == [4, 5])
+        #expect(value("0.bias") == [0.5, 0.75, 1, 1.25] && value("1.weight") == [1, 1.25, 1.5, 1.75] && value("3.bias") == [0.5, 0.75, 1])
+        let buffers = Dictionary(uniqueKeysWithValues: model.buffers.map { ($0.name, $0.buffer.value) })
+        #expect(buffers["1.running_var"]!.scalars == [2, 2.25, 2.5, 2.75] && buffers["1.num_batches_tracked"]! == Tensor(scalar: 300))
+    }
+
+    /// Each kind of mismatch is reported with names and shapes, all of them at once, and the model
+    /// keeps its weights.
+    @Test func everyMismatchIsReportedAndTheModelIsLeftAlone() throws {
+        let dir = tempDir()
+        let model = try smallModel()
+        let before = model.parameters.values
+        let cases: [(String, [UInt8], [String])] = [
+            ("missing", stateDict(prefix: "", skip: "3.bias"), ["missing tensor 3.bias [3] for layer 3 (dense:3)"]),
+            ("unexpected", stateDict(prefix: "model.", extra: [Raw(name: "model.5.weight", dtype: "F32", shape: [1], data: le([UInt32(0)]))]),
+             ["unexpected tensor model.5.weight [1]"]),
+            ("shape", stateDict(prefix: "", skip: "0.weight", extra: [Raw(name: "0.weight", dtype: "F32", shape: [4, 6], data: [UInt8](repeating: 0, count: 96))]),
+             ["tensor 0.weight has shape [4, 6] but layer 0 (dense:4) expects [4, 5] (the model's input shape is [5])"]),
+            ("not finite", stateDict(prefix: "", skip: "3.bias", extra: [Raw(name: "3.bias", dtype: "F64", shape: [3], data: le([0, 1e300, 0].map { Double($0).bitPattern }))]),
+             ["tensor 3.bias holds NaN or infinite values as float32 (stored as F64)"]),
+        ]
+        for (name, bytes, expected) in cases {
+            let path = try write(bytes, "\(dir)/\(name).safetensors")
+            let m = message { try Checkpoint.importStateDict(path, into: model) }
+            #expect(m.hasPrefix("\(path): the state dict does not fit the model (1 problem)"), "\(name): \(m)")
+            for e in expected { #expect(m.contains(e), "\(name): \(m)") }
+        }
+        // A mismatch is never silently ignored: a file with an extra, a missing and a misshapen
+        // tensor (the data stays the right size, so only the names and shapes are wrong) lists all.
+        let three = stateDict(prefix: "", skip: "1.running_mean", extra: [Raw(name: "3.weight_g", dtype: "F32", shape: [1], data: le([UInt32(0)]))])
+        let path = try write(three, "\(dir)/three.safetensors")
+        let model2 = try Sequential("dense:4,batchnorm,relu,dense:2", inputShape: [5], seed: 1)
+        let m = message { try Checkpoint.importStateDict(path, into: model2) }
+        #expect(m.contains("(4 problems)") && m.contains("missing tensor 1.running_mean [4] for layer 1 (batchnorm)"), "\(m)")
+        #expect(m.contains("tensor 3.weight has shape [3, 4] but layer 3 (dense:2) expects [2, 4]") && m.contains("tensor 3.bias has shape [3]"), "\(m)")
+        #expect(m.contains("unexpected tensor 3.weight_g [1]"), "\(m)")
+        #expect(model.parameters.values == before)
+    }
+
+    /// LeNet-5 and the MLP written by Neurite import back bit for bit; a training checkpoint's
+    /// optimizer state is left behind and counted.
+    @Test(arguments: ["lenet", "mlp"])
+    func neuriteExportsImportBackBitwise(_ name: String) throws {
+        let dir = tempDir()
+        let a = name == "lenet" ? try Models.lenet5(seed: 3) : try Models.mlp(seed: 3)
+        let b = name == "lenet" ? try Models.lenet5(seed: 4) : try Models.mlp(seed: 4)
+        #expect(a.parameters.values != b.parameters.values)
+        try Checkpoint.save(model: a, loss: SoftmaxCrossEntropy(), classCount: 10, to: dir + "/a.safetensors")
+        let result = try Checkpoint.importStateDict(dir + "/a.safetensors", into: b)
+        #expect(bits(a.parameters.values) == bits(b.parameters.values))
+        #expect(result.prefix == "model." && result.dtypes == [.f32] && result.trainingStateTensors == 0)
+
+        // With the optimizer's state in the file (momentum: one velocity per parameter).
+        let trainer = Trainer(model: a, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.01, momentum: 0.9))
+        var g = SeededGenerator(seed: 1)
+        let x = Tensor(randomNormal: [32, 784], using: &g)
+        _ = try trainer.fit(Dataset(inputs: x, labels: (0..<32).map { $0 % 10 }), epochs: 1, batchSize: 16)
+        try Checkpoint.save(trainer, to: dir + "/t.safetensors")
+        let c = name == "lenet" ? try Models.lenet5(seed: 5) : try Models.mlp(seed: 5)
+        let withState = try Checkpoint.importStateDict(dir + "/t.safetensors", into: c)
+        #expect(bits(a.parameters.values) == bits(c.parameters.values))
+        #expect(withState.trainingStateTensors == a.parameters.parameters.count && withState.tensorCount == a.parameters.parameters.count)
+    }
+
+    /// Python's `safetensors` (numpy flavour) writes F16, F64 and I64 the way `torch` does; numpy's
+    /// own float32 casts of the same values are the expected result.
+    @Test(.enabled(if: CheckpointTests.pythonHasSafetensors, "Python's safetensors package is not installed (pip install safetensors numpy)"))
+    func aStateDictWrittenByPythonImports() throws {
+        let dir = tempDir()
+        let script = """
+        import sys, numpy as np
+        from safetensors.numpy import save_file
+        rng = np.random.default_rng(0)
+        sd = {"model.0.weight": rng.standard_normal((4, 5)).astype(np.float16),
+              "model.0.bias": rng.standard_normal(4),                      # float64, rounded on import
+              "model.1.weight": rng.uniform(0.5, 2, 4).astype(np.float16), "model.1.bias": rng.standard_normal(4),
+              "model.1.running_mean": rng.standard_normal(4), "model.1.running_var": rng.uniform(0.5, 2, 4),
+              "model.1.num_batches_tracked": np.array(1234, dtype=np.int64),
+              "model.3.weight": rng.standard_normal((3, 4)), "model.3.bias": rng.standard_normal(3).astype(np.float16)}
+        save_file(sd, sys.argv[1] + "/sd.safetensors")
+        save_file({k: v.astype(np.float32) for k, v in sd.items()}, sys.argv[1] + "/expected.safetensors")
+        """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", script, dir]
+        try p.run()
+        p.waitUntilExit()
+        try #require(p.terminationStatus == 0)
+        let model = try smallModel()
+        let result = try Checkpoint.importStateDict(dir + "/sd.safetensors", into: model)
+        #expect(result.dtypes == [.f16, .f64, .i64] && result.prefix == "model.", "\(result)")
+        let expected = try SafeTensors.read(dir + "/expected.safetensors").tensors
+        for p in model.parameters.parameters { #expect(bits(p.value) == bits(expected["model." + p.qualifiedName]!), "\(p.qualifiedName)") }
+        for (name, b) in model.buffers { #expect(bits(b.value) == bits(expected["model." + name]!), "\(name)") }
+    }
+}
