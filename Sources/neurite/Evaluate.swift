@@ -20,7 +20,9 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let loaded = try loadCheckpoint(checkpoint)
-        let description = try dataOptions.resolved(with: loaded.data, checkpoint: checkpoint)
+        // An imported checkpoint may record no data source: then --data (or the default) decides.
+        let stored = loaded.data.source == nil ? nil : loaded.data
+        let description = try dataOptions.resolved(with: stored, checkpoint: checkpoint)
         let seed = loaded.training.flatMap { UInt64($0.seed) } ?? 1
         let data: LoadedData
         do { data = try loadData(description, seed: seed) } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }

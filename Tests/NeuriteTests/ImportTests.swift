@@ -294,3 +294,80 @@ private func stateDict(prefix: String, skip: String? = nil, extra: [Raw] = []) -
         for (name, b) in model.buffers { #expect(bits(b.value) == bits(expected["model." + name]!), "\(name)") }
     }
 }
+
+/// `neurite import`, `export`, `--version` and `summary`'s model hints, end to end.
+@Suite struct ImportCommandTests {
+    let cli = CommandLineTests()
+
+    @Test func versionAndModelNameHints() throws {
+        let v = try cli.run(["--version"])
+        #expect(v.status == 0 && !v.out.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(v)")
+        let s = try cli.run(["summary", "--model", "lenett"])
+        #expect(s.status != 0 && s.err.contains("did you mean 'lenet'?") && s.err.contains("named models: mlp, linear, lenet"), "\(s.err)")
+        let list = try cli.run(["summary", "--model", "dense:3,warp"])
+        #expect(list.status != 0 && !list.err.contains("named models"), "\(list.err)")
+    }
+
+    /// A state_dict as PyTorch names it imports, and the checkpoint evaluates to exactly the accuracy
+    /// of the same weights evaluated here; without `--data`, `evaluate --data` supplies the source.
+    @Test(.enabled(if: FashionMNIST.isAvailable, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
+    func importedLeNetEvaluatesToTheSameAccuracy() throws {
+        let dir = tempDir()
+        let model = try Models.lenet5(seed: 7)
+        var tensors: [String: Tensor] = [:]
+        for p in model.parameters.parameters { tensors[p.qualifiedName] = p.value }
+        try SafeTensors.write(tensors, metadata: [:], to: dir + "/sd.safetensors")
+        let test = try FashionMNIST.load(split: .test)
+        let expected = try #require(model.evaluate(test).accuracy)
+
+        for (importFlags, evaluateFlags) in [(["--data", "fashion-mnist"], [String]()), ([], ["--data", "fashion-mnist"])] {
+            let out = dir + "/n\(importFlags.count).safetensors"
+            let i = try cli.run(["import", dir + "/sd.safetensors", "--model", "lenet", "-o", out] + importFlags)
+            #expect(i.status == 0 && i.out.contains("Imported 10 tensors (61706 parameters"), "\(i.out) \(i.err)")
+            let e = try cli.run(["evaluate", "--checkpoint", out, "--json"] + evaluateFlags)
+            #expect(e.status == 0, "\(e.err)")
+            let field = e.out.range(of: #""test_accuracy":([0-9.]+)"#, options: .regularExpression).map { String(e.out[$0].dropFirst(16)) }
+            #expect(field.flatMap(Float.init) == expected, "evaluate said \(field ?? e.out), in process \(expected)")
+        }
+    }
+
+    @Test func importRefusesWhatDoesNotFitAndWritesNothing() throws {
+        let dir = tempDir()
+        try SafeTensors.write(["0.weight": Tensor(shape: [3, 5], repeating: 0), "0.bias": Tensor(shape: [3], repeating: 0), "9.bias": Tensor([1])],
+                              metadata: [:], to: dir + "/sd.safetensors")
+        let out = dir + "/out.safetensors"
+        let cases: [([String], String)] = [
+            (["--model", "dense:3", "--input-shape", "4"], "tensor 0.weight has shape [3, 5] but layer 0 (dense:3) expects [3, 4]"),
+            (["--model", "dense:3", "--input-shape", "5"], "unexpected tensor 9.bias [1]"),
+            (["--model", "dense:1", "--input-shape", "5"], "pass --classes 2"),
+            (["--model", "dense:3", "--input-shape", "5", "--classes", "4"], "--classes 4 does not match"),
+            (["--model", "lenett"], "did you mean 'lenet'?"),
+            (["--model", "dense:3", "--input-shape", "5x"], "--input-shape"),
+            (["--model", "dense:3", "--regression", "--classes", "3"], "exclude each other"),
+        ]
+        for (flags, needle) in cases {
+            let r = try cli.run(["import", dir + "/sd.safetensors", "-o", out] + flags)
+            #expect(r.status != 0 && r.err.contains(needle), "\(flags): \(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    /// `export` keeps the model, its task and data description, and drops the training state.
+    @Test func exportWritesWeightsOnly() throws {
+        let dir = tempDir()
+        let model = try Sequential("dense:8,relu,dense:3", inputShape: [4], seed: 2)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: Adam(learningRate: 0.01))
+        trainer.data = DataDescription(source: "sklearn:iris")
+        var g = SeededGenerator(seed: 1)
+        _ = try trainer.fit(Dataset(inputs: Tensor(randomNormal: [30, 4], using: &g), labels: (0..<30).map { $0 % 3 }), epochs: 1, batchSize: 10)
+        try Checkpoint.save(trainer, to: dir + "/t.safetensors")
+        let r = try cli.run(["export", "--checkpoint", dir + "/t.safetensors", "-o", dir + "/w.safetensors"])
+        #expect(r.status == 0 && r.out.contains("8 training-state tensors left out"), "\(r.out) \(r.err)")
+        let file = try SafeTensors.read(dir + "/w.safetensors")
+        #expect(Set(file.tensors.keys) == ["model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias"])
+        let loaded = try Checkpoint.load(dir + "/w.safetensors")
+        #expect(loaded.training == nil && loaded.data == trainer.data && loaded.task.classCount == 3)
+        #expect(bits(loaded.model.parameters.values) == bits(model.parameters.values))
+        #expect(throws: CheckpointError.self) { try loaded.makeTrainer() }
+    }
+}
