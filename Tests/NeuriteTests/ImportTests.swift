@@ -295,6 +295,92 @@ private func stateDict(prefix: String, skip: String? = nil, extra: [Raw] = []) -
     }
 }
 
+/// Runs `python3 -c script args…` (the first `python3` on PATH) and returns its exit status and
+/// standard error.
+private func python(_ script: String, _ args: [String]) throws -> (status: Int32, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", script] + args
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+}
+
+@Suite struct TorchInteropTests {
+    static let pythonHasTorch: Bool = (try? python("import torch, safetensors.torch", []).status == 0) ?? false
+
+    /// Benchmarks/peers, whose torch_interop.py builds the nn.Sequential of a layer list.
+    static let peers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Benchmarks/peers").path
+
+    /// Both directions with PyTorch itself, on a model with every kind of tensor (convolutions,
+    /// 2-d and 1-d batch normalisation with non-trivial running statistics, LRN, pooling, dense):
+    /// our checkpoint loads into `nn.Sequential` with `strict=True` and computes our outputs; a
+    /// torch state_dict saved in F32, F16, BF16 and F64 imports and computes torch's outputs for
+    /// the weights as saved.
+    @Test(.enabled(if: pythonHasTorch, "PyTorch is not installed (pip install torch safetensors numpy)"))
+    func torchLoadsOurCheckpointsAndWeImportItsStateDicts() throws {
+        let dir = tempDir()
+        let spec = "conv:4:3:pad=1,batchnorm,relu,maxpool:2,lrn:size=3,conv:6:2:stride=2,leakyrelu,flatten,dense:8,batchnorm,elu,dense:3"
+        let model = try Sequential(spec, inputShape: [1, 8, 8], seed: 3)
+        var g = SeededGenerator(seed: 11)
+        for (name, b) in model.buffers where !name.hasSuffix("num_batches_tracked") {
+            let u = Tensor(randomUniform: b.value.shape, in: 0.5...1.5, using: &g)
+            b.value = name.hasSuffix("running_var") ? u : u - 1
+        }
+        try Checkpoint.save(model: model, loss: SoftmaxCrossEntropy(), classCount: 3, to: dir + "/neurite.safetensors")
+        let x = Tensor(randomNormal: [5, 64], using: &g)
+        try SafeTensors.write(["x": x, "y": model.predict(x)], metadata: [:], to: dir + "/io.safetensors")
+        let script = """
+        import json, sys, torch
+        sys.path.insert(0, sys.argv[1])
+        from safetensors import safe_open
+        from safetensors.torch import load_file, save_file
+        from torch_interop import torch_sequential
+        d = sys.argv[2]
+        with safe_open(d + "/neurite.safetensors", "pt") as f: arch = json.loads(f.metadata()["architecture"])
+        net = torch_sequential(torch, ",".join(arch["layers"]), arch["input_shape"])
+        sd = load_file(d + "/neurite.safetensors")
+        net.load_state_dict({k[len("model."):]: v for k, v in sd.items()}, strict=True)
+        net.eval()
+        io = load_file(d + "/io.safetensors")
+        x = io["x"].reshape(5, 1, 8, 8)
+        with torch.no_grad(): err = float((net(x) - io["y"]).abs().max())
+        assert err < 1e-5, f"torch computes our checkpoint's outputs to within {err}"
+        torch.manual_seed(0)
+        theirs = torch_sequential(torch, sys.argv[3], [1, 8, 8])
+        with torch.no_grad():
+            for m in theirs.modules():
+                if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+                    m.running_mean.uniform_(-1, 1); m.running_var.uniform_(0.5, 2); m.num_batches_tracked.fill_(9)
+                    m.weight.uniform_(0.5, 1.5); m.bias.uniform_(-0.5, 0.5)
+        theirs.eval()
+        trained = {k: v.clone() for k, v in theirs.state_dict().items()}
+        outputs = {}
+        for name, dtype in [("f32", torch.float32), ("f16", torch.float16), ("bf16", torch.bfloat16), ("f64", torch.float64)]:
+            state = {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in trained.items()}
+            save_file(state, f"{d}/torch-{name}.safetensors")
+            theirs.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+            with torch.no_grad(): outputs[name] = theirs(x).contiguous()
+        save_file(outputs, d + "/torch-out.safetensors")
+        """
+        let r = try python(script, [Self.peers, dir, spec])
+        try #require(r.status == 0, "\(r.err)")
+        let expected = try SafeTensors.read(dir + "/torch-out.safetensors").tensors
+        for name in ["f32", "f16", "bf16", "f64"] {
+            let imported = try Sequential(spec, inputShape: [1, 8, 8], seed: 99)
+            let result = try Checkpoint.importStateDict(dir + "/torch-\(name).safetensors", into: imported)
+            #expect(result.tensorCount == 18 && result.prefix == "" && result.dtypes.contains(.i64), "\(result)")
+            let y = imported.predict(x), want = try #require(expected[name])
+            let err = zip(y.scalars, want.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(y.shape == want.shape && err < 1e-5, "\(name): outputs differ from torch's by \(err)")
+        }
+    }
+}
+
 /// `neurite import`, `export`, `--version` and `summary`'s model hints, end to end.
 @Suite struct ImportCommandTests {
     let cli = CommandLineTests()
