@@ -20,8 +20,10 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let loaded = try loadCheckpoint(checkpoint)
-        // An imported checkpoint may record no data source: then --data (or the default) decides.
-        let stored = loaded.data.source == nil ? nil : loaded.data
+        // An imported checkpoint may record no data source: then --data names it (and contradicts
+        // nothing); the recorded preparation, if any, still applies.
+        var stored = loaded.data
+        if stored.source == nil { stored.source = dataOptions.data }
         let description = try dataOptions.resolved(with: stored, checkpoint: checkpoint)
         let seed = loaded.training.flatMap { UInt64($0.seed) } ?? 1
         let data: LoadedData
