@@ -162,6 +162,48 @@ private func message(_ body: () throws -> Void) -> String {
     }
 }
 
+@Suite struct SafeTensorsFuzzTests {
+    /// Seeded random damage to a valid file — flipped, inserted and deleted bytes, truncation,
+    /// digits changed in the header — always ends in a decoded file or a `CheckpointError`, never a
+    /// trap; a decoded file's tensors still tile its data exactly.
+    @Test func damagedFilesDecodeOrThrowNeverTrap() throws {
+        let good = image([
+            Raw(name: "a", dtype: "F16", shape: [2, 3], data: le((0..<6).map { UInt16($0) << 10 })),
+            Raw(name: "b", dtype: "I64", shape: [], data: le([Int64(5)])),
+            Raw(name: "c", dtype: "F64", shape: [1], data: le([Double(0.5).bitPattern])),
+            Raw(name: "d", dtype: "BF16", shape: [0, 4], data: []),
+        ], metadata: #"{"format":"x"}"#)
+        let headerEnd = 8 + Int(good[0]) + Int(good[1]) << 8
+        var g = SeededGenerator(seed: 2026)
+        var decoded = 0
+        for _ in 0..<3000 {
+            var b = good
+            for _ in 0...Int(g.next() % 3) {
+                let i = Int(g.next() % UInt64(max(b.count, 1)))
+                switch g.next() % 6 {
+                case 0 where !b.isEmpty: b[i] ^= UInt8(truncatingIfNeeded: 1 << (g.next() % 8))
+                case 1: b.insert(UInt8(truncatingIfNeeded: g.next()), at: min(i, b.count))
+                case 2 where !b.isEmpty: b.remove(at: i)
+                case 3: b = Array(b.prefix(i))
+                case 4 where i < min(headerEnd, b.count) && (b[i] >= 0x30 && b[i] <= 0x39):
+                    b[i] = 0x30 + UInt8(g.next() % 10)             // another digit in a shape or an offset
+                case _ where !b.isEmpty: b[Int(g.next() % 8) % b.count] = UInt8(truncatingIfNeeded: g.next())   // the length
+                default: break
+                }
+            }
+            do {
+                let f = try SafeTensors.decode(b, path: "fuzz.safetensors")
+                decoded += 1
+                #expect(f.tensors.count == f.dtypes.count)
+            } catch is CheckpointError {
+            } catch {
+                Issue.record("not a CheckpointError: \(error)")
+            }
+        }
+        #expect(decoded > 0 && decoded < 3000, "\(decoded) of 3000 damaged files decoded")
+    }
+}
+
 /// A small model with every kind of named tensor: dense weights and biases, and BatchNorm's
 /// parameters and buffers.
 private func smallModel(seed: UInt64 = 1) throws -> Sequential {
