@@ -153,11 +153,13 @@ private func message(_ body: () throws -> Void) -> String {
             ("unknown field", header(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"order":"big"}}"#, data: 4), "unknown header field order"),
             ("entry not an object", header(#"{"w":[1]}"#, data: 0), "expected an object"),
             ("metadata not strings", header(#"{"__metadata__":{"k":1}}"#, data: 0), "__metadata__ value k"),
-            ("header not an object", header("[1]", data: 0), "not a JSON object"),
+            ("header not an object", header("[1]", data: 0), "expected a JSON object"),
+            ("header not JSON", header("{nope", data: 0), "is not valid JSON"),
+            ("huge field", header(#"{"w":{"dtype":""# + String(repeating: "X", count: 10_000) + #"","shape":[1],"data_offsets":[0,4]}}"#, data: 4), "XXX…"),
         ]
         for (name, bytes, expected) in cases {
             let m = message { _ = try SafeTensors.decode(bytes, path: "bad.safetensors") }
-            #expect(m.hasPrefix("bad.safetensors: ") && m.contains(expected), "\(name): \(m)")
+            #expect(m.hasPrefix("bad.safetensors: ") && m.contains(expected) && m.count < 300, "\(name): \(m.prefix(300))")
         }
     }
 }

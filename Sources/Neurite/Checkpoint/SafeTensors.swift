@@ -155,15 +155,19 @@ public enum SafeTensors {
             throw CheckpointError(path: path, "the header claims \(n) bytes but the file has only \(bytes.count - 8) after the length (at most \(maximumHeaderBytes))")
         }
         let headerEnd = 8 + Int(n)
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])),
-              let header = object as? [String: Any] else {
-            throw CheckpointError(path: path, "the \(n)-byte header is not a JSON object")
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) } catch {
+            let reason = (error as NSError).userInfo[NSDebugDescriptionErrorKey].map { "\($0)" } ?? "\(error)"
+            throw CheckpointError(path: path, "the \(n)-byte header is not valid JSON: \(reason)")
+        }
+        guard let header = object as? [String: Any] else {
+            throw CheckpointError(path: path, "the header is \(brief(object)), expected a JSON object")
         }
         var metadata: [String: String] = [:]
         if let m = header["__metadata__"] {
             guard let dict = m as? [String: Any] else { throw CheckpointError(path: path, "__metadata__ is not an object of strings") }
             for (k, v) in dict {
-                guard let s = v as? String else { throw CheckpointError(path: path, "__metadata__ value \(k) is \(v), expected a string") }
+                guard let s = v as? String else { throw CheckpointError(path: path, "__metadata__ value \(k) is \(brief(v)), expected a string") }
                 metadata[k] = s
             }
         }
@@ -185,6 +189,13 @@ public enum SafeTensors {
         return file
     }
 
+    /// A header value as text for a message, at most 80 characters of it (a crafted header can
+    /// hold megabytes in one field).
+    static func brief(_ value: Any) -> String {
+        let text = "\(value)"
+        return text.count <= 80 ? text : text.prefix(77) + "…"
+    }
+
     /// A JSON integer: not a boolean (Foundation's "c" numbers; `is Bool` also matches 0 and 1),
     /// not a number written with a fraction or an exponent ("d").
     static func integer(_ value: Any) -> Int? {
@@ -195,25 +206,25 @@ public enum SafeTensors {
     /// Validates tensor `name`'s header entry on its own (the tiling is checked afterwards).
     static func entry(_ name: String, _ value: Any, dataSize: Int, path: String) throws -> Entry {
         func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, "tensor \(name): \(message)") }
-        guard let fields = value as? [String: Any] else { throw fail("the header entry is \(value), expected an object") }
+        guard let fields = value as? [String: Any] else { throw fail("the header entry is \(brief(value)), expected an object") }
         if let unknown = fields.keys.sorted().first(where: { !["dtype", "shape", "data_offsets"].contains($0) }) {
             throw fail("unknown header field \(unknown) (expected dtype, shape and data_offsets)")
         }
         let known = DType.allCases.map(\.rawValue).joined(separator: ", ")
         guard let dtypeValue = fields["dtype"] else { throw fail("no dtype (expected one of \(known))") }
         guard let text = dtypeValue as? String, let dtype = DType(rawValue: text) else {
-            throw fail("dtype \(dtypeValue) is not supported (expected one of \(known))")
+            throw fail("dtype \(brief(dtypeValue)) is not supported (expected one of \(known))")
         }
         guard let shapeValue = fields["shape"] else { throw fail("no shape") }
-        guard let dims = shapeValue as? [Any], dims.count <= 64 else { throw fail("shape \(shapeValue) is not a list of at most 64 sizes") }
+        guard let dims = shapeValue as? [Any], dims.count <= 64 else { throw fail("shape \(brief(shapeValue)) is not a list of at most 64 sizes") }
         let shape = try dims.map { d -> Int in
-            guard let i = integer(d), i >= 0, i <= Int(Int32.max) else { throw fail("shape \(dims) holds \(d), expected non-negative integers below 2^31") }
+            guard let i = integer(d), i >= 0, i <= Int(Int32.max) else { throw fail("shape \(brief(dims)) holds \(brief(d)), expected non-negative integers below 2^31") }
             return i
         }
         guard let offsetsValue = fields["data_offsets"] else { throw fail("no data_offsets") }
-        guard let offs = offsetsValue as? [Any], offs.count == 2 else { throw fail("data_offsets \(offsetsValue) is not a pair [begin, end]") }
+        guard let offs = offsetsValue as? [Any], offs.count == 2 else { throw fail("data_offsets \(brief(offsetsValue)) is not a pair [begin, end]") }
         let bounds = try offs.map { o -> Int in
-            guard let i = integer(o), i >= 0 else { throw fail("data_offsets \(offs) holds \(o), expected non-negative integers") }
+            guard let i = integer(o), i >= 0 else { throw fail("data_offsets \(brief(offs)) holds \(brief(o)), expected non-negative integers") }
             return i
         }
         guard bounds[0] <= bounds[1] else { throw fail("data_offsets [\(bounds[0]), \(bounds[1])] end before they begin") }
