@@ -278,6 +278,12 @@ private func stateDict(prefix: String, skip: String? = nil, extra: [Raw] = []) -
         #expect(m.contains("(4 problems)") && m.contains("missing tensor 1.running_mean [4] for layer 1 (batchnorm)"), "\(m)")
         #expect(m.contains("tensor 3.weight has shape [3, 4] but layer 3 (dense:2) expects [2, 4]") && m.contains("tensor 3.bias has shape [3]"), "\(m)")
         #expect(m.contains("unexpected tensor 3.weight_g [1]"), "\(m)")
+        // A wrong architecture for a large file: the first 40 problems, then a count.
+        var many: [String: Tensor] = [:]
+        for i in 0..<100 { many["\(i).weight"] = Tensor([1]) }
+        try SafeTensors.write(many, metadata: [:], to: dir + "/many.safetensors")
+        let long = message { try Checkpoint.importStateDict(dir + "/many.safetensors", into: model2) }
+        #expect(long.contains("(106 problems)") && long.contains("… and 66 more") && long.split(separator: "\n").count == 43, "\(long)")
         #expect(model.parameters.values == before)
     }
 

@@ -13,6 +13,9 @@ extension Checkpoint {
         public var trainingStateTensors: Int
     }
 
+    /// Mismatches listed by `importStateDict` before "… and N more".
+    public static let importProblemsShown = 40
+
     /// Name prefixes a state_dict may carry in front of `nn.Sequential`'s "<index>.<name>": a module
     /// holding the sequence as `self.model`, and `DataParallel`/`DistributedDataParallel`'s wrapper.
     public static let stateDictPrefixes = ["model.", "module."]
@@ -76,12 +79,14 @@ extension Checkpoint {
         }
         let known = Set(expected.map { prefix + $0.name })
         for name in tensors.keys.sorted() where !known.contains(name) {
-            problems.append("unexpected tensor \(name) \(tensors[name]?.shape ?? []): no parameter or buffer of the model has this name")
+            problems.append("unexpected tensor \(SafeTensors.brief(name)) \(tensors[name]?.shape ?? []): no parameter or buffer of the model has this name")
         }
         guard problems.isEmpty else {
-            let names = expected.map(\.name).joined(separator: ", ")
+            // All of them, up to a screenful: a wrong architecture for a large model mismatches everywhere.
+            let shown = problems.prefix(Self.importProblemsShown) + (problems.count > Self.importProblemsShown ? ["… and \(problems.count - Self.importProblemsShown) more"] : [])
+            let names = expected.prefix(Self.importProblemsShown).map(\.name).joined(separator: ", ") + (expected.count > Self.importProblemsShown ? ", …" : "")
             throw CheckpointError(path: path, "the state dict does not fit the model (\(problems.count) problem\(problems.count == 1 ? "" : "s")):\n  "
-                + problems.joined(separator: "\n  ") + "\n  the model's tensors: \(names)")
+                + shown.joined(separator: "\n  ") + "\n  the model's tensors: \(names)")
         }
 
         let arena = model.parameters.mutableView

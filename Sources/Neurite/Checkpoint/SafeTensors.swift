@@ -205,7 +205,7 @@ public enum SafeTensors {
 
     /// Validates tensor `name`'s header entry on its own (the tiling is checked afterwards).
     static func entry(_ name: String, _ value: Any, dataSize: Int, path: String) throws -> Entry {
-        func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, "tensor \(name): \(message)") }
+        func fail(_ message: String) -> CheckpointError { CheckpointError(path: path, "tensor \(brief(name)): \(message)") }
         guard let fields = value as? [String: Any] else { throw fail("the header entry is \(brief(value)), expected an object") }
         if let unknown = fields.keys.sorted().first(where: { !["dtype", "shape", "data_offsets"].contains($0) }) {
             throw fail("unknown header field \(unknown) (expected dtype, shape and data_offsets)")
@@ -248,13 +248,13 @@ public enum SafeTensors {
         entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
         var cursor = 0, previous: Entry?
         for e in entries {
-            let after = previous.map { "tensor \($0.name) (ending at byte \($0.end))" } ?? "the start of the data"
+            let after = previous.map { "tensor \(brief($0.name)) (ending at byte \($0.end))" } ?? "the start of the data"
             guard e.begin >= cursor else {
-                throw CheckpointError(path: path, "tensor \(e.name): data [\(e.begin), \(e.end)) overlaps \(after)")
+                throw CheckpointError(path: path, "tensor \(brief(e.name)): data [\(e.begin), \(e.end)) overlaps \(after)")
             }
             guard e.begin == cursor else {
                 let n = e.begin - cursor
-                throw CheckpointError(path: path, "tensor \(e.name): \(n) byte\(n == 1 ? "" : "s") between \(after) and its data at \(e.begin) belong to no tensor")
+                throw CheckpointError(path: path, "tensor \(brief(e.name)): \(n) byte\(n == 1 ? "" : "s") between \(after) and its data at \(e.begin) belong to no tensor")
             }
             cursor = e.end
             previous = e
@@ -282,7 +282,7 @@ public enum SafeTensors {
             for i in dst.indices {
                 let v = load(i, as: Int64.self)
                 guard let f = Float(exactly: v) else {
-                    throw CheckpointError(path: path, "tensor \(tensor): I64 value \(v) at index \(i) has no exact float32 value (integers up to 2^24 always do)")
+                    throw CheckpointError(path: path, "tensor \(brief(tensor)): I64 value \(v) at index \(i) has no exact float32 value (integers up to 2^24 always do)")
                 }
                 dst[i] = f
             }
