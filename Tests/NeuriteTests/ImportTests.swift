@@ -269,11 +269,12 @@ private func stateDict(prefix: String, skip: String? = nil, extra: [Raw] = []) -
             #expect(m.hasPrefix("\(path): the state dict does not fit the model (1 problem)"), "\(name): \(m)")
             for e in expected { #expect(m.contains(e), "\(name): \(m)") }
         }
-        // A mismatch is never silently ignored: a file with an extra, a missing and a misshapen
-        // tensor (the data stays the right size, so only the names and shapes are wrong) lists all.
+        // Never silently ignored: against a model with 2 outputs, a file with an extra tensor, a
+        // missing one and the 3-output head gives all four problems.
         let three = stateDict(prefix: "", skip: "1.running_mean", extra: [Raw(name: "3.weight_g", dtype: "F32", shape: [1], data: le([UInt32(0)]))])
         let path = try write(three, "\(dir)/three.safetensors")
         let model2 = try Sequential("dense:4,batchnorm,relu,dense:2", inputShape: [5], seed: 1)
+        let before2 = model2.parameters.values
         let m = message { try Checkpoint.importStateDict(path, into: model2) }
         #expect(m.contains("(4 problems)") && m.contains("missing tensor 1.running_mean [4] for layer 1 (batchnorm)"), "\(m)")
         #expect(m.contains("tensor 3.weight has shape [3, 4] but layer 3 (dense:2) expects [2, 4]") && m.contains("tensor 3.bias has shape [3]"), "\(m)")
@@ -284,7 +285,7 @@ private func stateDict(prefix: String, skip: String? = nil, extra: [Raw] = []) -
         try SafeTensors.write(many, metadata: [:], to: dir + "/many.safetensors")
         let long = message { try Checkpoint.importStateDict(dir + "/many.safetensors", into: model2) }
         #expect(long.contains("(106 problems)") && long.contains("… and 66 more") && long.split(separator: "\n").count == 43, "\(long)")
-        #expect(model.parameters.values == before)
+        #expect(model.parameters.values == before && model2.parameters.values == before2)
     }
 
     /// LeNet-5 and the MLP written by Neurite import back bit for bit; a training checkpoint's
