@@ -489,6 +489,27 @@ private func python(_ script: String, _ args: [String]) throws -> (status: Int32
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
+    /// The task recorded follows the flags: --regression is mean squared error, one output with
+    /// --classes 2 is logistic, several outputs are softmax over that many classes.
+    @Test func importRecordsTheTaskTheFlagsName() throws {
+        let dir = tempDir()
+        try SafeTensors.write(["0.weight": Tensor(shape: [1, 5], repeating: 0.5), "0.bias": Tensor([0.25])], metadata: [:], to: dir + "/one.safetensors")
+        try SafeTensors.write(["module.0.weight": Tensor(shape: [4, 5], repeating: 0.5), "module.0.bias": Tensor(shape: [4], repeating: 0)],
+                              metadata: [:], to: dir + "/four.safetensors")
+        let cases: [(String, [String], Checkpoint.Task)] = [
+            ("one", ["--model", "dense:1", "--regression"], Checkpoint.Task(loss: "mse", classCount: 0)),
+            ("one", ["--model", "dense:1", "--classes", "2"], Checkpoint.Task(loss: "binary-cross-entropy", classCount: 2)),
+            ("four", ["--model", "dense:4"], Checkpoint.Task(loss: "softmax-cross-entropy", classCount: 4)),
+        ]
+        for (i, (file, flags, task)) in cases.enumerated() {
+            let out = "\(dir)/out\(i).safetensors"
+            let r = try cli.run(["import", "\(dir)/\(file).safetensors", "-o", out, "--input-shape", "5"] + flags)
+            #expect(r.status == 0, "\(flags): \(r.err)")
+            let loaded = try Checkpoint.load(out)
+            #expect(loaded.task == task && loaded.training == nil && loaded.model.inputShape == [5], "\(flags): \(loaded.task)")
+        }
+    }
+
     /// `export` keeps the model, its task and data description, and drops the training state.
     @Test func exportWritesWeightsOnly() throws {
         let dir = tempDir()
