@@ -4,9 +4,12 @@ import ArgumentParser
 import Foundation
 import Neurite
 
-/// Loads a checkpoint for the command line (errors become one-line messages).
+/// Loads a checkpoint for the command line (errors become one-line messages). A safetensors file
+/// without Neurite's metadata is most often a PyTorch state_dict: the message says how to import it.
 func loadCheckpoint(_ path: String) throws -> Checkpoint.Loaded {
-    do { return try Checkpoint.load(path) } catch { throw CLIError(error.userMessage) }
+    do { return try Checkpoint.load(path) } catch let e as CheckpointError where e.message.hasPrefix("not a Neurite checkpoint (metadata format is missing") {
+        throw CLIError(e.userMessage + "\na PyTorch state_dict? make it a checkpoint with: neurite import \(path) --model SPEC -o OUT")
+    } catch { throw CLIError(error.userMessage) }
 }
 
 struct Evaluate: ParsableCommand {

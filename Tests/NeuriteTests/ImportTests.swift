@@ -487,6 +487,9 @@ private func python(_ script: String, _ args: [String]) throws -> (status: Int32
             #expect(r.status != 0 && r.err.contains(needle), "\(flags): \(r.err)")
         }
         #expect(!FileManager.default.fileExists(atPath: out))
+        // A state_dict given where a checkpoint belongs: the message says how to import it.
+        let e = try cli.run(["evaluate", "--checkpoint", dir + "/sd.safetensors"])
+        #expect(e.status != 0 && e.err.contains("neurite import \(dir)/sd.safetensors --model SPEC -o OUT"), "\(e.err)")
     }
 
     /// The task recorded follows the flags: --regression is mean squared error, one output with
