@@ -4,9 +4,12 @@ import ArgumentParser
 import Foundation
 import Neurite
 
-/// Loads a checkpoint for the command line (errors become one-line messages).
+/// Loads a checkpoint for the command line (errors become one-line messages). A safetensors file
+/// without Neurite's metadata is most often a PyTorch state_dict: the message says how to import it.
 func loadCheckpoint(_ path: String) throws -> Checkpoint.Loaded {
-    do { return try Checkpoint.load(path) } catch { throw CLIError(error.userMessage) }
+    do { return try Checkpoint.load(path) } catch let e as CheckpointError where e.message.hasPrefix("not a Neurite checkpoint (metadata format is missing") {
+        throw CLIError(e.userMessage + "\na PyTorch state_dict? make it a checkpoint with: neurite import \(path) --model SPEC -o OUT")
+    } catch { throw CLIError(error.userMessage) }
 }
 
 struct Evaluate: ParsableCommand {
@@ -20,7 +23,11 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         let loaded = try loadCheckpoint(checkpoint)
-        let description = try dataOptions.resolved(with: loaded.data, checkpoint: checkpoint)
+        // An imported checkpoint may record no data source: then --data names it (and contradicts
+        // nothing); the recorded preparation, if any, still applies.
+        var stored = loaded.data
+        if stored.source == nil { stored.source = dataOptions.data }
+        let description = try dataOptions.resolved(with: stored, checkpoint: checkpoint)
         let seed = loaded.training.flatMap { UInt64($0.seed) } ?? 1
         let data: LoadedData
         do { data = try loadData(description, seed: seed) } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }

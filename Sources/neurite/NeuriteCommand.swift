@@ -18,7 +18,8 @@ struct NeuriteCommand: ParsableCommand {
         csv:FILE (numeric CSV, label in the last column), sklearn:iris|wine|breast-cancer|digits|diabetes
         (apt-get install python3-sklearn).
         """,
-        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Example.self]
+        version: "0.1.0",
+        subcommands: [Train.self, Evaluate.self, Predict.self, Summary.self, Example.self, Import.self, Export.self]
     )
 }
 
