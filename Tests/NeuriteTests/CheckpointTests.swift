@@ -36,7 +36,7 @@ private func bits(_ t: Trainer) -> [UInt32] { t.model.parameters.values.scalars.
         #expect(f.metadata == ["k": "v"])
     }
 
-    @Test(arguments: ["sgd-momentum", "adam", "adamw-batchnorm", "early-stopping"])
+    @Test(arguments: ["sgd-momentum", "adam", "adamw-batchnorm", "early-stopping", "clip-warmup-plateau-shards"])
     func resumingFromTheCheckpointAloneIsBitwiseExact(_ kind: String) throws {
         let data = smallProblem()
         let parts = try data.splittingValidation(fraction: 0.2, seed: 1, stratified: true)
@@ -51,6 +51,12 @@ private func bits(_ t: Trainer) -> [UInt32] { t.model.parameters.values.scalars.
             let t = try makeTrainer(optimizer(), batchNorm: kind == "adamw-batchnorm")
             t.schedule = .cosine(epochs: 4, minimum: 1e-3)
             if kind == "early-stopping" { t.earlyStopping = EarlyStopping(metric: .validationLoss, patience: 10) }
+            if kind.hasPrefix("clip") {
+                t.gradientClipNorm = 0.5
+                t.warmupSteps = 7
+                t.reduceOnPlateau = try ReduceOnPlateau(metric: .trainLoss, factor: 0.5, patience: 0, minDelta: 10)
+                t.microShards = 3
+            }
             return t
         }
         let straight = try trainer()

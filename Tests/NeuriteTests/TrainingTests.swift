@@ -78,6 +78,30 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(worst < 1e-4, "shards vs whole batches: \(worst)")
     }
 
+    /// Clipping bounds each step, warm-up ramps the rate, a plateau halves it.
+    @Test func clippingWarmUpAndPlateau() throws {
+        let data = spirals(perClass: 40, seed: 2)
+        let model = try Sequential("dense:16,tanh,dense:2", inputShape: [2], seed: 1)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 1))
+        trainer.gradientClipNorm = 1e-3
+        trainer.warmupSteps = 4
+        var before = model.parameters.values.scalars
+        for step in 1...5 {
+            _ = try trainer.trainEpoch(data.slice(0..<8), batchSize: 8)   // one step each
+            let after = model.parameters.values.scalars
+            let moved = zip(before, after).map { Double($0 - $1) * Double($0 - $1) }.reduce(0, +).squareRoot()
+            // SGD moves θ by lr·‖clipped g‖ = (min(step, 4)/4)·1e-3.
+            #expect(abs(moved - Double(min(step, 4)) / 4 * 1e-3) < 2e-5, "step \(step): moved \(moved)")
+            before = after
+        }
+        var plateau = try ReduceOnPlateau(metric: .trainLoss, factor: 0.5, patience: 1)
+        for loss: Float in [1, 0.9, 0.95, 0.93] {   // 2 epochs without improvement > patience 1: one halving
+            plateau.observe(EpochMetrics(epoch: 1, trainLoss: loss, learningRate: 1, seconds: 1, samplesPerSecond: 1))
+        }
+        #expect(plateau.scale == 0.5 && plateau.best == 0.9)
+        #expect(throws: ModelError.self) { try ReduceOnPlateau(factor: 1.5) }
+    }
+
     @Test func nonFiniteLossStopsWithEpochAndBatch() throws {
         let data = spirals(perClass: 50, seed: 1)
         let model = try Sequential("dense:8,relu,dense:2", inputShape: [2], seed: 1)

@@ -60,9 +60,16 @@ public enum Checkpoint {
         public var augmentation: Augmentation?
         /// Data-parallel ranks the run used (1 without MPI); a resumed run must use as many.
         public var ranks: Int?
+        /// Micro-shards per batch, gradient clipping, warm-up steps and plateau reduction.
+        public var microShards: Int?
+        public var gradientClipNorm: Float?
+        public var warmupSteps: Int?
+        public var reduceOnPlateau: ReduceOnPlateau?
         enum CodingKeys: String, CodingKey {
             case optimizer, schedule, seed, modelSeed = "model_seed", epoch, epochs, batchSize = "batch_size", stepCount = "step_count"
             case batchesDone = "batches_done", generator, earlyStopping = "early_stopping", augmentation, ranks
+            case microShards = "micro_shards", gradientClipNorm = "gradient_clip_norm", warmupSteps = "warmup_steps"
+            case reduceOnPlateau = "reduce_on_plateau"
         }
     }
 
@@ -117,6 +124,19 @@ public enum Checkpoint {
                 trainer.batchSize = t.batchSize
                 trainer.targetEpochs = t.epochs
                 trainer.data = data
+                if let n = t.microShards {
+                    guard (1...64).contains(n) else { throw ModelError("micro-shards \(n) outside 1...64") }
+                    trainer.microShards = n
+                }
+                if let c = t.gradientClipNorm {
+                    guard c > 0, c.isFinite else { throw ModelError("gradient clip norm \(c) must be a positive number") }
+                    trainer.gradientClipNorm = c
+                }
+                if let w = t.warmupSteps {
+                    guard (0...100_000_000).contains(w) else { throw ModelError("warm-up steps \(w) outside 0...100000000") }
+                    trainer.warmupSteps = w
+                }
+                trainer.reduceOnPlateau = try t.reduceOnPlateau?.validated()
                 if let a = t.augmentation {
                     trainer.augmentation = try Augmentation(a.text, imageShape: a.imageShape)   // re-validated
                 }
@@ -196,7 +216,9 @@ public enum Checkpoint {
             epochs: max(trainer.targetEpochs, trainer.completedEpochs), batchSize: trainer.batchSize,
             stepCount: trainer.optimizer.stepCount, batchesDone: trainer.epochPosition?.batchesDone ?? 0,
             generator: generator.stateWords.map(String.init), earlyStopping: trainer.earlyStopping?.state,
-            augmentation: trainer.augmentation, ranks: trainer.isDistributed ? Distributed.size : 1)
+            augmentation: trainer.augmentation, ranks: trainer.isDistributed ? Distributed.size : 1,
+            microShards: trainer.microShards, gradientClipNorm: trainer.gradientClipNorm, warmupSteps: trainer.warmupSteps,
+            reduceOnPlateau: trainer.reduceOnPlateau)
         let outputs = model.outputShape.reduce(1, *)
         let classCount = trainer.loss is MeanSquaredError ? 0 : max(trainer.data.classNames.count, outputs == 1 ? 2 : outputs)
         try write(tensors: tensors, model: model, task: Task(loss: trainer.loss.name, classCount: classCount),

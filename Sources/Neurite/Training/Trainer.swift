@@ -18,6 +18,19 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var seconds: Double
     /// Training examples per second.
     public var samplesPerSecond: Double
+
+    /// Metrics of epoch `epoch`.
+    public init(epoch: Int, trainLoss: Float, trainAccuracy: Float? = nil, validationLoss: Float? = nil,
+                validationAccuracy: Float? = nil, learningRate: Float, seconds: Double, samplesPerSecond: Double) {
+        self.epoch = epoch
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.validationLoss = validationLoss
+        self.validationAccuracy = validationAccuracy
+        self.learningRate = learningRate
+        self.seconds = seconds
+        self.samplesPerSecond = samplesPerSecond
+    }
 }
 
 /// What `fit` returns: one entry per completed epoch.
@@ -112,6 +125,14 @@ public final class Trainer {
     /// Largest gradient bucket summed over ranks at once (a layer larger than this is a bucket of
     /// its own). Small buckets start communicating earlier; each costs one message's latency.
     public var bucketBytes = 256 << 10
+    /// Gradients whose global L2 norm exceeds this are scaled down to it before each step (nil:
+    /// no clipping). Saved in checkpoints.
+    public var gradientClipNorm: Float?
+    /// The learning rate rises linearly from 1/warmupSteps of the scheduled rate to all of it over
+    /// the first `warmupSteps` steps (0: no warm-up). Saved in checkpoints.
+    public var warmupSteps = 0
+    /// Lowers the learning rate when a metric stops improving (saved in checkpoints).
+    public var reduceOnPlateau: ReduceOnPlateau?
     /// Each training batch is cut into this many contiguous micro-shards whose forward and backward
     /// passes run in parallel on separate threads (each shard's kernels single-threaded, in its own
     /// `TrainingContext`); their gradients, weighted by shard size, are summed in shard order. The
@@ -196,6 +217,7 @@ public final class Trainer {
         }
         for _ in 0..<epochs {
             let metrics = try trainEpoch(train, validation: validation, batchSize: batchSize, callbacks: all)
+            reduceOnPlateau?.observe(metrics)
             if checksReplicasEveryEpoch { try checkReplicas() }
             history.epochs.append(metrics)
             if stopFlag.isSet { history.interrupted = true; break }
@@ -220,7 +242,8 @@ public final class Trainer {
     public func trainEpoch(_ train: Dataset, validation: Dataset? = nil, batchSize: Int,
                            callbacks: [any TrainingCallback] = []) throws -> EpochMetrics {
         let epoch = completedEpochs + 1
-        optimizer.learningRate = schedule.rate(base: baseLearningRate, epoch: completedEpochs)
+        let scheduled = schedule.rate(base: baseLearningRate, epoch: completedEpochs) * (reduceOnPlateau?.scale ?? 1)
+        optimizer.learningRate = scheduled
         var firstBatch = 0
         if let position = epochPosition {
             generator = position.generatorAtStart
@@ -251,6 +274,7 @@ public final class Trainer {
                     (value, right) = try shardedStep(x, train: train, indices: idx)
                     guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
                     model.commit(context)
+                    prepareStep(scheduled)
                     optimizer.step(model.parameters, gradients: context.gradients)
                     lossSum += Double(value) * Double(idx.count)
                     seen += idx.count
@@ -303,6 +327,7 @@ public final class Trainer {
             }
             model.commit(context)
             if ranks > 1 { for (_, buffer) in model.buffers { try Distributed.broadcast(buffer.value) } }
+            prepareStep(scheduled)
             optimizer.step(model.parameters, gradients: context.gradients)
             lossSum += Double(batchLoss) * Double(batchCount)
             seen += batchCount
@@ -326,6 +351,23 @@ public final class Trainer {
             m.validationAccuracy = e.accuracy
         }
         return m
+    }
+
+    /// Warm-up and gradient clipping, just before an optimizer step.
+    private func prepareStep(_ scheduled: Float) {
+        if warmupSteps > 0 {
+            optimizer.learningRate = scheduled * Float(min(optimizer.stepCount + 1, warmupSteps)) / Float(warmupSteps)
+        }
+        guard let limit = gradientClipNorm else { return }
+        var g = context.gradients.sharedView(offset: 0, shape: context.gradients.shape)
+        let norm = g.withUnsafeBufferPointer { p -> Double in
+            var s = 0.0
+            for x in p { s += Double(x) * Double(x) }
+            return s.squareRoot()
+        }
+        guard norm > Double(limit) else { return }
+        let k = Float(Double(limit) / norm)
+        g.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] *= k } }
     }
 
     /// One step's forward and backward on `microShards` shards of the batch `x` (examples
