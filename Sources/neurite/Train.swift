@@ -19,6 +19,7 @@ struct Train: ParsableCommand {
 
     @Option(name: .long, help: "Model: \(Models.help). Default mlp.") var model: String?
     @OptionGroup var dataOptions: DataOptions
+    @OptionGroup var recipe: RecipeOptions
     @Option(name: .long, help: "Number of epochs in total (default 10).") var epochs: Int?
     @Option(name: .long, help: "Mini-batch size (default 64).") var batchSize: Int?
     @Option(name: .long, help: "Learning rate (default 0.05).") var lr: Float?
@@ -52,7 +53,9 @@ struct Train: ParsableCommand {
         if let m = momentum { guard m >= 0, m < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(m)") } }
         if let v = valSplit { guard v >= 0, v < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(v)") } }
         if let p = earlyStopping, p < 1 { throw ValidationError("--early-stopping must be ≥ 1, got \(p)") }
-        if earlyStopping != nil && (valSplit ?? 0) == 0 && resume == nil { throw ValidationError("--early-stopping needs validation data: add --val-split 0.1") }
+        if (earlyStopping != nil || recipe.reduceOnPlateau != nil) && recipe.metric != .trainLoss && (valSplit ?? 0) == 0 && resume == nil {
+            throw ValidationError("--early-stopping and --reduce-on-plateau watch validation data: add --val-split 0.1 (or --monitor train_loss)")
+        }
         if let n = shards, n < 1 || n > 64 { throw ValidationError("--shards must be in 1...64, got \(n)") }
         if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
         if let k = kfold {
@@ -79,12 +82,13 @@ struct Train: ParsableCommand {
         c.weightDecay = weightDecay ?? 0
         if kind == "momentum" || kind == "nesterov" { c.momentum = momentum ?? 0.9 }
         c.nesterov = kind == "nesterov"
+        recipe.adjust(&c)
         return c
     }
 
     func lrSchedule(epochs: Int, lr: Float) -> LearningRateSchedule {
         switch (schedule ?? "constant").lowercased() {
-        case "step": return .step(every: 5, factor: 0.5)
+        case "step": return recipe.stepSchedule
         case "cosine": return .cosine(epochs: epochs, minimum: lr * 0.01)
         default: return .constant
         }
@@ -102,7 +106,7 @@ struct Train: ParsableCommand {
         let trainer = Trainer(model: m, loss: loss, optimizer: try config.makeOptimizer(),
                               schedule: lrSchedule(epochs: epochs ?? 10, lr: config.learningRate), seed: s)
         trainer.data = description
-        if let p = earlyStopping { trainer.earlyStopping = EarlyStopping(metric: .validationLoss, patience: p) }
+        try recipe.apply(to: trainer, earlyStoppingPatience: earlyStopping)
         if let a = augment { trainer.augmentation = try Augmentation(a, imageShape: m.inputShape) }
         return trainer
     }
@@ -126,6 +130,9 @@ struct Train: ParsableCommand {
                 throw conflict("the optimizer flags", "(\(flags.kind), lr \(flags.learningRate), momentum \(flags.momentum), weight decay \(flags.weightDecay))",
                                "\(base.kind), lr \(base.learningRate), momentum \(base.momentum), weight decay \(base.weightDecay)")
             }
+        }
+        if recipe.anyGiven {
+            throw CLIError("the recipe flags (betas, step schedule, warm-up, clipping, plateau, monitor) come from \(path) when resuming; remove them")
         }
         if let s = seed, s != trainer.seed { throw conflict("--seed", "\(s)", "seed \(trainer.seed)") }
         if let b = batchSize, b != trainer.batchSize { throw conflict("--batch-size", "\(b)", "batch size \(trainer.batchSize)") }

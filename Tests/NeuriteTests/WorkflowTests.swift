@@ -94,6 +94,9 @@ struct CommandLineTests {
         ["--data", "sklearn:diabetes", "--model", "dense:8,tanh,dense:1", "--lr", "0.01", "--batch-size", "32"],
         ["--data", "sklearn:wine", "--model", "dense:16,batchnorm,relu,dropout:0.2,dense:3", "--optimizer", "momentum", "--lr", "0.02",
          "--val-split", "0.2", "--early-stopping", "10"],
+        ["--data", "sklearn:iris", "--model", "dense:16,relu,dense:3", "--optimizer", "adam", "--lr", "0.02", "--beta1", "0.8",
+         "--warmup-steps", "5", "--clip-norm", "0.5", "--reduce-on-plateau", "0", "--monitor", "train_loss", "--min-delta", "0.5",
+         "--shards", "2", "--schedule", "step", "--step-every", "1", "--step-factor", "0.9"],
     ])
     func checkpointsAloneDriveEvaluatePredictAndResume(_ flags: [String]) throws {
         let dir = try tempDir()
