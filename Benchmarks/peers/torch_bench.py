@@ -32,10 +32,11 @@ def load_idx(name, is_images):
     return np.frombuffer(raw, dtype=np.uint8, offset=8).astype(np.int64)
 
 
-def model(name):
+def model(name, dropout=0.0):
     import torch.nn as nn
     if name == "mlp":
-        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
+        drop = [nn.Dropout(dropout)] if dropout > 0 else []
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), *drop, nn.Linear(256, 128), nn.ReLU(), *drop,
                              nn.Linear(128, 10))
     if name == "lenet":
         return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -44,7 +45,7 @@ def model(name):
     raise SystemExit(f"torch_bench: unknown model {name!r} (want mlp or lenet)")
 
 
-def train(torch, name, threads, epochs, batch, limit):
+def train(torch, name, threads, epochs, batch, limit, recipe="plain"):
     import numpy as np
     x = torch.from_numpy(load_idx("train-images-idx3-ubyte.gz", True))
     y = torch.from_numpy(load_idx("train-labels-idx1-ubyte.gz", False))
@@ -53,8 +54,10 @@ def train(torch, name, threads, epochs, batch, limit):
     tx = torch.from_numpy(load_idx("t10k-images-idx3-ubyte.gz", True))
     ty = torch.from_numpy(load_idx("t10k-labels-idx1-ubyte.gz", False))
     torch.manual_seed(1)
-    net = model(name)
-    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    main = recipe == "main"   # make run's recipe: Adam 1e-3, cosine over the run, dropout 0.2
+    net = model(name, 0.2 if main else 0.0)
+    opt = torch.optim.Adam(net.parameters(), lr=0.001) if main else torch.optim.SGD(net.parameters(), lr=0.05)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs, eta_min=1e-5) if main else None
     loss_fn = torch.nn.CrossEntropyLoss()
     order = torch.Generator().manual_seed(1)
     seconds, last_loss = [], float("nan")
@@ -73,11 +76,14 @@ def train(torch, name, threads, epochs, batch, limit):
             count += len(idx)
         seconds.append(time.perf_counter() - t0)
         last_loss = total / count
+        if sched:
+            sched.step()
     net.eval()
     with torch.no_grad():
         correct = sum(int((net(tx[i:i + 1000]).argmax(1) == ty[i:i + 1000]).sum()) for i in range(0, len(tx), 1000))
     epoch_s = sum(seconds) / len(seconds)
-    pc.emit({"bench": "train", "model": name, "threads": threads, "batch": batch, "samples_per_s": len(x) / epoch_s,
+    pc.emit({"bench": "train", "model": name, "recipe": recipe, "threads": threads, "batch": batch,
+             "samples_per_s": len(x) / epoch_s, "epoch_samples_per_s": [len(x) / s for s in seconds],
              "epoch_s": epoch_s, "final_loss": last_loss, "test_accuracy": correct / len(tx), "epochs": epochs,
              "lib": "torch"})
 
@@ -108,6 +114,8 @@ def main():
     p.add_argument("--epochs", type=int, default=1, help="train: epochs per run")
     p.add_argument("--batch", type=int, default=64, help="train: mini-batch size")
     p.add_argument("--limit", type=int, default=None, help="train: training examples (default all 60 000)")
+    p.add_argument("--recipe", default="plain", choices=["plain", "main"],
+                   help="train: plain (SGD lr 0.05) or main (make run's: Adam 1e-3, cosine, dropout 0.2)")
     p.add_argument("--one-thread-count", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     benches = [b for b in args.bench.split(",") if b]
@@ -128,7 +136,7 @@ def main():
         rc |= gemm(torch, args, t)
     if "train" in benches:
         for name in [m for m in args.model.split(",") if m]:
-            train(torch, name, t, args.epochs, args.batch, args.limit)
+            train(torch, name, t, args.epochs, args.batch, args.limit, args.recipe)
     return rc
 
 
