@@ -340,6 +340,8 @@ final class ProgressReporter: TrainingCallback {
     var lastDraw = Date.distantPast
     let trainCount: Int
     let batchSize: Int
+    /// Running mean of the epoch's batch losses (what the bar shows, not the last batch's).
+    var lossSum = 0.0, lossCount = 0
 
     init(json: Bool, total: Int, trainCount: Int, batchSize: Int) {
         self.json = json
@@ -349,16 +351,21 @@ final class ProgressReporter: TrainingCallback {
     }
 
     func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {
-        if batch == 1 { epochStart = Date() }
-        guard isTTY, !json, Date().timeIntervalSince(lastDraw) > 0.1 || batch == batches else { return }
+        if batch == 1 || lossCount == 0 && batch > 1 { epochStart = Date(); lossSum = 0; lossCount = 0 }
+        lossSum += Double(loss)
+        lossCount += 1
+        // Redraw at most 10 times a second, and not before a rate can be measured.
+        let elapsed = Date().timeIntervalSince(epochStart)
+        guard isTTY, !json, Date().timeIntervalSince(lastDraw) > 0.1 || batch == batches, elapsed > 0.05 else { return }
         lastDraw = Date()
         let frac = Double(batch) / Double(batches)
-        let elapsed = Date().timeIntervalSince(epochStart)
-        let rate = Double(min(batch * batchSize, trainCount)) / max(elapsed, 1e-6)
-        let eta = elapsed / frac - elapsed
-        let width = 30, filled = Int(frac * Double(width))
+        let rate = Double(min(lossCount * batchSize, trainCount)) / elapsed
+        let eta = elapsed / max(Double(lossCount) / Double(batches), 1e-9) - elapsed
+        let width = 20, filled = Int(frac * Double(width))
         let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
-        let line = String(format: "\repoch %d [%@] %3.0f%% %8.0f samples/s  loss %.4f  ETA %4.0fs", epoch, bar, frac * 100, rate, loss, eta)
+        // ≤ 78 columns, cleared to the end of the line, so nothing wraps or lingers in 80 columns.
+        let line = String(format: "\repoch %d [%@] %3.0f%% %7.0f/s loss %.4f ETA %3.0fs\u{1B}[K", epoch, bar, frac * 100, rate,
+                          lossSum / Double(lossCount), max(0, eta))
         FileHandle.standardOutput.write(Data(line.utf8))
     }
 
