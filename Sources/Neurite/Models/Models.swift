@@ -114,6 +114,9 @@ public enum Models {
             spec = sizes.dropFirst().map { "dense:\($0)" }.joined(separator: ",relu,")
             shapes = [[flat]]
         } else {
+            if !description.contains(":"), !description.contains(","), LayerRegistry.type(for: description) == nil {
+                throw ModelError("unknown model '\(description)': named models are \(all.map(\.name).joined(separator: ", ")); or give sizes like 784-256-10 or a layer list like dense:256,relu,dense:10")
+            }
             spec = description
         }
         var layers: [any Layer] = []
