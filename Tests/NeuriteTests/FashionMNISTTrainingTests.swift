@@ -5,6 +5,22 @@ import Neurite
 /// 10 000 Fashion-MNIST training images, evaluated on all 10 000 test images.
 @Suite(.enabled(if: FashionMNIST.isAvailable, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
 struct FashionMNISTTrainingTests {
+    /// The cnn-bn recipe, shortened: 4 000 training images, 2 epochs, AdamW lr 0.002, weight decay
+    /// 0.05, cosine schedule, crop and flip augmentation.
+    @Test func cnnWithBatchNormAndAugmentationOnASubset() throws {
+        let train = try FashionMNIST.load(split: .train, limit: 4_000, shape: .image)
+        let test = try FashionMNIST.load(split: .test, shape: .image)
+        let model = try Models.make("cnn-bn", inputShape: [1, 28, 28], outputs: 10, seed: 1)
+        let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(),
+                              optimizer: Adam(learningRate: 0.002, weightDecay: 0.05, decoupled: true),
+                              schedule: .cosine(epochs: 2, minimum: 2e-5))
+        trainer.augmentation = try Augmentation("crop,flip", imageShape: [1, 28, 28])
+        _ = try trainer.fit(train, epochs: 2, batchSize: 64)
+        let accuracy = trainer.evaluate(test).accuracy!
+        print("Fashion-MNIST cnn-bn, 4k subset, 2 epochs: test accuracy \(accuracy)")
+        #expect(accuracy >= 0.78, "test accuracy \(accuracy)")
+    }
+
     /// Recipe: SGD lr 0.05, momentum 0.9, batch 64, 3 epochs. Measured: 0.826 test accuracy.
     @Test func mlpOnATenThousandImageSubset() throws {
         let train = try FashionMNIST.load(split: .train, limit: 10_000)
