@@ -38,7 +38,9 @@ let package = Package(
             name: "CNeurite",
             dependencies: [.target(name: "CMPI", condition: .when(traits: ["MPI"]))],
             path: "CSupport",
-            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast", "-std=gnu11"]),
+            // -fno-math-errno: sqrtf never sets errno here, and without the flag clang keeps it a
+            // scalar call, which leaves the Adam pass unvectorised (sqrtss per element).
+            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno", "-std=gnu11"]),
                                   .define("NEURITE_MPI", .when(traits: ["MPI"]))],
             linkerSettings: openMPLink + [.linkedLibrary("m")]
         ),

@@ -34,8 +34,17 @@ public final class Dropout: Layer {
         guard let s = step, rate > 0 else { return input }
         var g = SeededGenerator(seed: s.randomSeed)
         let keep = 1 - rate, scale = 1 / keep
+        // Each 64-bit draw gives two 24-bit uniforms u (upper and lower halves): keep when
+        // u < keep·2²⁴. Mask and output in one pass.
+        let threshold = UInt64((Double(keep) * 16_777_216).rounded(.down))
         let mask = Tensor(shape: input.shape) { m in
-            for i in 0..<m.count { m[i] = g.nextUnitFloat() < keep ? scale : 0 }
+            var i = 0
+            while i < m.count {
+                let r = g.next()
+                m[i] = (r >> 40) < threshold ? scale : 0
+                if i + 1 < m.count { m[i + 1] = ((r >> 8) & 0xFF_FFFF) < threshold ? scale : 0 }
+                i += 2
+            }
         }
         s.saved = [mask]
         return input * mask
