@@ -109,6 +109,22 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(throws: TrainingError.self) { try trainer.fit(data, epochs: 5, batchSize: 10) }
     }
 
+    /// One batch per epoch: a finite loss, then an update that overflows the weights. The epoch
+    /// must fail before a checkpoint callback sees those weights.
+    @Test func divergedWeightsStopTrainingBeforeTheCheckpoint() throws {
+        final class Saw: TrainingCallback {
+            var epochs = 0
+            func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction { epochs += 1; return .continue }
+        }
+        // The first loss is ½·(1e6)², finite; its gradient 1e9 times the rate 1e30 overflows the weight.
+        let data = Dataset(inputs: Tensor(shape: [1, 1], scalars: [1000]), targets: Tensor(shape: [1, 1], scalars: [1e6]))
+        let model = try Sequential("dense:1", inputShape: [1], seed: 1)
+        let trainer = Trainer(model: model, loss: MeanSquaredError(), optimizer: SGD(learningRate: 1e30))
+        let saw = Saw()
+        #expect { try trainer.fit(data, epochs: 3, batchSize: 16, callbacks: [saw]) } throws: { "\($0)".contains("weights became") }
+        #expect(saw.epochs == 0)
+    }
+
     @Test func badHyperparametersAndShapesAreThrownErrors() throws {
         let data = spirals(perClass: 10, seed: 1)
         let model = try Sequential("dense:2", inputShape: [3], seed: 1)

@@ -74,6 +74,8 @@ public enum TrainingError: NeuriteError, Equatable {
 
     public var description: String {
         switch self {
+        case let .nonFiniteLoss(e, 0, _):
+            return "the weights became NaN or infinite during epoch \(e); lower the learning rate or check the data"
         case let .nonFiniteLoss(e, b, v):
             return "the training loss became \(v) at epoch \(e), batch \(b); lower the learning rate or check the data"
         case let .dataMismatch(m): return m
@@ -217,6 +219,11 @@ public final class Trainer {
         }
         for _ in 0..<epochs {
             let metrics = try trainEpoch(train, validation: validation, batchSize: batchSize, callbacks: all)
+            // The last update may have diverged after the last finite loss: check the weights before
+            // any callback (the checkpoint writer) sees them, so "the last good checkpoint" is good.
+            guard model.parameters.storage.withUnsafeBufferPointer({ $0.allSatisfy { $0.isFinite } }) else {
+                throw TrainingError.nonFiniteLoss(epoch: metrics.epoch, batch: 0, value: .nan)
+            }
             reduceOnPlateau?.observe(metrics)
             if checksReplicasEveryEpoch { try checkReplicas() }
             history.epochs.append(metrics)
