@@ -177,12 +177,16 @@ struct Train: ParsableCommand {
 
     func runOrThrow() throws {
         // Ctrl-C before anything slow: until the trainer exists it simply ends the process.
-        signal(SIGINT, SIG_IGN)
+        // SIGUSR1 too: mpirun forwards it to every rank (it kills ranks on Ctrl-C within a second).
         let stopRequests = StopRequests()
-        let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        sigint.setEventHandler { stopRequests.request() }
-        sigint.resume()
-        defer { sigint.cancel(); signal(SIGINT, SIG_DFL) }
+        let sources = [SIGINT, SIGUSR1].map { sig -> DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stopRequests.request() }
+            source.resume()
+            return source
+        }
+        defer { for (sig, source) in zip([SIGINT, SIGUSR1], sources) { source.cancel(); signal(sig, SIG_DFL) } }
 
         if let t = threads { Runtime.threads = t }
         let loaded = try resume.map { try Checkpoint.load($0) }

@@ -8,7 +8,9 @@
 #   3. 1 epoch, checkpoint, --resume to 2 epochs under mpirun == 2 epochs straight (bitwise);
 #      resuming with another number of ranks is refused;
 #   4. batch norm + dropout train with replicas verified every epoch (--check-replicas);
-#   5. a diverging run stops every rank with one message and a non-zero exit.
+#   5. a diverging run stops every rank with one message and a non-zero exit;
+#   6. SIGUSR1 to mpirun (which forwards it; Ctrl-C makes mpirun kill the ranks within a second)
+#      stops every rank at the same batch with a whole checkpoint of the interrupted epoch.
 # Usage: Tests/MPI/data_parallel.sh [path/to/neurite built with --traits MPI]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -68,6 +70,19 @@ else
     check grep -q "training stopped" "$D/nan.out"
     check test "$(grep -c "training stopped" "$D/nan.out")" -eq 1     # one message, from rank 0
 fi
+
+# SIGUSR1 to mpirun (forwarded to every rank): all ranks stop at the same batch, checkpoint, exit 0.
+$MPIRUN "$NEURITE" train --model lenet --data fashion-mnist --epochs 50 --batch-size 32 --checkpoint "$D/stop.st" > "$D/stop.out" 2>&1 &
+launcher=$!
+for _ in $(seq 100); do grep -q "^epoch 1/" "$D/stop.out" 2>/dev/null && break; sleep 0.2; done
+kill -USR1 "$launcher"
+if wait "$launcher"; then check grep -q "Interrupted after" "$D/stop.out"; else check false; fi
+check test -s "$D/stop.st"
+python3 - "$D/stop.st" <<'PY' && check true || check false
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", raw[:8])[0]; h = json.loads(raw[8:8 + n])
+assert json.loads(h["__metadata__"]["training"])["batches_done"] > 0
+PY
 
 echo "MPI data parallelism: $passed passed, $failed failed"
 test "$failed" -eq 0
