@@ -47,7 +47,10 @@ struct DataOptions: ParsableArguments {
         if let given = data, given != s.source { throw conflict("--data", given, s.source ?? "no data source") }
         if let given = labelColumn, given != (s.labelColumn ?? -1) { throw conflict("--label-column", "\(given)", "\(s.labelColumn ?? -1)") }
         if regression && !s.regression { throw conflict("--regression", "", "class labels") }
-        if let given = limit { d.limit = given }
+        // A different limit would train on other examples than the checkpoint's run did.
+        if let given = limit, given != s.limit {
+            throw conflict("--limit", "\(given)", s.limit.map { "--limit \($0)" } ?? "all training examples")
+        }
         if s.source?.hasPrefix("csv:") != true && data == nil && (labelColumn != nil || regression) {
             throw CLIError("--label-column and --regression apply to csv:FILE data only; \(checkpoint ?? "the checkpoint") was trained on \(s.source ?? "no recorded source")")
         }

@@ -238,7 +238,10 @@ struct Train: ParsableCommand {
         let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: trainer.batchSize)
         callbacks.append(progress)
         if let l = log { callbacks.append(try MetricsLogger(path: l)) }
-        if let c = checkpoint { callbacks.append(CheckpointWriter(path: c)) }
+        // After the log (which records the diverged epoch), before the checkpoint (which keeps the last good one).
+        if validation != nil { callbacks.append(FiniteValidationLoss()) }
+        let writer = checkpoint.map { CheckpointWriter(path: $0) }
+        if let w = writer { callbacks.append(w) }
 
         if !json {
             let name = model ?? (loaded == nil ? "mlp" : "the checkpoint's model")
@@ -252,10 +255,15 @@ struct Train: ParsableCommand {
         do {
             history = try trainer.fit(train, validation: validation, epochs: remaining, batchSize: batchSize ?? trainer.batchSize,
                                       callbacks: callbacks)
-        } catch let e as TrainingError {
+        } catch where error is TrainingError || error is FiniteValidationLoss.Diverged {
             progress.finishLine()
-            var msg = "training stopped: \(e)"
-            if let c = checkpoint, FileManager.default.fileExists(atPath: c) { msg += "; the last good checkpoint is \(c)" }
+            var msg = "training stopped: \(error)"
+            // Only a file this run wrote: one left by an earlier run is not this run's last good state.
+            if let w = writer, w.writes > 0 || loaded != nil && resume == w.path {
+                msg += "; the last good checkpoint is \(w.path)"
+            } else if checkpoint != nil {
+                msg += "; no checkpoint was written"
+            }
             throw CLIError(msg)
         }
         let seconds = Date().timeIntervalSince(start)
@@ -284,6 +292,9 @@ struct Train: ParsableCommand {
             let epochWord = trainer.completedEpochs == 1 ? "epoch" : "epochs"
             print(String(format: "Done: \(acc)test loss %.4f after %d \(epochWord) in %.1f s", result.loss, trainer.completedEpochs, seconds))
         }
+        // The figures are printed (NaN as null with --json), but a model whose test loss is not a
+        // number has not trained: that is a failure, not a result.
+        if !result.loss.isFinite { throw CLIError("the test loss is \(result.loss): the model's outputs are not finite") }
     }
 
     func crossValidate(_ data: Dataset, imageShape: [Int]?, description: DataDescription, k: Int) throws {
@@ -309,6 +320,19 @@ struct Train: ParsableCommand {
         } else {
             print(String(format: "%d-fold cross-validation: %.4f ± %.4f", k, mean, std))
         }
+    }
+}
+
+/// Ends training when the validation loss is NaN or infinite: such weights give no usable outputs,
+/// and stopping before the checkpoint writer keeps the last good checkpoint.
+final class FiniteValidationLoss: TrainingCallback {
+    struct Diverged: Error, CustomStringConvertible {
+        let epoch: Int, value: Float
+        var description: String { "the validation loss became \(value) at epoch \(epoch); lower the learning rate or check the data" }
+    }
+    func trainerDidFinishEpoch(_ trainer: Trainer, metrics m: EpochMetrics) throws -> TrainingAction {
+        if let v = m.validationLoss, !v.isFinite { throw Diverged(epoch: m.epoch, value: v) }
+        return .continue
     }
 }
 

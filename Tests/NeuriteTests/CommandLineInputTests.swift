@@ -81,5 +81,28 @@ import Neurite
 
         let fewer = try run(["train", "--resume", ckpt, "--epochs", "1"])
         #expect(fewer.status != 0 && fewer.err.contains("--epochs 1 is fewer than the 2 epochs"), "\(fewer.err)")
+        let otherLimit = try run(["train", "--resume", ckpt, "--limit", "5"])
+        #expect(otherLimit.status != 0 && otherLimit.err.contains("--limit 5 contradicts"), "\(otherLimit.err)")
+    }
+
+    /// A run whose losses become NaN (training or validation) fails with a message, after logging
+    /// the epoch, and names the last checkpoint it wrote (a NaN validation loss stops before the
+    /// writer, so the file holds the last epoch with finite losses).
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: executable.path)))
+    func divergingRunsFail() throws {
+        let (dir, data) = try scratch()
+        let ckpt = dir + "/d.safetensors"
+        let r = try run(["train", "--data", data, "--model", "dense:64,relu,dense:64,relu,dense:2", "--lr", "1000", "--epochs", "8",
+                         "--val-split", "0.2", "--checkpoint", ckpt, "--json"])
+        #expect(r.status != 0, "\(r.out)")
+        #expect(r.err.contains("training stopped: the") && r.err.contains("loss became"), "\(r.err)")
+        for line in r.out.split(separator: "\n") {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not JSON: \(line)")
+        }
+        if r.err.contains("the last good checkpoint is") {
+            let loaded = try Checkpoint.load(ckpt)
+            let finite = loaded.model.parameters.values.scalars.allSatisfy { $0.isFinite }
+            #expect(finite)
+        }
     }
 }

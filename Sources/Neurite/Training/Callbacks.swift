@@ -196,10 +196,13 @@ public final class MetricsLogger: TrainingCallback {
 public final class CheckpointWriter: TrainingCallback {
     /// Where the checkpoint goes.
     public let path: String
+    /// Checkpoints written so far (so a caller can tell a file this run wrote from an older one).
+    public private(set) var writes = 0
     /// A writer to `path`.
     public init(path: String) { self.path = path }
     public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction {
         try Checkpoint.save(trainer, to: path)
+        writes += 1
         return .continue
     }
 }
