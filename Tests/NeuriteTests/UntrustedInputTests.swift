@@ -94,6 +94,15 @@ private func idx(type: UInt8 = 0x08, _ dims: [UInt32], data: [UInt8] = []) -> [U
         }
     }
 
+    /// A source without a size (a device, a pipe) is read up to the limit, not without end.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/zero")))
+    func anEndlessSourceStopsAtTheLimit() {
+        expectDataError(.fileTooLarge(path: "/dev/zero", what: "the file", bytes: 1 << 20, limit: 1000, setting: "DataLimits.maxFileBytes"),
+                        naming: "/dev/zero") {
+            _ = try DataFile.read("/dev/zero", limits: DataLimits(maxFileBytes: 1000))
+        }
+    }
+
     @Test func destinationsThatCannotBeWrittenAreNamed() throws {
         let dir = try scratchDirectory()
         #expect(throws: DataError.unwritable(path: "", reason: "the path is empty")) { try DataFile.checkWritableDestination("") }

@@ -35,21 +35,36 @@ public enum DataFile {
             throw DataError.fileNotFound(path: path, hint: hint)
         }
         if isDirectory.boolValue { throw DataError.unreadable(path: path, reason: "it is a directory") }
-        // Checked before reading, so a huge file is refused without being loaded.
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw DataError.unreadable(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        // A regular file's size is checked before reading, so a huge file is refused unread; the
+        // limit is enforced while reading too, for what has no size (a pipe, /dev/zero) or grows.
         var info = stat()
-        if stat(path, &info) == 0, Int64(info.st_size) > Int64(limits.maxFileBytes) {
-            throw DataError.fileTooLarge(path: path, what: "the file", bytes: Int(clamping: Int64(info.st_size)),
-                                         limit: limits.maxFileBytes, setting: "DataLimits.maxFileBytes")
+        var expected = 0
+        if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+            guard Int64(info.st_size) <= Int64(limits.maxFileBytes) else {
+                throw DataError.fileTooLarge(path: path, what: "the file", bytes: Int(clamping: Int64(info.st_size)),
+                                             limit: limits.maxFileBytes, setting: "DataLimits.maxFileBytes")
+            }
+            expected = Int(info.st_size)
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.unreadable(path: path, reason: "permission denied or I/O error")
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(expected)
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw DataError.unreadable(path: path, reason: String(cString: strerror(errno)))
+            }
+            if n == 0 { return bytes }
+            guard n <= limits.maxFileBytes - bytes.count else {
+                throw DataError.fileTooLarge(path: path, what: "the file", bytes: bytes.count + n, limit: limits.maxFileBytes,
+                                             setting: "DataLimits.maxFileBytes")
+            }
+            bytes += chunk[0..<n]
         }
-        // The size check above and the read are not atomic: a file that grew in between is caught here.
-        guard data.count <= limits.maxFileBytes else {
-            throw DataError.fileTooLarge(path: path, what: "the file", bytes: data.count, limit: limits.maxFileBytes,
-                                         setting: "DataLimits.maxFileBytes")
-        }
-        return [UInt8](data)
     }
 
     /// The contents of the file at `path`, decompressed if it starts with the gzip magic number.
