@@ -6,22 +6,10 @@ import Foundation
 import Neurite
 
 @Suite struct CommandLineInputTests {
-    static var executable: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("neurite")
-    }
+    static var executable: URL { CommandLineTests.executable }
 
-    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = Self.executable
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
+    /// Runs `neurite` with `args` (the helper of the workflow tests).
+    func run(_ args: [String]) throws -> (status: Int32, out: String, err: String) { try CommandLineTests().run(args) }
 
     /// A directory with `data.csv`: 40 rows of three features and a 0/1 label.
     func scratch() throws -> (dir: String, data: String) {
