@@ -1,7 +1,7 @@
-// Seeded mutation fuzzing of every decoder that reads user files: IDX (raw and gzip), CSV, and
-// checkpoints (safetensors header, metadata JSON, data region). Each input must either decode or
-// throw one of Neurite's errors; a crash (trap, fatal error) ends the test process, and the input
-// that caused it is then in NEURITE_FUZZ_SAVE_DIR when that is set.
+// Seeded mutation fuzzing of every decoder that reads user files: IDX (raw and gzip), CSV, the
+// scikit-learn count-line files, and checkpoints (safetensors header, metadata JSON, data region).
+// Each input must either decode or throw one of Neurite's errors; a crash (trap, fatal error) ends
+// the test process, and the input that caused it is then in NEURITE_FUZZ_SAVE_DIR when that is set.
 //
 // `swift test` runs up to 2000 inputs per target (at most 2 s each). `make fuzz` runs the same
 // targets for longer through the environment:
@@ -228,6 +228,17 @@ private let idxSeeds: [[UInt8]] = [
         let r = try fuzz("csv", seeds: seeds) { bytes in
             let table = try CSV.parse(bytes, path: "fuzz.csv", limits: limits)
             _ = try CSV.classification(table, path: "fuzz.csv", limits: limits)
+        }
+        #expect(r.inputs > 0)
+    }
+
+    /// scikit-learn's count-line files: `rows,features,names…`, then the rows.
+    @Test func sklearnCountLineFilesDecodeOrThrow() throws {
+        let path = try fuzzDirectory() + "/set.csv"
+        let seeds = ["3,2,a,b\n1,2,0\n3,4,1\n5,6,0\n", "2,3,x,y,z\n0.5,1,2,2\n1,1,1,0\n"].map { Array($0.utf8) }
+        let r = try fuzz("sklearn", seeds: seeds) { bytes in
+            writeInput(bytes, to: path)
+            _ = try SklearnData._countLineSet(path: path)
         }
         #expect(r.inputs > 0)
     }
