@@ -1,11 +1,18 @@
 # Neurite: the two commands.
 #   make run   trains an MLP on Fashion-MNIST and reports its test accuracy (installs what is missing)
 #   make test  runs the test suite (installs what is missing)
+#   make fuzz  mutation-fuzzes the file decoders (IDX, gzip, CSV, checkpoints) for FUZZ_SECONDS per
+#              target, all targets at once; the input being tried is kept in FUZZ_DIR, so after a
+#              crash FUZZ_DIR/<target>-last.bin (or checkpoint-*.safetensors) is the crashing input
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PKGS := libomp-dev zlib1g-dev dataset-fashion-mnist python3-sklearn
 
-.PHONY: setup run test test-serial test-mpi bench
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= 1
+FUZZ_DIR ?= .fuzz
+
+.PHONY: setup run test test-serial test-mpi bench fuzz
 setup:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -37,3 +44,8 @@ test-mpi: setup
 
 bench: setup
 	$(SWIFT) run -c release neurite-bench all
+
+fuzz: setup
+	$(SWIFT) build --build-tests
+	NEURITE_FUZZ_ITERATIONS=1000000000 NEURITE_FUZZ_SECONDS=$(FUZZ_SECONDS) NEURITE_FUZZ_SEED=$(FUZZ_SEED) \
+	  NEURITE_FUZZ_SAVE_DIR=$(FUZZ_DIR) $(SWIFT) test --skip-build --filter FuzzTests

@@ -19,7 +19,15 @@ struct DataOptions: ParsableArguments {
 
     func validate() throws {
         if let l = limit, l <= 0 { throw ValidationError("--limit must be positive, got \(l)") }
-        if let c = labelColumn, abs(c) > 1_000_000 { throw ValidationError("--label-column must be within ±1000000, got \(c)") }
+        if let c = labelColumn, c < -1_000_000 || c > 1_000_000 { throw ValidationError("--label-column must be within ±1000000, got \(c)") }
+        // These shape how a CSV file is read; any other source would silently ignore them.
+        if let d = data, !d.hasPrefix("csv:") {
+            if labelColumn != nil { throw ValidationError("--label-column applies to csv:FILE data only, not to --data \(d)") }
+            if regression { throw ValidationError("--regression applies to csv:FILE data only, not to --data \(d)") }
+        }
+        if let d = data, d.hasPrefix("csv:") || d.hasPrefix("idx:"), d.count == 4 {
+            throw ValidationError("--data \(d) needs a path after the colon")
+        }
     }
 
     /// The data description these flags give, on top of `stored` (a checkpoint's); a flag that
@@ -39,7 +47,13 @@ struct DataOptions: ParsableArguments {
         if let given = data, given != s.source { throw conflict("--data", given, s.source ?? "no data source") }
         if let given = labelColumn, given != (s.labelColumn ?? -1) { throw conflict("--label-column", "\(given)", "\(s.labelColumn ?? -1)") }
         if regression && !s.regression { throw conflict("--regression", "", "class labels") }
-        if let given = limit { d.limit = given }
+        // A different limit would train on other examples than the checkpoint's run did.
+        if let given = limit, given != s.limit {
+            throw conflict("--limit", "\(given)", s.limit.map { "--limit \($0)" } ?? "all training examples")
+        }
+        if s.source?.hasPrefix("csv:") != true && data == nil && (labelColumn != nil || regression) {
+            throw CLIError("--label-column and --regression apply to csv:FILE data only; \(checkpoint ?? "the checkpoint") was trained on \(s.source ?? "no recorded source")")
+        }
         return d
     }
 }
@@ -59,17 +73,23 @@ struct LoadedData {
 func loadData(_ description: DataDescription, seed: UInt64) throws -> LoadedData {
     let spec = description.source ?? "fashion-mnist"
     var d = description
+    // A description may come from a checkpoint: its numbers are checked like flags.
+    if let l = d.limit, l < 1 { throw CLIError("the recorded training-example limit is \(l); it must be at least 1") }
     func finish(_ all: Dataset, names: [String]) throws -> LoadedData {
         let parts = try all.split(trainFraction: 0.8, validationFraction: 0, seed: seed, stratified: all.isClassification)
         var train = parts.train
         if let l = d.limit { train = train.slice(0..<min(l, train.count)) }
+        guard train.count > 0, parts.test.count > 0 else {
+            throw CLIError("\(spec) has \(all.count) examples: too few to split 80/20 into training and test data")
+        }
         let st = d.standardizer ?? Standardizer(fitting: train.inputs)
         guard st.mean.count == train.inputs.rowWidth else {
             throw CLIError("\(spec) has \(train.inputs.rowWidth) features but the recorded standardiser has \(st.mean.count)")
         }
         d.standardizer = st
         if d.classNames.isEmpty { d.classNames = names }
-        return LoadedData(train: train.standardized(with: st), test: parts.test.standardized(with: st), description: d, imageShape: nil)
+        return LoadedData(train: try train.standardized(with: st, source: spec), test: try parts.test.standardized(with: st, source: spec),
+                          description: d, imageShape: nil)
     }
     if spec == "fashion-mnist" || spec.hasPrefix("idx:") {
         let dir = spec.hasPrefix("idx:") ? String(spec.dropFirst(4)) : FashionMNIST.defaultDirectory

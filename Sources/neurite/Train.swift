@@ -52,7 +52,7 @@ struct Train: ParsableCommand {
         if let w = weightDecay { guard w >= 0, w <= 1000 else { throw ValidationError("--weight-decay must be in [0, 1000], got \(w)") } }
         if let m = momentum { guard m >= 0, m < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(m)") } }
         if let v = valSplit { guard v >= 0, v < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(v)") } }
-        if let p = earlyStopping, p < 1 { throw ValidationError("--early-stopping must be ≥ 1, got \(p)") }
+        if let p = earlyStopping, p < 1 || p > 1_000_000 { throw ValidationError("--early-stopping must be in 1...1000000, got \(p)") }
         if (earlyStopping != nil || recipe.reduceOnPlateau != nil) && recipe.metric != .trainLoss && (valSplit ?? 0) == 0 && resume == nil {
             throw ValidationError("--early-stopping and --reduce-on-plateau watch validation data: add --val-split 0.1 (or --monitor train_loss)")
         }
@@ -60,9 +60,20 @@ struct Train: ParsableCommand {
         if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
         if let k = kfold {
             guard k >= 2, k <= 1000 else { throw ValidationError("--kfold must be in 2...1000, got \(k)") }
-            if checkpoint != nil || resume != nil || earlyStopping != nil || valSplit != nil {
-                throw ValidationError("--kfold trains k models on its own folds: it cannot be combined with --checkpoint, --resume, --early-stopping or --val-split")
+            if checkpoint != nil || resume != nil || earlyStopping != nil || valSplit != nil || log != nil || plot != nil {
+                throw ValidationError("--kfold trains k models on its own folds: it cannot be combined with --checkpoint, --resume, --early-stopping, --val-split, --log or --plot")
             }
+        }
+        let outputs = [("--checkpoint", checkpoint), ("--log", log), ("--plot", plot)].compactMap { f in f.1.map { (flag: f.0, path: $0) } }
+        for (i, o) in outputs.enumerated() {
+            if o.path.isEmpty { throw ValidationError("\(o.flag) needs a file name, got an empty path") }
+            if let other = outputs[..<i].first(where: { $0.path == o.path }) {
+                throw ValidationError("\(other.flag) and \(o.flag) name the same file \(o.path): each output needs its own")
+            }
+        }
+        if let r = resume, r.isEmpty { throw ValidationError("--resume needs a checkpoint file, got an empty path") }
+        if resume != nil, initialization.lowercased() != "default" {
+            throw ValidationError("--initialization \(initialization) has no effect with --resume: the weights come from the checkpoint")
         }
         if let o = optimizer, !["sgd", "momentum", "nesterov", "adam", "adamw"].contains(o.lowercased()) {
             throw ValidationError("--optimizer must be sgd, momentum, nesterov, adam or adamw, got \(o)")
@@ -100,6 +111,13 @@ struct Train: ParsableCommand {
         let shape = Array(data.inputs.shape.dropFirst())
         let s = seed ?? 1
         let m = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: dropout ?? 0, seed: s)
+        // --dropout adds dropout only to models without any; a model with its own would ignore it.
+        if let d = dropout, d > 0 {
+            let plain = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: 0, seed: s)
+            if plain.layers.contains(where: { $0 is Dropout }) {
+                throw CLIError("--dropout \(d) has no effect: the model \(model ?? "mlp") has dropout layers of its own (\(plain.spec)); set their rates in the layer list instead")
+            }
+        }
         if initialization.lowercased() == "pytorch" { m.initialize(.pytorchDefault, seed: s) }
         let loss = Sequential.defaultLoss(for: data, outputs: outputs)
         let config = optimizerConfiguration
@@ -189,9 +207,22 @@ struct Train: ParsableCommand {
         defer { for (sig, source) in zip([SIGINT, SIGUSR1], sources) { source.cancel(); signal(sig, SIG_DFL) } }
 
         if let t = threads { Runtime.threads = t }
+        // Outputs that cannot be written are reported now, not after the first epoch.
+        for (flag, path) in [("--checkpoint", checkpoint), ("--log", log), ("--plot", plot)] {
+            guard let p = path else { continue }
+            do { try DataFile.checkWritableDestination(p) } catch { throw CLIError("\(flag): \(error.userMessage)") }
+        }
         let loaded = try resume.map { try Checkpoint.load($0) }
         let description = try dataOptions.resolved(with: loaded?.data, checkpoint: resume)
-        let trainingSeed = loaded?.training.flatMap { UInt64($0.seed) } ?? seed ?? 1
+        let trainingSeed: UInt64
+        if let l = loaded, let path = resume {
+            // The split seed of a resumed run is the recorded one; a malformed one is an error, not a default.
+            guard let t = l.training else { throw CLIError("\(path) holds weights only, no training state to resume") }
+            guard let recorded = UInt64(t.seed) else { throw CLIError("\(path): the recorded seed '\(t.seed)' is not an unsigned 64-bit integer") }
+            trainingSeed = recorded
+        } else {
+            trainingSeed = seed ?? 1
+        }
         var data = try loadData(description, seed: trainingSeed)
         if stopRequests.isRequested { throw CLIError("interrupted while loading the data") }
         if let k = kfold { return try crossValidate(data.train, imageShape: data.imageShape, description: data.description, k: k) }
@@ -199,11 +230,13 @@ struct Train: ParsableCommand {
         var validation: Dataset?
         let fraction = loaded?.data.validationFraction ?? valSplit ?? 0
         if fraction > 0 {
-            let parts = try train.splittingValidation(fraction: fraction, seed: trainingSeed, stratified: train.isClassification)
-            train = parts.train
-            validation = parts.validation
-            guard train.count > 0, validation?.count ?? 0 > 0 else {
-                throw CLIError("--val-split \(fraction) leaves \(train.count) training and \(validation?.count ?? 0) validation examples")
+            let flag = loaded != nil ? "the recorded validation fraction" : "--val-split"
+            do {
+                let parts = try train.splittingValidation(fraction: fraction, seed: trainingSeed, stratified: train.isClassification)
+                train = parts.train
+                validation = parts.validation
+            } catch {
+                throw CLIError("\(flag) \(fraction) cannot split the \(train.count) training examples: \(error.userMessage)")
             }
         }
         data.description.validationFraction = fraction
@@ -232,13 +265,23 @@ struct Train: ParsableCommand {
         stopRequests.attach(trainer)
         if let n = shards { trainer.microShards = n }
         trainer.checksReplicasEveryEpoch = checkReplicas
+        if let e = epochs, let path = resume, e < trainer.completedEpochs {
+            throw CLIError("--epochs \(e) is fewer than the \(trainer.completedEpochs) epochs \(path) has already done (--epochs counts all epochs, including those)")
+        }
+        let effectiveBatch = batchSize ?? trainer.batchSize
+        if effectiveBatch > train.count, !json, Distributed.rank == 0 {
+            warn("note: --batch-size \(effectiveBatch) is larger than the \(train.count) training examples: each epoch is one full batch of \(train.count)")
+        }
         let totalEpochs = epochs ?? (loaded != nil ? trainer.targetEpochs : 10)
         let remaining = max(0, totalEpochs - trainer.completedEpochs)
         var callbacks: [any TrainingCallback] = []
         let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: trainer.batchSize)
         callbacks.append(progress)
         if let l = log, Distributed.rank == 0 { callbacks.append(try MetricsLogger(path: l)) }
-        if let c = checkpoint { callbacks.append(CheckpointWriter(path: c)) }
+        // After the log (which records the diverged epoch), before the checkpoint (which keeps the last good one).
+        if validation != nil { callbacks.append(FiniteValidationLoss()) }
+        let writer = checkpoint.map { CheckpointWriter(path: $0) }
+        if let w = writer { callbacks.append(w) }
 
         if !json {
             let name = model ?? (loaded == nil ? "mlp" : "the checkpoint's model")
@@ -252,10 +295,15 @@ struct Train: ParsableCommand {
         do {
             history = try trainer.fit(train, validation: validation, epochs: remaining, batchSize: batchSize ?? trainer.batchSize,
                                       callbacks: callbacks)
-        } catch let e as TrainingError {
+        } catch where error is TrainingError || error is FiniteValidationLoss.Diverged {
             progress.finishLine()
-            var msg = "training stopped: \(e)"
-            if let c = checkpoint, FileManager.default.fileExists(atPath: c) { msg += "; the last good checkpoint is \(c)" }
+            var msg = "training stopped: \(error)"
+            // Only a file this run wrote: one left by an earlier run is not this run's last good state.
+            if let w = writer, w.writes > 0 || loaded != nil && resume == w.path {
+                msg += "; the last good checkpoint is \(w.path)"
+            } else if checkpoint != nil {
+                msg += "; no checkpoint was written"
+            }
             throw CLIError(msg)
         }
         let seconds = Date().timeIntervalSince(start)
@@ -280,15 +328,19 @@ struct Train: ParsableCommand {
                          c.fullSumSeconds * 1000, exposed * 1000))
         }
         if json {
-            var fields = ["\"event\":\"done\"", "\"test_loss\":\(MetricsLogger.num(result.loss))", "\"epochs\":\(trainer.completedEpochs)",
-                          String(format: "\"seconds\":%.3f", seconds)]
-            if let a = result.accuracy { fields.insert("\"test_accuracy\":\(MetricsLogger.num(a))", at: 1) }
-            print("{" + fields.joined(separator: ",") + "}")
+            var fields: [(key: String, value: JSONRecord.Value)] = [("event", .string("done"))]
+            if let a = result.accuracy { fields.append(("test_accuracy", .float(a))) }
+            fields += [("test_loss", .float(result.loss)), ("epochs", .int(trainer.completedEpochs)),
+                       ("seconds", .double((seconds * 1000).rounded() / 1000))]
+            print(JSONRecord(fields).line)
         } else {
             let acc = result.accuracy.map { String(format: "test accuracy %.4f, ", $0) } ?? ""
             let epochWord = trainer.completedEpochs == 1 ? "epoch" : "epochs"
             print(String(format: "Done: \(acc)test loss %.4f after %d \(epochWord) in %.1f s", result.loss, trainer.completedEpochs, seconds))
         }
+        // The figures are printed (NaN as null with --json), but a model whose test loss is not a
+        // number has not trained: that is a failure, not a result.
+        if !result.loss.isFinite { throw CLIError("the test loss is \(result.loss): the model's outputs are not finite") }
     }
 
     func crossValidate(_ data: Dataset, imageShape: [Int]?, description: DataDescription, k: Int) throws {
@@ -302,7 +354,7 @@ struct Train: ParsableCommand {
             let score = Double(e.accuracy ?? e.loss)
             scores.append(score)
             if json {
-                print("{\"event\":\"fold\",\"fold\":\(i + 1),\"\(e.accuracy != nil ? "accuracy" : "loss")\":\(score.isFinite ? "\(score)" : "null")}")
+                print(JSONRecord([("event", .string("fold")), ("fold", .int(i + 1)), (e.accuracy != nil ? "accuracy" : "loss", .double(score))]).line)
             } else {
                 print(String(format: "fold %2d/%d: %@ %.4f", i + 1, k, e.accuracy != nil ? "accuracy" : "loss", score))
             }
@@ -310,10 +362,23 @@ struct Train: ParsableCommand {
         let mean = scores.reduce(0, +) / Double(scores.count)
         let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(scores.count - 1, 1))).squareRoot()
         if json {
-            print("{\"event\":\"done\",\"folds\":\(k),\"mean\":\(mean.isFinite ? "\(mean)" : "null"),\"std\":\(std.isFinite ? "\(std)" : "null")}")
+            print(JSONRecord([("event", .string("done")), ("folds", .int(k)), ("mean", .double(mean)), ("std", .double(std))]).line)
         } else {
             print(String(format: "%d-fold cross-validation: %.4f ± %.4f", k, mean, std))
         }
+    }
+}
+
+/// Ends training when the validation loss is NaN or infinite: such weights give no usable outputs,
+/// and stopping before the checkpoint writer keeps the last good checkpoint.
+final class FiniteValidationLoss: TrainingCallback {
+    struct Diverged: Error, CustomStringConvertible {
+        let epoch: Int, value: Float
+        var description: String { "the validation loss became \(value) at epoch \(epoch); lower the learning rate or check the data" }
+    }
+    func trainerDidFinishEpoch(_ trainer: Trainer, metrics m: EpochMetrics) throws -> TrainingAction {
+        if let v = m.validationLoss, !v.isFinite { throw Diverged(epoch: m.epoch, value: v) }
+        return .continue
     }
 }
 

@@ -232,7 +232,31 @@ public enum Checkpoint {
         meta["task"] = try json(task, path: path)
         meta["data"] = try json(data, path: path)
         if let t = training { meta["training"] = try json(t, path: path) }
+        guard !path.isEmpty else { throw CheckpointError(path: path, "the checkpoint path is empty") }
         try SafeTensors.write(tensors, metadata: meta, to: path)
+        removeStaleTemporaryFiles(of: path)
+    }
+
+    /// Removes the temporary files (`.NAME.tmp-PID-RANDOM` beside `path`) that writers of this
+    /// checkpoint killed mid-write left behind — those whose process no longer exists, those bearing
+    /// this process's id (a killed predecessor's id reused; this process's own write has finished),
+    /// and any older than a day (an id reused by another process) — so repeated crashes do not fill
+    /// the disk. Called after a successful write; a file that cannot be removed is left alone.
+    static func removeStaleTemporaryFiles(of path: String) {
+        let url = URL(fileURLWithPath: path)
+        let directory = url.deletingLastPathComponent().path
+        let prefix = ".\(url.lastPathComponent).tmp-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]), pid > 0,
+                  UInt32(rest[rest.index(after: dash)...]) != nil else { continue }
+            let file = "\(directory)/\(name)"
+            let writerGone = pid == getpid() || (kill(pid, 0) != 0 && errno == ESRCH)
+            var info = stat()
+            let dayOld = stat(file, &info) == 0 && time(nil) - info.st_mtim.tv_sec > 86_400
+            if writerGone || dayOld { unlink(file) }
+        }
     }
 
     static func decode<T: Decodable>(_ type: T.Type, _ key: String, _ file: SafeTensors.File, path: String) throws -> T? {

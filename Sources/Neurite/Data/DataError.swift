@@ -55,6 +55,17 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
     case datasetMissing(name: String, debianPackage: String)
     /// An argument was outside its allowed range, e.g. `k` for k-fold cross-validation.
     case invalidArgument(name: String, value: String, requirement: String)
+    /// A header field of `path` (an IDX extent, a scikit-learn count line's row or feature count)
+    /// holds `value`, outside what `requirement` (in words) allows.
+    case badHeader(path: String, field: String, value: String, requirement: String)
+    /// Element `index` (0-based, row-major) of the array in `path` is `value`, which `requirement`
+    /// (in words) rules out, e.g. a NaN pixel in a float IDX file.
+    case badElement(path: String, index: Int, value: String, requirement: String)
+    /// `path` (or `what` of it, e.g. its decompressed data) is `bytes` bytes or more, over the reader's
+    /// limit of `limit` bytes; `setting` names the limit to raise (e.g. `DataLimits.maxFileBytes`).
+    case fileTooLarge(path: String, what: String, bytes: Int, limit: Int, setting: String)
+    /// `path` could not be created or written; `reason` says why (the system's message).
+    case unwritable(path: String, reason: String)
 
     /// One line for a user: what is wrong, where, and what was expected.
     public var description: String {
@@ -111,6 +122,14 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
             return "The \(name) data set is not installed; install it with: apt-get install \(debianPackage)"
         case let .invalidArgument(name, value, requirement):
             return "The argument \(name) = \(value) is invalid: it must be \(requirement)."
+        case let .badHeader(path, field, value, requirement):
+            return "The header of '\(path)' gives \(field) = \(Self.printable(value)), but it must be \(requirement)."
+        case let .badElement(path, index, value, requirement):
+            return "Element \(index) of the array in '\(path)' is \(value), but it must be \(requirement)."
+        case let .fileTooLarge(path, what, bytes, limit, setting):
+            return "The file '\(path)' is too large: \(what) reaches \(bytes) bytes, over the limit of \(limit) bytes (\(setting))."
+        case let .unwritable(path, reason):
+            return "The file '\(path)' could not be written: \(reason)."
         }
     }
 
@@ -134,3 +153,5 @@ public enum DataError: Error, CustomStringConvertible, Equatable, Sendable {
         return shown
     }
 }
+
+extension DataError: NeuriteError {}

@@ -41,12 +41,17 @@ public struct IDXFile: Sendable, Equatable {
         self.bytes = bytes
     }
 
-    /// Reads and validates the IDX file at `path` (gzip-compressed or raw, detected by content).
-    public static func read(_ path: String, hint: String = "") throws -> IDXFile {
-        try parse(DataFile.read(path, hint: hint), path: path)
+    /// Reads and validates the IDX file at `path` (gzip-compressed or raw, detected by content),
+    /// within `limits`.
+    public static func read(_ path: String, hint: String = "", limits: DataLimits = DataLimits()) throws -> IDXFile {
+        try parse(DataFile.read(path, hint: hint, limits: limits), path: path)
     }
 
     /// Validates and splits the bytes of an (uncompressed) IDX file; `path` names it in errors.
+    ///
+    /// The header's extents must multiply (times the element size) to exactly the number of bytes
+    /// after the header, without overflow, even where an extent is 0 — so every product of extents
+    /// that later code forms (an image's width, say) fits in an `Int`.
     public static func parse(_ file: [UInt8], path: String) throws -> IDXFile {
         guard file.count >= 4 else { throw DataError.truncated(path: path, expectedBytes: 4, foundBytes: file.count) }
         guard file[0] == 0, file[1] == 0, file[3] >= 1 else {
@@ -61,20 +66,26 @@ public struct IDXFile: Sendable, Equatable {
         guard file.count >= headerSize else {
             throw DataError.truncated(path: path, expectedBytes: headerSize, foundBytes: file.count)
         }
-        var dims: [Int] = []
-        var expected = type.size
-        var overflow = false
-        for d in 0..<rank {
+        let dims = (0..<rank).map { d in
             let o = 4 + 4 * d
-            let extent = Int(file[o]) << 24 | Int(file[o + 1]) << 16 | Int(file[o + 2]) << 8 | Int(file[o + 3])
-            dims.append(extent)
-            let (p, o1) = expected.multipliedReportingOverflow(by: extent)
-            expected = p
-            overflow = overflow || o1
+            return Int(file[o]) << 24 | Int(file[o + 1]) << 16 | Int(file[o + 2]) << 8 | Int(file[o + 3])
         }
+        // The product of the non-zero extents must not overflow either: a zero extent would otherwise
+        // hide an overflowing product of the others (e.g. [0, 2^32-1, 2^32-1, 2^32-1]), which a
+        // reader forms when it computes an image's width.
+        var nonZeroProduct = type.size
+        for extent in dims where extent > 0 {
+            let (p, overflow) = nonZeroProduct.multipliedReportingOverflow(by: extent)
+            guard !overflow else {
+                throw DataError.badHeader(path: path, field: "dimensions", value: "\(dims)",
+                                          requirement: "extents whose product times \(type.size) byte(s) per element fits in 63 bits")
+            }
+            nonZeroProduct = p
+        }
+        let expected = dims.contains(0) ? 0 : nonZeroProduct
         let found = file.count - headerSize
-        if overflow || expected > found {
-            throw DataError.truncated(path: path, expectedBytes: overflow ? Int.max : expected, foundBytes: found)
+        if expected > found {
+            throw DataError.truncated(path: path, expectedBytes: expected, foundBytes: found)
         }
         if expected < found { throw DataError.extraData(path: path, expectedBytes: expected, foundBytes: found) }
         return IDXFile(dimensions: dims, elementType: type, bytes: Array(file[headerSize...]))
@@ -131,19 +142,30 @@ public enum IDX {
     /// Images from an IDX file of shape [N, rows, cols] (or [N, …] when flattened).
     ///
     /// Unsigned bytes are scaled to [0, 1] (divided by 255); float files are returned as stored.
+    /// - Parameter limit: keep only the first `limit` (≥ 0) images; the whole file is still validated.
     /// - Returns: `[N, rows*cols]` when `flatten` is true, else `[N, 1, rows, cols]`.
-    public static func images(_ path: String, flatten: Bool = true, limit: Int? = nil, hint: String = "") throws -> Tensor {
-        try images(IDXFile.read(path, hint: hint), path: path, flatten: flatten, limit: limit)
+    /// - Throws: the errors of `IDXFile.read`; `.badDimensions` when the file is not a stack of
+    ///   images or an image extent is outside 1...`ModelLimits.maxExtent`; `.badElement` for
+    ///   a NaN or infinite float pixel; `.invalidArgument` for a negative `limit`.
+    public static func images(_ path: String, flatten: Bool = true, limit: Int? = nil, hint: String = "",
+                              limits: DataLimits = DataLimits()) throws -> Tensor {
+        try images(IDXFile.read(path, hint: hint, limits: limits), path: path, flatten: flatten, limit: limit)
     }
 
-    /// Images from an already read IDX array (see `images(_:flatten:limit:hint:)`).
+    /// Images from an already read IDX array (see `images(_:flatten:limit:hint:limits:)`).
     public static func images(_ file: IDXFile, path: String, flatten: Bool = true, limit: Int? = nil) throws -> Tensor {
         let dims = file.dimensions
+        let expected = flatten ? "[count, rows, columns] or [count, features]" : "[count, rows, columns]"
         guard dims.count == 3 || (flatten && dims.count >= 2) else {
-            throw DataError.badDimensions(path: path, expected: flatten ? "[count, rows, columns] or [count, features]" : "[count, rows, columns]", found: dims)
+            throw DataError.badDimensions(path: path, expected: expected, found: dims)
         }
-        let n = min(dims[0], limit ?? dims[0])
+        // Each image must be something a model can take: every extent and the flat width in
+        // 1...maxExtent (the parser has already ruled out overflow of the product).
         let width = dims.dropFirst().reduce(1, *)
+        guard dims.dropFirst().allSatisfy({ $0 >= 1 }), width <= ModelLimits.maxExtent else {
+            throw DataError.badDimensions(path: path, expected: expected + " with each image of 1...\(ModelLimits.maxExtent) values", found: dims)
+        }
+        let n = try _count(dims[0], limit: limit)
         let shape = flatten ? [n, width] : [n, 1, dims[1], dims[2]]
         if file.elementType == .uint8 {
             return Tensor(shape: shape) { dst in
@@ -153,14 +175,34 @@ public enum IDX {
                 }
             }
         }
-        return Tensor(shape: shape) { dst in
-            for i in 0..<(n * width) { dst[i] = Float(file._element(i)) }
+        // Float and wide integer files can hold values that are not finite as Float; reject them
+        // here, naming the element, instead of letting NaN reach the model.
+        var bad: (index: Int, value: Double)?
+        let x = Tensor(shape: shape) { dst in
+            for i in 0..<(n * width) {
+                let v = file._element(i)
+                let f = Float(v)
+                if bad == nil && !f.isFinite { bad = (i, v) }
+                dst[i] = f
+            }
         }
+        if let b = bad {
+            throw DataError.badElement(path: path, index: b.index, value: "\(b.value) (in image \(b.index / width))",
+                                       requirement: "finite with magnitude at most 3.4028235e+38 (pixels are used as 32-bit floats)")
+        }
+        return x
     }
 
-    /// Integer labels from a rank-1 IDX file of integer type.
-    public static func labels(_ path: String, limit: Int? = nil, hint: String = "") throws -> [Int] {
-        try labels(IDXFile.read(path, hint: hint), path: path, limit: limit)
+    /// The number of examples to take from a file of `count`: all of them, or the first `limit`.
+    static func _count(_ count: Int, limit: Int?) throws -> Int {
+        guard let l = limit else { return count }
+        guard l >= 0 else { throw DataError.invalidArgument(name: "limit", value: "\(l)", requirement: "0 or more") }
+        return Swift.min(count, l)
+    }
+
+    /// Integer labels from a rank-1 IDX file of integer type (the first `limit` ≥ 0 of them, if given).
+    public static func labels(_ path: String, limit: Int? = nil, hint: String = "", limits: DataLimits = DataLimits()) throws -> [Int] {
+        try labels(IDXFile.read(path, hint: hint, limits: limits), path: path, limit: limit)
     }
 
     /// Labels from an already read IDX array (see `labels(_:limit:hint:)`).
@@ -172,21 +214,30 @@ public enum IDX {
         case .uint8, .int8, .int16, .int32: break
         default: throw DataError.unsupportedType(path: path, typeByte: file.elementType.rawValue)
         }
-        let n = min(file.dimensions[0], limit ?? file.dimensions[0])
+        let n = try _count(file.dimensions[0], limit: limit)
         return (0..<n).map { Int(file._element($0)) }
     }
 
     /// Writes `images` (shape [N, rows, cols] or [N, 1, rows, cols], values in [0, 1]) as an IDX
-    /// file of unsigned bytes (value × 255, rounded): the inverse of `images(_:)`.
+    /// file of unsigned bytes (value × 255, rounded; NaN is written as 0): the inverse of `images(_:)`.
+    /// - Throws: `DataError.invalidArgument` when the rows are not `rows` × `columns` values.
     public static func writeImages(_ images: Tensor, rows: Int, columns: Int, to path: String, gzip: Bool = false) throws {
-        precondition(images.rowWidth == rows * columns, "writeImages: rows of \(images.rowWidth) values, not \(rows)x\(columns)")
-        let bytes = images.scalars.map { UInt8(max(0, min(255, ($0 * 255).rounded()))) }
+        guard rows >= 1, columns >= 1, rows <= Int(UInt32.max), columns <= Int(UInt32.max),
+              images.rowWidth == rows.multipliedReportingOverflow(by: columns).partialValue,
+              !rows.multipliedReportingOverflow(by: columns).overflow else {
+            throw DataError.invalidArgument(name: "rows × columns", value: "\(rows) × \(columns)",
+                                            requirement: "equal to the \(images.rowWidth) values of each image")
+        }
+        let bytes = images.scalars.map { $0.isNaN ? 0 : UInt8(max(0, min(255, ($0 * 255).rounded()))) }
         try IDXFile(dimensions: [images.rowCount, rows, columns], bytes: bytes).write(to: path, gzip: gzip)
     }
 
     /// Writes `labels` (each 0...255) as a rank-1 IDX file of unsigned bytes.
+    /// - Throws: `DataError.invalidArgument` for a label outside 0...255.
     public static func writeLabels(_ labels: [Int], to path: String, gzip: Bool = false) throws {
-        precondition(labels.allSatisfy { (0...255).contains($0) }, "writeLabels: labels must be 0...255")
+        if let bad = labels.firstIndex(where: { !(0...255).contains($0) }) {
+            throw DataError.invalidArgument(name: "labels[\(bad)]", value: "\(labels[bad])", requirement: "in 0...255 (one byte)")
+        }
         try IDXFile(dimensions: [labels.count], bytes: labels.map { UInt8($0) }).write(to: path, gzip: gzip)
     }
 }

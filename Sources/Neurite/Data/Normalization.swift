@@ -23,6 +23,14 @@ func _columnStatistics(_ x: Tensor) -> (mean: [Double], std: [Double], min: [Flo
     return (mean, std, lo, hi)
 }
 
+/// Throws unless rows of `x` have `width` values: a scaler fitted on one width applied to data of
+/// another is a data error (naming `source`), not a trap.
+func _checkWidth(_ x: Tensor, _ width: Int, source: String, scaler: String) throws {
+    guard x.rank >= 1, x.rowWidth == width else {
+        throw DataError.badDimensions(path: source, expected: "rows of \(width) values (the width the \(scaler) was fitted on)", found: x.shape)
+    }
+}
+
 /// Applies `(x - shift[c]) * factor[c]` to every column `c` of `x` (as a matrix [rowCount, rowWidth]).
 func _affineColumns(_ x: Tensor, shift: [Float], factor: [Float]) -> Tensor {
     let w = x.rowWidth
@@ -64,10 +72,33 @@ public struct Standardizer: Codable, Sendable, Equatable {
         }
     }
 
-    /// `(x - mean) / std`, per column.
+    /// `(x - mean) / std`, per column. The rows of `x` must have `mean.count` values (a precondition;
+    /// use `transform(_:of:)` for data read from a file).
     public func transform(_ x: Tensor) -> Tensor {
         _affineColumns(x, shift: mean, factor: std.map { 1 / $0 })
     }
+
+    /// `(x - mean) / std`, per column, for data from `source` (a file or flag, named in the error).
+    /// - Throws: `DataError.badDimensions` when the rows of `x` do not have `mean.count` values.
+    public func transform(_ x: Tensor, of source: String) throws -> Tensor {
+        try _checkWidth(x, mean.count, source: source, scaler: "standardiser")
+        return transform(x)
+    }
+
+    /// Decodes and validates (the statistics come from files): as many deviations as means, all
+    /// finite, deviations positive.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let mean = try c.decode([Float].self, forKey: .mean), std = try c.decode([Float].self, forKey: .std)
+        guard mean.count == std.count, mean.allSatisfy(\.isFinite), std.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw DecodingError.dataCorruptedError(forKey: .std, in: c, debugDescription:
+                "a standardiser needs as many deviations as means (\(std.count) vs \(mean.count)), all finite, deviations > 0")
+        }
+        self.mean = mean
+        self.std = std
+    }
+
+    enum CodingKeys: String, CodingKey { case mean, std }
 
     /// `x * std + mean`, per column: undoes `transform` (e.g. for regression predictions).
     public func inverseTransform(_ x: Tensor) -> Tensor {
@@ -101,10 +132,32 @@ public struct MinMaxScaler: Codable, Sendable, Equatable {
 
     var _range: [Float] { zip(min, max).map { $1 > $0 ? $1 - $0 : 1 } }
 
-    /// `(x - min) / (max - min)`, per column.
+    /// `(x - min) / (max - min)`, per column. The rows of `x` must have `min.count` values (a
+    /// precondition; use `transform(_:of:)` for data read from a file).
     public func transform(_ x: Tensor) -> Tensor {
         _affineColumns(x, shift: min, factor: _range.map { 1 / $0 })
     }
+
+    /// `(x - min) / (max - min)`, per column, for data from `source` (named in the error).
+    /// - Throws: `DataError.badDimensions` when the rows of `x` do not have `min.count` values.
+    public func transform(_ x: Tensor, of source: String) throws -> Tensor {
+        try _checkWidth(x, min.count, source: source, scaler: "min-max scaler")
+        return transform(x)
+    }
+
+    /// Decodes and validates: as many maxima as minima, all finite.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let min = try c.decode([Float].self, forKey: .min), max = try c.decode([Float].self, forKey: .max)
+        guard min.count == max.count, (min + max).allSatisfy(\.isFinite) else {
+            throw DecodingError.dataCorruptedError(forKey: .max, in: c, debugDescription:
+                "a min-max scaler needs as many maxima as minima (\(max.count) vs \(min.count)), all finite")
+        }
+        self.min = min
+        self.max = max
+    }
+
+    enum CodingKeys: String, CodingKey { case min, max }
 
     /// `x * (max - min) + min`, per column.
     public func inverseTransform(_ x: Tensor) -> Tensor {
@@ -140,6 +193,11 @@ extension Dataset {
 
     /// Inputs standardised with `standardizer` (fit it on the training inputs).
     public func standardized(with standardizer: Standardizer) -> Dataset { mappingInputs(standardizer.transform) }
+
+    /// Inputs standardised with `standardizer`, checking the width; `source` names the data in errors.
+    public func standardized(with standardizer: Standardizer, source: String) throws -> Dataset {
+        try mappingInputs { try standardizer.transform($0, of: source) }
+    }
 
     /// Inputs min-max scaled with `scaler` (fit it on the training inputs).
     public func scaled(with scaler: MinMaxScaler) -> Dataset { mappingInputs(scaler.transform) }

@@ -83,14 +83,34 @@ public enum SklearnData {
     /// Files whose first line is `rows,features,className0,className1,…`, then numeric rows with the
     /// class label last.
     static func _countLineSet(_ file: String, _ name: String, _ directory: String) throws -> Dataset {
-        let path = try _path(file, name, directory)
+        try _countLineSet(path: _path(file, name, directory))
+    }
+
+    /// The data set in the count-line file at `path` (see `_countLineSet(_:_:_:)`).
+    static func _countLineSet(path: String) throws -> Dataset {
         let text = try DataFile.read(path)
         let firstLineEnd = text.firstIndex(of: UInt8(ascii: "\n")) ?? text.count
         let first = CSV._split(text, 0, firstLineEnd, .comma).map { String(decoding: $0, as: UTF8.self) }
-        guard first.count >= 3, let rows = Int(first[0]), let features = Int(first[1]) else {
+        guard first.count >= 3 else {
             throw DataError.badField(path: path, line: 1, column: 1, text: first.joined(separator: ","))
         }
-        let table = try CSV.parse(text, path: path, hasHeader: false, skipLines: 1)
+        // The counts are checked before any use: `features + 1` cannot overflow and neither count
+        // can ask for more than the CSV reader would accept anyway.
+        let limits = CSVLimits()
+        let classCount = first.count - 2
+        guard let rows = Int(first[0].trimmingCharacters(in: .whitespaces)), (1...limits.maxRows).contains(rows) else {
+            throw DataError.badHeader(path: path, field: "the row count (line 1, column 1)", value: first[0],
+                                      requirement: "a whole number in 1...\(limits.maxRows)")
+        }
+        guard let features = Int(first[1].trimmingCharacters(in: .whitespaces)), (1...(limits.maxColumns - 1)).contains(features) else {
+            throw DataError.badHeader(path: path, field: "the feature count (line 1, column 2)", value: first[1],
+                                      requirement: "a whole number in 1...\(limits.maxColumns - 1)")
+        }
+        guard classCount <= limits.maxClassCount else {
+            throw DataError.badHeader(path: path, field: "the number of class names", value: "\(classCount)",
+                                      requirement: "at most \(limits.maxClassCount)")
+        }
+        let table = try CSV.parse(text, path: path, hasHeader: false, skipLines: 1, limits: limits)
         guard table.columnCount == features + 1 else {
             throw DataError.inconsistentColumns(path: path, line: table.lineNumbers[0], expected: features + 1,
                                                 found: table.columnCount)
@@ -98,6 +118,6 @@ public enum SklearnData {
         guard table.rowCount == rows else {
             throw DataError.dimensionMismatch(firstPath: path, firstCount: rows, secondPath: path, secondCount: table.rowCount)
         }
-        return try CSV.classification(table, path: path, labelColumn: -1, classCount: first.count - 2)
+        return try CSV.classification(table, path: path, labelColumn: -1, classCount: classCount, limits: limits)
     }
 }

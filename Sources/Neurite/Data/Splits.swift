@@ -35,10 +35,21 @@ extension Dataset {
 
     /// Splits off a validation part (for data sets that come with their own test split).
     /// - Returns: `(train, validation)` with `validation` holding `fraction` of the examples (rounded).
+    /// - Throws: `DataError.invalidArgument` unless `fraction` is in [0, 1) and, when it is above 0,
+    ///   both parts get at least one example (`--val-split 0.999` of 100 examples leaves no training
+    ///   data, `0.001` no validation data: neither can be what was meant).
     public func splittingValidation(fraction: Double = 0.1, seed: UInt64,
                                     stratified: Bool = true) throws -> (train: Dataset, validation: Dataset) {
         try Dataset._checkFraction("fraction", fraction)
+        guard fraction < 1 else {
+            throw DataError.invalidArgument(name: "validation fraction", value: "\(fraction)", requirement: "below 1 (some data must be left for training)")
+        }
         let parts = _partition([1 - fraction, fraction], seed: seed, stratified: stratified)
+        if fraction > 0, parts[0].isEmpty || parts[1].isEmpty {
+            throw DataError.invalidArgument(name: "validation fraction", value: "\(fraction)",
+                                            requirement: "such that both parts of the \(count) examples are non-empty "
+                                                + "(it leaves \(parts[0].count) for training and \(parts[1].count) for validation)")
+        }
         return (subset(parts[0]), subset(parts[1]))
     }
 

@@ -17,7 +17,6 @@ public struct ModelError: NeuriteError, Equatable {
 }
 
 extension ShapeError: NeuriteError {}
-extension DataError: NeuriteError {}
 extension DistributedError: NeuriteError {}
 
 /// Limits on sizes read from text or files, so a crafted description cannot ask for absurd

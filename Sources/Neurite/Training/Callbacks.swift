@@ -98,37 +98,94 @@ public final class EarlyStopping: TrainingCallback {
     }
 }
 
+/// One JSON object of machine-readable output (a line of `--json` or of the metrics log), written by
+/// `JSONEncoder` so that it is always valid JSON: strings are escaped by the encoder, and NaN and
+/// infinities — which JSON cannot express — are written as `null`.
+public struct JSONRecord: Sendable {
+    /// A field's value.
+    public enum Value: Encodable, Sendable {
+        case string(String), int(Int), float(Float), double(Double), floats([Float]), ints([Int]), null
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.singleValueContainer()
+            switch self {
+            case let .string(s): try c.encode(s)
+            case let .int(i): try c.encode(i)
+            case let .float(x): if x.isFinite { try c.encode(x) } else { try c.encodeNil() }
+            case let .double(x): if x.isFinite { try c.encode(x) } else { try c.encodeNil() }
+            case let .floats(xs): try c.encode(xs.map { $0.isFinite ? $0 : nil })
+            case let .ints(xs): try c.encode(xs)
+            case .null: try c.encodeNil()
+            }
+        }
+    }
+
+    /// The fields, in output order.
+    public var fields: [(key: String, value: Value)]
+
+    /// A record of `fields`, written in this order.
+    public init(_ fields: [(key: String, value: Value)]) { self.fields = fields }
+
+    /// The record as one line of compact JSON (no line break inside), keys in the given order.
+    ///
+    /// Every key and value is written by `JSONEncoder` (which escapes strings); only the braces,
+    /// colons and commas between them are joined here, because a keyed encoding container orders
+    /// keys by hash, differently in each process, and the output should read the same every run.
+    public var line: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        func encoded<T: Encodable>(_ value: T) -> String {
+            // Strings, integers, finite numbers and null always encode; non-finite numbers were
+            // turned into null by `Value`.
+            guard let data = try? encoder.encode(value) else { return "null" }
+            return String(decoding: data, as: UTF8.self)
+        }
+        return "{" + fields.map { encoded($0.key) + ":" + encoded($0.value) }.joined(separator: ",") + "}"
+    }
+}
+
 /// Appends one JSON object per epoch to a file (JSON lines).
+///
+/// Each line is `{"event":"epoch","epoch":…,"train_loss":…,["train_accuracy",] ["val_loss",]
+/// ["val_accuracy",] "learning_rate":…,"seconds":…,"samples_per_s":…}`, encoded by `JSONEncoder`;
+/// a loss that is NaN or infinite is written as `null`.
 public final class MetricsLogger: TrainingCallback {
+    /// The log file.
     public let path: String
     private let handle: FileHandle
 
     /// Creates (truncates) `path`.
     public init(path: String) throws {
         self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw CheckpointError(path: path, "cannot create the metrics log")
+        guard !path.isEmpty, FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
+            throw CheckpointError(path: path, "cannot create the metrics log (missing directory, a directory at that path, or no permission)")
         }
         handle = h
     }
 
     deinit { try? handle.close() }
 
-    public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) -> TrainingAction {
-        handle.write(Data((MetricsLogger.jsonLine(metrics) + "\n").utf8))
+    public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction {
+        // The throwing write: a full disk is an error that ends training, not a crash.
+        do { try handle.write(contentsOf: Data((MetricsLogger.jsonLine(metrics) + "\n").utf8)) } catch {
+            throw CheckpointError(path: path, "writing the metrics log failed: \(error.localizedDescription)")
+        }
         return .continue
     }
 
-    /// `{"event":"epoch","epoch":…,"train_loss":…,…}`.
-    public static func jsonLine(_ m: EpochMetrics) -> String {
-        var fields: [(String, String)] = [("event", "\"epoch\""), ("epoch", "\(m.epoch)"), ("train_loss", num(m.trainLoss))]
-        if let a = m.trainAccuracy { fields.append(("train_accuracy", num(a))) }
-        if let v = m.validationLoss { fields.append(("val_loss", num(v))) }
-        if let v = m.validationAccuracy { fields.append(("val_accuracy", num(v))) }
-        fields += [("learning_rate", num(m.learningRate)), ("seconds", String(format: "%.3f", m.seconds)),
-                   ("samples_per_s", String(format: "%.1f", m.samplesPerSecond))]
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
+    /// The record of one epoch (see the type's documentation for its fields).
+    public static func record(_ m: EpochMetrics) -> JSONRecord {
+        var fields: [(key: String, value: JSONRecord.Value)] = [("event", .string("epoch")), ("epoch", .int(m.epoch)), ("train_loss", .float(m.trainLoss))]
+        if let a = m.trainAccuracy { fields.append(("train_accuracy", .float(a))) }
+        if let v = m.validationLoss { fields.append(("val_loss", .float(v))) }
+        if let v = m.validationAccuracy { fields.append(("val_accuracy", .float(v))) }
+        fields += [("learning_rate", .float(m.learningRate)), ("seconds", .double((m.seconds * 1000).rounded() / 1000)),
+                   ("samples_per_s", .double((m.samplesPerSecond * 10).rounded() / 10))]
+        return JSONRecord(fields)
     }
+
+    /// `{"event":"epoch","epoch":…,"train_loss":…,…}` (one line).
+    public static func jsonLine(_ m: EpochMetrics) -> String { record(m).line }
 
     /// A JSON number, or null for NaN and infinities (which JSON cannot express).
     public static func num(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
@@ -139,10 +196,13 @@ public final class MetricsLogger: TrainingCallback {
 public final class CheckpointWriter: TrainingCallback {
     /// Where the checkpoint goes.
     public let path: String
+    /// Checkpoints written so far (so a caller can tell a file this run wrote from an older one).
+    public private(set) var writes = 0
     /// A writer to `path`.
     public init(path: String) { self.path = path }
     public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction {
         try Checkpoint.save(trainer, to: path)
+        writes += 1
         return .continue
     }
 }

@@ -38,10 +38,28 @@ public enum TrainingCurves {
             return s + "</g>\n"
         }
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(2 * w))\" height=\"\(Int(h + 20))\" viewBox=\"0 0 \(Int(2 * w)) \(Int(h + 20))\">\n"
-        svg += "<title>\(title)</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        svg += "<title>\(xmlEscaped(title))</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         svg += chart(0, "Loss", [("train", "#1f77b4", e.map { $0.trainLoss }), ("validation", "#ff7f0e", e.map(\.validationLoss))])
         svg += chart(w, "Accuracy", [("train", "#1f77b4", e.map(\.trainAccuracy)), ("validation", "#ff7f0e", e.map(\.validationAccuracy))])
         return svg + "</svg>\n"
+    }
+
+    /// `text` safe inside XML character data: the title comes from the command line (a model's layer
+    /// list, a file name), and `<` or `&` there would make the document malformed.
+    static func xmlEscaped(_ text: String) -> String {
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            // Control characters other than tab and line breaks are not allowed in XML 1.0 at all.
+            case _ where scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r": out += "\u{FFFD}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// Writes the SVG atomically to `path`.
