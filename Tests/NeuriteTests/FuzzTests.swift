@@ -9,7 +9,6 @@
 //   NEURITE_FUZZ_SECONDS     time budget per target, whichever ends first (default 2)
 //   NEURITE_FUZZ_SEED        the generator's seed, to explore other inputs (default 1)
 //   NEURITE_FUZZ_SAVE_DIR    where each input is written before it runs (unset: not written)
-//   NEURITE_FUZZ_KNOWN_CRASHES=1  also try inputs of a known, not yet fixed crash (see FuzzRegressionTests)
 
 import Testing
 import Foundation
@@ -21,7 +20,6 @@ struct FuzzSettings {
     var seconds = 2.0
     var seed: UInt64 = 1
     var saveDirectory: String?
-    var includeKnownCrashes = false
 
     static func fromEnvironment() throws -> FuzzSettings {
         var s = FuzzSettings()
@@ -38,7 +36,6 @@ struct FuzzSettings {
             guard let seed = UInt64(v) else { throw FuzzSettingError(name: "NEURITE_FUZZ_SEED", value: v) }
             s.seed = seed
         }
-        s.includeKnownCrashes = env["NEURITE_FUZZ_KNOWN_CRASHES"] == "1"
         if let d = env["NEURITE_FUZZ_SAVE_DIR"], !d.isEmpty {
             try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
             s.saveDirectory = d
@@ -299,15 +296,6 @@ private let idxSeeds: [[UInt8]] = [
         #expect(r.inputs > 0)
     }
 
-    /// Whether `architecture` (metadata JSON) has an input extent outside 1...`ModelLimits.maxExtent`:
-    /// such a file still traps in `Dense.init` (see `FuzzRegressionTests`), a bug outside the data
-    /// and checkpoint code, so the fuzzer skips these inputs unless NEURITE_FUZZ_KNOWN_CRASHES=1.
-    static func hitsKnownCrash(architecture: String) -> Bool {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(architecture.utf8)) as? [String: Any],
-              let shape = object["input_shape"] as? [Any] else { return false }
-        return !shape.allSatisfy { v in (v as? NSNumber).map { (1...Double(ModelLimits.maxExtent)).contains($0.doubleValue) } ?? true }
-    }
-
     /// A safetensors file image of `header` with its metadata replaced by `metadata`, then `data`.
     static func checkpoint(header: [String: Any], metadata: [String: String], data: [UInt8]) throws -> [UInt8] {
         var h = header
@@ -352,7 +340,6 @@ private let idxSeeds: [[UInt8]] = [
                let text = try? JSONSerialization.data(withJSONObject: mutator.mutateJSON(parsed), options: [.fragmentsAllowed]) {
                 value = String(decoding: text, as: UTF8.self)
             }
-            if key == "architecture", Self.hitsKnownCrash(architecture: value), !settings.includeKnownCrashes { return }
             var m = metadata
             m[key] = value
             let file = try Self.checkpoint(header: header, metadata: m, data: data)
@@ -382,10 +369,9 @@ private let idxSeeds: [[UInt8]] = [
     /// A checkpoint whose architecture has a negative (or huge) input extent before a dense layer:
     /// `Sequential.layers` builds the layers before `Sequential.init` checks the input shape, so
     /// `Dense` allocates a [units, -1] weight and traps in `Tensor.elementCount` (found by
-    /// `checkpointMetadataValuesLoadOrThrow`, seed 7). The fix belongs in Models/ (validate
-    /// `inputShape` in `Sequential.layers` or `Architecture.makeModel`); enable this test with it.
-    @Test(.disabled("traps in Dense.init until the input shape is validated before the layers are built (Models/)"),
-          arguments: ["[-1]", "[1099511627776]", "[0]"])
+    /// `checkpointMetadataValuesLoadOrThrow`, seed 7). Fixed: `Sequential.layers` checks the input
+    /// shape first, and Dense/Maxout check their weight count, before anything is allocated.
+    @Test(arguments: ["[-1]", "[1099511627776]", "[0]", "[16777216]"])
     func checkpointWithAnInvalidInputExtent(_ shape: String) throws {
         let (dir, seed) = try seedFile()
         let file = try FuzzTests.rewriting(seed, key: "architecture",

@@ -46,6 +46,7 @@ public final class Dense: Layer {
         }
         outputs = try a.int(0, name: "units", field: "units", in: 1...ModelLimits.maxWidth, syntax: Self.syntax)
         try a.expectOnly(positional: 1, named: ["units"], syntax: Self.syntax)
+        try checkWeightCount(outputs, inputShape[0], a.text)
         inputs = inputShape[0]
         weight = Parameter(name: "weight", shape: [outputs, inputs], decays: true)
         bias = Parameter(name: "bias", shape: [outputs], decays: false)

@@ -28,8 +28,9 @@ public enum ModelLimits {
     public static let maxWindow = 4096
     /// Most layers in one model.
     public static let maxLayers = 4096
-    /// Most trainable scalars in one model: 2³¹ (8 GiB of float32).
-    public static let maxParameters = 1 << 31
+    /// Most trainable scalars in one model, checked before anything is allocated: 2³⁰ (4 GiB of
+    /// float32) by default; raise it before building a larger model.
+    nonisolated(unsafe) public static var maxParameters = 1 << 30
     /// Most dimensions of an example and largest extent of each.
     public static let maxRank = 8, maxExtent = 1 << 24
     /// Most classes of a classifier.
@@ -179,6 +180,14 @@ extension Padding2D {
 func floatText(_ x: Float) -> String {
     let s = "\(x)"
     return s.hasSuffix(".0") ? String(s.dropLast(2)) : s
+}
+
+/// Throws unless a layer's `rows × columns` weights fit in `ModelLimits.maxParameters`.
+func checkWeightCount(_ rows: Int, _ columns: Int, _ layer: String) throws {
+    let (n, overflow) = rows.multipliedReportingOverflow(by: columns)
+    guard !overflow, n <= ModelLimits.maxParameters else {
+        throw ModelError("layer '\(layer)': \(rows) × \(columns) weights exceed ModelLimits.maxParameters (\(ModelLimits.maxParameters))")
+    }
 }
 
 /// Product of `shape`, or nil when an extent is outside 1...maxExtent or the product overflows.

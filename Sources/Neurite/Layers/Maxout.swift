@@ -42,6 +42,7 @@ public final class Maxout: Layer {
         guard outputs * pieces <= ModelLimits.maxWidth else {
             throw ModelError("layer '\(a.text)': units × pieces = \(outputs * pieces) exceeds \(ModelLimits.maxWidth)")
         }
+        try checkWeightCount(outputs * pieces, inputShape[0], a.text)
         inputs = inputShape[0]
         weight = Parameter(name: "weight", shape: [outputs * pieces, inputs], decays: true)
         bias = Parameter(name: "bias", shape: [outputs * pieces], decays: false)

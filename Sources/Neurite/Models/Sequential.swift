@@ -64,12 +64,24 @@ public final class Sequential: @unchecked Sendable {
     public static func layers(_ spec: String, inputShape: [Int]) throws -> [any Layer] {
         let items = spec.split(separator: ",", omittingEmptySubsequences: false).map { String($0) }
         guard items.count <= ModelLimits.maxLayers else { throw ModelError("a model has at most \(ModelLimits.maxLayers) layers") }
+        // Checked before any layer allocates its weights from these extents.
+        guard !inputShape.isEmpty, inputShape.count <= ModelLimits.maxRank, checkedElementCount(inputShape) != nil else {
+            throw ModelError("input shape \(inputShape) must have 1 to \(ModelLimits.maxRank) extents in 1...\(ModelLimits.maxExtent)")
+        }
         var shape = inputShape
         var layers: [any Layer] = []
+        var parameterTotal = 0
         for (i, item) in items.enumerated() {
             do {
                 let layer = try LayerRegistry.makeLayer(item, inputShape: shape)
                 shape = try layer.outputShape(for: shape)
+                guard checkedElementCount(shape) != nil else {
+                    throw ModelError("layer #\(i + 1) '\(item)' outputs shape \(shape), outside the limits")
+                }
+                parameterTotal += layer.parameterCount
+                guard parameterTotal <= ModelLimits.maxParameters else {
+                    throw ModelError("the layers up to #\(i + 1) '\(item)' hold \(parameterTotal) parameters, over ModelLimits.maxParameters (\(ModelLimits.maxParameters))")
+                }
                 layers.append(layer)
             } catch let e as ShapeError {
                 throw ShapeError(layer: "#\(i + 1) \(e.layer)", expected: e.expected, found: e.found)
