@@ -28,7 +28,12 @@ struct Evaluate: ParsableCommand {
         var stored = loaded.data
         if stored.source == nil { stored.source = dataOptions.data }
         let description = try dataOptions.resolved(with: stored, checkpoint: checkpoint)
-        let seed = loaded.training.flatMap { UInt64($0.seed) } ?? 1
+        // The split seed: the recorded one (weights-only checkpoints have none: 1, the default).
+        var seed: UInt64 = 1
+        if let t = loaded.training {
+            guard let s = UInt64(t.seed) else { throw CLIError("\(checkpoint): the recorded seed '\(t.seed)' is not an unsigned 64-bit integer") }
+            seed = s
+        }
         let data: LoadedData
         do { data = try loadData(description, seed: seed) } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }
         let test = data.test
@@ -38,7 +43,7 @@ struct Evaluate: ParsableCommand {
         }
         let result = loaded.model.evaluate(test, loss: loaded.loss)
         guard let accuracy = result.accuracy else {
-            if json { print("{\"test_loss\":\(MetricsLogger.num(result.loss)),\"examples\":\(test.count)}") } else { print(String(format: "test loss %.4f on %d examples", result.loss, test.count)) }
+            if json { print(JSONRecord([("test_loss", .float(result.loss)), ("examples", .int(test.count))]).line) } else { print(String(format: "test loss %.4f on %d examples", result.loss, test.count)) }
             return
         }
         let c = max(test.classCount, loaded.task.classCount)
@@ -49,7 +54,9 @@ struct Evaluate: ParsableCommand {
             return n == 0 ? 0 : Double(confusion[k][k]) / Double(n)
         }
         if json {
-            print("{\"test_accuracy\":\(accuracy),\"test_loss\":\(MetricsLogger.num(result.loss)),\"examples\":\(test.count),\"per_class_accuracy\":\(perClass),\"confusion\":\(confusion)}")
+            print(JSONRecord([("test_accuracy", .float(accuracy)), ("test_loss", .float(result.loss)), ("examples", .int(test.count)),
+                              ("per_class_accuracy", .floats(perClass.map(Float.init))),
+                              ("confusion", .intRows(confusion))]).line)
             return
         }
         print(String(format: "test accuracy %.4f, test loss %.4f on %d examples", accuracy, result.loss, test.count))
@@ -110,7 +117,7 @@ struct Predict: ParsableCommand {
             let p = probs.rows(r..<(r + 1)).scalars
             let name = classes[r] < names.count ? names[classes[r]] : "\(classes[r])"
             if json {
-                print("{\"index\":\(r),\"class\":\(classes[r]),\"name\":\(jsonString(name)),\"probabilities\":[\(p.map { String(format: "%.5f", $0) }.joined(separator: ","))]}")
+                print(JSONRecord([("index", .int(r)), ("class", .int(classes[r])), ("name", .string(name)), ("probabilities", .floats(p))]).line)
             } else {
                 print("\(r): class \(classes[r]) (\(name))  p = " + p.map { String(format: "%.3f", $0) }.joined(separator: " "))
             }

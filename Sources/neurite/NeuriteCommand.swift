@@ -37,20 +37,3 @@ extension Error {
     /// The user-facing message of any error the library throws.
     var userMessage: String { String(describing: self) }
 }
-
-/// `s` as a JSON string literal (quotes, backslashes and control characters escaped).
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-        }
-    }
-    return out + "\""
-}

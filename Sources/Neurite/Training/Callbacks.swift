@@ -104,7 +104,7 @@ public final class EarlyStopping: TrainingCallback {
 public struct JSONRecord: Sendable {
     /// A field's value.
     public enum Value: Encodable, Sendable {
-        case string(String), int(Int), float(Float), double(Double), floats([Float]), ints([Int]), null
+        case string(String), int(Int), float(Float), double(Double), floats([Float]), ints([Int]), intRows([[Int]]), null
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.singleValueContainer()
@@ -115,6 +115,7 @@ public struct JSONRecord: Sendable {
             case let .double(x): if x.isFinite { try c.encode(x) } else { try c.encodeNil() }
             case let .floats(xs): try c.encode(xs.map { $0.isFinite ? $0 : nil })
             case let .ints(xs): try c.encode(xs)
+            case let .intRows(rows): try c.encode(rows)
             case .null: try c.encodeNil()
             }
         }
