@@ -247,7 +247,7 @@ static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const 
 // ties to the smaller T. A function of the shape only.
 #define NK_CONV_SIDE_MAX 8
 static int64_t side_tile(const conv_geo *g) {
-    const int64_t NR = nk_gemm_config_for(NK_ISA_AUTO)->nr;
+    const int64_t NR = nk_kernels_for(NK_ISA_AUTO)->nr;
     int64_t best = 1;
     double bw = 1e30;
     for (int64_t t = 1; t <= NK_MIN((int64_t)NK_CONV_SIDE_MAX, g->N); t++) {
@@ -262,7 +262,7 @@ static int64_t side_tile(const conv_geo *g) {
 // partly wasted) and the weight matrix large: AlexNet conv2..5.
 static int conv_tiles_ok(const conv_geo *g) {
     if (g->K <= 64) return 0;
-    const int64_t NR = nk_gemm_config_for(NK_ISA_AUTO)->nr;
+    const int64_t NR = nk_kernels_for(NK_ISA_AUTO)->nr;
     const int64_t waste = (g->P + NR - 1) / NR * NR - g->P;
     return waste * 20 > g->P; // over 5 % of one image's micro-panel columns wasted
 
@@ -282,7 +282,7 @@ static void forward_tiles(const conv_geo *g, int t, const float *x, const float 
     const int64_t tile = side_tile(g), ld = tile * g->P;
     // Channels per chunk: at most one KC block of column rows, so each chunk's columns are
     // still cached when the SGEMM packs them right after im2col wrote them.
-    int64_t cpc = NK_MAX((int64_t)1, nk_gemm_config_for(NK_ISA_AUTO)->kc / KK);
+    int64_t cpc = NK_MAX((int64_t)1, nk_kernels_for(NK_ISA_AUTO)->kc / KK);
     if (cpc > g->C) cpc = g->C;
     const int64_t nch = (g->C + cpc - 1) / cpc;
     float *col = nk__alloc_floats(cpc * KK * ld);
@@ -442,11 +442,11 @@ static void backward_data_chunked(const conv_geo *g, int t, const float *dy, con
                                   float *dx) {
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
     const int64_t tile = side_tile(g), ld = tile * g->P;
-    const int64_t MR = nk_gemm_config_for(NK_ISA_AUTO)->mr;
+    const int64_t MR = nk_kernels_for(NK_ISA_AUTO)->mr;
     int64_t m = MR, a_ = KK, b_ = MR; // m = MR / gcd(KK, MR): channels per MR-aligned run
     while (b_) { int64_t r = a_ % b_; a_ = b_; b_ = r; }
     m = MR / a_;
-    int64_t cpc = NK_MAX((int64_t)1, nk_gemm_config_for(NK_ISA_AUTO)->mc / KK) / m * m;
+    int64_t cpc = NK_MAX((int64_t)1, nk_kernels_for(NK_ISA_AUTO)->mc / KK) / m * m;
     if (cpc < m) cpc = m;
     if (cpc > g->C) cpc = g->C;
     const int64_t nch = (g->C + cpc - 1) / cpc;

@@ -28,27 +28,82 @@ int omp_get_num_threads(void);
 typedef void (*nk_sgemm_ukernel_fn)(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr);
 
-// One row of the kernel table: a microkernel with its register tile and cache blocking.
+// Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
+// Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
+//  copy:      dst[p*R + j] = row p [j]  for j < n, 0 for n <= j < R, p < kc  (panel across a row)
+//  transpose: dst[p*R + i] = row i [p]  for i < n, 0 for n <= i < R, p < kc  (panel down rows)
+// dst is 64-byte aligned when R*4 is a multiple of 64 and the panel starts a packed block.
+typedef void (*nk_pack_fn)(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                           int n, int64_t kc, int R, float *dst);
+
+// Max-pooling row kernel: for o < n, best[o] = max over i < KH, j < KW of x0[i*W + o*sw + j] and
+// arg[o] = the offset i*W + o*sw + j of the first maximum in row-major window order (NaN wins,
+// see pool.c); arg may be NULL. Reads only inside the windows.
+typedef void (*nk_maxpool_row_fn)(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                                  int64_t n, float *best, int32_t *arg);
+
+// One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
+// register tile, and the cache blocks derived for it (dispatch.c).
 // MC is a multiple of MR, NC of NR. KC is the only block size results depend on (it fixes the
-// summation order), so it must never vary with the thread count.
-typedef struct nk_gemm_config {
+// summation order), so it never varies with the thread count, and by default not with the CPU
+// either (NK_GEMM_KC, see dispatch.c): MC and NC come from the cache model, KC does not.
+typedef struct nk_kernels {
     nk_isa isa;
     nk_sgemm_ukernel_fn ukernel;
-    int mr, nr;        // register tile
+    int mr, nr;                  // register tile
+    nk_pack_fn pack_copy;        // packing, see nk_pack_fn
+    nk_pack_fn pack_transpose;
+    nk_maxpool_row_fn maxpool_row;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)
-} nk_gemm_config;
+    int kc_model;      // the KC the analytic model gives for this machine's L1 (reported; used only
+                       // with NEURITE_GEMM_KC=model)
+} nk_kernels;
 
 // The table row for `isa` (NK_ISA_AUTO = active; unsupported ISAs give the reference row).
-const nk_gemm_config *nk_gemm_config_for(nk_isa isa);
+const nk_kernels *nk_kernels_for(nk_isa isa);
 
+// One level of the data-cache hierarchy as seen from one core.
+typedef struct nk_cache_level {
+    int64_t bytes;  // total size of the level (of one instance)
+    int ways;       // associativity
+    int line;       // line size in bytes
+    int shared;     // logical CPUs sharing one instance
+} nk_cache_level;
+
+// The machine's data caches (cache.c), read once; NEURITE_CACHE=l1d:48K/12,l2:2M/16 overrides.
+typedef struct nk_cache_info {
+    nk_cache_level l1d, l2, l3;
+    const char *source;  // "sysfs", "cpuid", "NEURITE_CACHE" or "default"
+} nk_cache_info;
+const nk_cache_info *nk__cache_info(void);
+
+// The kernels themselves, one file per ISA (names: type, op, tile, ISA).
 void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                    float beta, float *C, int64_t ldc, int mr, int nr);
+void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                           int n, int64_t kc, int R, float *dst);
+void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
+                                int64_t col0, int n, int64_t kc, int R, float *dst);
+void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                             int64_t n, float *best, int32_t *arg);
 #if defined(__x86_64__)
+void nk_f32_pack_transpose__sse2(const float *src, int64_t lds, const float *const *rows,
+                                 int64_t col0, int n, int64_t kc, int R, float *dst);
+void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                              int64_t n, float *best, int32_t *arg);
 void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr);
+void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                            int n, int64_t kc, int R, float *dst);
 void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                       float beta, float *C, int64_t ldc, int mr, int nr);
+void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const *rows,
+                              int64_t col0, int n, int64_t kc, int R, float *dst);
 #endif
+
+// Max pooling's comparison: v replaces the running maximum b when greater, or when v is the first
+// NaN (a NaN propagates; the first one wins). Shared by pool.c and the row kernels.
+static inline int nk__max_takes(float v, float b) { return (v > b) | ((v != v) & (b == b)); }
 
 // C[M x N] = A[M x K] · op(B) + beta·C, single-threaded, where row p of B is brows[p][0:N]
 // (transB = 0) or row j of B is brows[j][0:K] and op(B) = Bᵀ (transB = 1); rows need not be a
@@ -56,6 +111,11 @@ void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *
 // nk_sgemm_ex's on the same B bitwise.
 void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc);
+
+// The active SGEMM's tile geometry, for operators that size their own work to it (convolution's
+// plan): register tile MR x NR and the cache blocks MC and KC.
+typedef struct nk_sgemm_geometry { int64_t mr, nr, mc, kc; } nk_sgemm_geometry;
+nk_sgemm_geometry nk__sgemm_geometry(void);
 
 // A packed once for many products with the same A (convolution's weights, reused for every image
 // tile): nk__sgemm_pack_a lays op(A)[M x K] out exactly as the SGEMM's own packing would, block by

@@ -102,6 +102,11 @@ void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, flo
 /// out[0..4] = MR, NR (register tile), MC, KC, NC (cache blocks) and returns the ISA actually used.
 int nk_sgemm_blocking(nk_isa isa, int out[5]);
 
+/// One line naming `isa`'s SGEMM tile and cache blocks and the cache hierarchy they were derived
+/// from (and where it was read). Block sizes come from the caches (NEURITE_CACHE=l1d:48K/12,l2:2M/16
+/// overrides them) and NEURITE_GEMM_MC / NEURITE_GEMM_KC / NEURITE_GEMM_NC override each block.
+const char *nk_sgemm_blocking_text(nk_isa isa);
+
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
 

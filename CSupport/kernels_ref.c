@@ -1,0 +1,89 @@
+// Portable kernels (the "ref" row of the kernel table, and the model every SIMD file follows):
+// SGEMM microkernel 4x16, the packers and the max-pooling row. Contracts: internal.h.
+// Plain C the compiler vectorises for the baseline target.
+#include "internal.h"
+
+#include <math.h>
+
+#define MR 4
+#define NR 16
+
+// C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
+void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
+                                   float beta, float *C, int64_t ldc, int mr, int nr) {
+    float acc[MR][NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++) {
+        const float *a = Ap + p * MR;
+        const float *b = Bp + p * NR;
+        for (int i = 0; i < MR; i++)
+            for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+    }
+    for (int i = 0; i < mr; i++) {
+        float *c = C + (int64_t)i * ldc;
+        if (beta == 0) {
+            for (int j = 0; j < nr; j++) c[j] = alpha * acc[i][j];
+        } else {
+            for (int j = 0; j < nr; j++) c[j] = fmaf(alpha, acc[i][j], beta * c[j]);
+        }
+    }
+}
+
+#define NK_SRC_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
+
+void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                           int n, int64_t kc, int R, float *restrict dst) {
+    for (int64_t p = 0; p < kc; p++) {
+        const float *restrict s = NK_SRC_ROW(p);
+        float *restrict d = dst + p * R;
+        int j = 0;
+        for (; j < n; j++) d[j] = s[j];
+        for (; j < R; j++) d[j] = 0;
+    }
+}
+
+void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
+                                int64_t col0, int n, int64_t kc, int R, float *restrict dst) {
+    int i = 0;
+    for (; i < n; i++) {
+        const float *restrict s = NK_SRC_ROW(i);
+        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = s[p];
+    }
+    for (; i < R; i++)
+        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = 0;
+}
+
+// The window offsets outermost and the outputs innermost: a branch-free sweep over the caller's
+// arrays that the compiler vectorises where it can (the select below is not a branch).
+static inline __attribute__((always_inline)) void
+maxpool_sweep(const float *restrict x0, int64_t W, int64_t KH, int64_t KW, const int64_t sw,
+              int64_t n, const int want_arg, float *restrict best, int32_t *restrict arg) {
+    for (int64_t o = 0; o < n; o++) best[o] = x0[o * sw];
+    if (want_arg)
+        for (int64_t o = 0; o < n; o++) arg[o] = (int32_t)(o * sw);
+    for (int64_t i = 0; i < KH; i++)
+        for (int64_t j = i == 0 ? 1 : 0; j < KW; j++) {
+            const float *restrict r = x0 + i * W + j;
+            const int32_t off = (int32_t)(i * W + j);
+            const int32_t n32 = (int32_t)n, sw32 = (int32_t)sw;
+            for (int32_t o = 0; o < n32; o++) {
+                float v = r[o * sw32], b = best[o];
+                int32_t t = -(int32_t)nk__max_takes(v, b); // all ones or zero
+                best[o] = t ? v : b;
+                if (want_arg) arg[o] = (arg[o] & ~t) | ((off + o * sw32) & t);
+            }
+        }
+}
+
+// Dispatches on the stride so the common strides get constant-stride loops.
+void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                             int64_t n, float *best, int32_t *arg) {
+    if (arg) {
+        if (sw == 1) maxpool_sweep(x0, W, KH, KW, 1, n, 1, best, arg);
+        else if (sw == 2) maxpool_sweep(x0, W, KH, KW, 2, n, 1, best, arg);
+        else maxpool_sweep(x0, W, KH, KW, sw, n, 1, best, arg);
+    } else {
+        if (sw == 1) maxpool_sweep(x0, W, KH, KW, 1, n, 0, best, NULL);
+        else if (sw == 2) maxpool_sweep(x0, W, KH, KW, 2, n, 0, best, NULL);
+        else maxpool_sweep(x0, W, KH, KW, sw, n, 0, best, NULL);
+    }
+}
