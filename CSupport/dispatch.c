@@ -107,11 +107,14 @@ const char *nk_cpu_name(void) {
 // machine. A new ISA is one kernel file plus one row here (and its nk_isa value).
 // ---------------------------------------------------------------------------------------------
 static const nk_kernels g_gemm_table[] = {
-    // isa          microkernel                       MR  NR  packers                                               max-pool row
-    {NK_ISA_REF,    nk_f32_gemm_ukernel_4x16__ref,    4, 16, nk_f32_pack_copy__ref,    nk_f32_pack_transpose__ref,  nk_f32_maxpool_row__ref},
+    // isa, microkernel, MR, NR, unpacked microkernel, packers (copy, transpose), max-pool row
+    {NK_ISA_REF, nk_f32_gemm_ukernel_4x16__ref, 4, 16, nk_f32_gemm_ukernel_4x16__ref_strided,
+     nk_f32_pack_copy__ref, nk_f32_pack_transpose__ref, nk_f32_maxpool_row__ref},
 #if defined(__x86_64__)
-    {NK_ISA_AVX2,   nk_f32_gemm_ukernel_6x16__avx2,   6, 16, nk_f32_pack_copy__avx2,   nk_f32_pack_transpose__sse2, nk_f32_maxpool_row__sse2},
-    {NK_ISA_AVX512, nk_f32_gemm_ukernel_8x32__avx512, 8, 32, nk_f32_pack_copy__avx512, nk_f32_pack_transpose__sse2, nk_f32_maxpool_row__sse2},
+    {NK_ISA_AVX2, nk_f32_gemm_ukernel_6x16__avx2, 6, 16, nk_f32_gemm_ukernel_6x16__avx2_strided,
+     nk_f32_pack_copy__avx2, nk_f32_pack_transpose__sse2, nk_f32_maxpool_row__sse2},
+    {NK_ISA_AVX512, nk_f32_gemm_ukernel_8x32__avx512, 8, 32, nk_f32_gemm_ukernel_8x32__avx512_strided,
+     nk_f32_pack_copy__avx512, nk_f32_pack_transpose__sse2, nk_f32_maxpool_row__sse2},
 #endif
 };
 #define NK_GEMM_ROWS (sizeof g_gemm_table / sizeof g_gemm_table[0])

@@ -106,9 +106,18 @@ static float *thread_scratch(size_t floats) {
     return s->buf;
 }
 
+// Small products read an operand in place instead of packing it when the packed copy would be
+// used by too few micro-tiles to repay the copy (the microkernel's unpacked variant, same bits):
+// A when the slice is at most NK_SGEMM_INPLACE_A_PANELS micro-panels of B wide (each A panel then
+// meets that many B panels: a 10-class layer's N = 10), B (not transposed) when the slice is at
+// most NK_SGEMM_INPLACE_B_PANELS micro-panels of A tall (M = 10: the 10-class layer's weight
+// gradient). Measured: see the commit that introduced them.
+#define NK_SGEMM_INPLACE_A_PANELS 1
+#define NK_SGEMM_INPLACE_B_PANELS 2
+
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
 // row / column; Ap, Bp are this thread's pack buffers (sizes from slice_buffers).
-// brows, when not NULL, replaces B (see pack_b_rows; B's column offset is then 0).
+// brows, when not NULL, replaces B (see pack_b; B's column offset is then 0).
 static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                        int64_t ldb, const float *const *brows, float beta, float *C, int64_t ldc,
@@ -116,25 +125,33 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     const int MR = cfg->mr, NR = cfg->nr;
     const int64_t MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
+    const int inA = !Apre && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
+    const int inB = !brows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
+    // Element (i, p) of op(A) at A[i*rsa + p*csa]; of the packed panel, Ap[p*MR + i].
+    const int64_t rsa = inA ? (transA ? 1 : lda) : 1, csa = inA ? (transA ? lda : 1) : MR;
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = NK_MIN(NC, N - jc);
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = NK_MIN(KC, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
             if (brows) pack_b(cfg, transB, NULL, 0, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, Bp);
-            else pack_b(cfg, transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, NULL, 0, kc, nc, Bp);
+            else if (!inB) pack_b(cfg, transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, NULL, 0, kc, nc, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
                 const float *ap = Ap;
                 if (Apre) ap = Apre + Mpad * pc + (m0 + ic) * kc; // packed once by nk__sgemm_pack_a
+                else if (inA) ap = transA ? A + pc * lda + ic : A + ic * lda + pc;
                 else pack_a(cfg, transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, Ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
-                    const float *bp = Bp + jr * kc;
+                    const float *bp = inB ? B + pc * ldb + jc + jr : Bp + jr * kc;
                     float *cc = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-                        ukernel(kc, ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        if (inA || inB)
+                            cfg->ukernel_strided(kc, ap + (inA ? ir * rsa : ir * kc), rsa, csa, bp,
+                                                 inB ? ldb : NR, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        else ukernel(kc, ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
                     }
                 }
             }

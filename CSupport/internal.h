@@ -28,6 +28,14 @@ int omp_get_num_threads(void);
 typedef void (*nk_sgemm_ukernel_fn)(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr);
 
+// The same product on unpacked operands, for products too small for packing to pay (gemm.c): A's
+// element (i, p) at A[i*rsa + p*csa], B's element (p, j) at B[p*rsb + j]; only rows i < mr of A
+// and columns j < nr of B are read. Same operations per element as nk_sgemm_ukernel_fn, so the
+// same bits. A packed panel is the case rsa = 1, csa = MR; a packed B panel rsb = NR.
+typedef void (*nk_sgemm_ukernel_strided_fn)(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                            const float *B, int64_t rsb, float alpha, float beta,
+                                            float *C, int64_t ldc, int mr, int nr);
+
 // Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
 // Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
 //  copy:      dst[p*R + j] = row p [j]  for j < n, 0 for n <= j < R, p < kc  (panel across a row)
@@ -51,6 +59,7 @@ typedef struct nk_kernels {
     nk_isa isa;
     nk_sgemm_ukernel_fn ukernel;
     int mr, nr;                  // register tile
+    nk_sgemm_ukernel_strided_fn ukernel_strided; // same tile, unpacked operands
     nk_pack_fn pack_copy;        // packing, see nk_pack_fn
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
@@ -80,6 +89,9 @@ const nk_cache_info *nk__cache_info(void);
 // The kernels themselves, one file per ISA (names: type, op, tile, ISA).
 void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                    float beta, float *C, int64_t ldc, int mr, int nr);
+void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                           const float *B, int64_t rsb, float alpha, float beta,
+                                           float *C, int64_t ldc, int mr, int nr);
 void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
                            int n, int64_t kc, int R, float *dst);
 void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
@@ -93,10 +105,16 @@ void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW
                               int64_t n, float *best, int32_t *arg);
 void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr);
+void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                            const float *B, int64_t rsb, float alpha, float beta,
+                                            float *C, int64_t ldc, int mr, int nr);
 void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *rows, int64_t col0,
                             int n, int64_t kc, int R, float *dst);
 void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                       float beta, float *C, int64_t ldc, int mr, int nr);
+void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                              const float *B, int64_t rsb, float alpha, float beta,
+                                              float *C, int64_t ldc, int mr, int nr);
 void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const *rows,
                               int64_t col0, int n, int64_t kc, int R, float *dst);
 #endif

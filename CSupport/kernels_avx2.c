@@ -12,32 +12,10 @@
 #define MR 6
 #define NR 16
 
-// The tile for a compile-time number of rows (1..MR) and 8-column vectors (1..2); same FMAs per
-// element in the same order as the full tile, so the same bits.
+// C[ROWS x nr] = alpha * acc + beta * C (beta == 0: C not read); full tiles unmasked.
 static inline __attribute__((always_inline)) void
-tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, float *C, int64_t ldc,
-     const int ROWS, const int VECS, int nr) {
-    __m256 c0[MR], c1[MR];
-#pragma clang loop unroll(full)
-    for (int i = 0; i < ROWS; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
-#pragma clang loop unroll(full)
-    for (int i = 0; i < ROWS; i++) {
-        _mm_prefetch((const char *)(C + (int64_t)i * ldc), _MM_HINT_T0);
-        if (VECS == 2) _mm_prefetch((const char *)(C + (int64_t)i * ldc + 15), _MM_HINT_T0);
-    }
-#pragma clang loop unroll_count(4)
-    for (int64_t p = 0; p < kc; p++) {
-        const __m256 b0 = _mm256_load_ps(Bp);
-        const __m256 b1 = VECS == 2 ? _mm256_load_ps(Bp + 8) : b0;
-#pragma clang loop unroll(full)
-        for (int i = 0; i < ROWS; i++) {
-            const __m256 a = _mm256_broadcast_ss(Ap + i);
-            c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
-            if (VECS == 2) c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
-        }
-        Ap += MR;
-        Bp += NR;
-    }
+store_tile(const __m256 *c0, const __m256 *c1, float alpha, float beta, float *C, int64_t ldc,
+           const int ROWS, const int VECS, int nr) {
     const __m256 va = _mm256_set1_ps(alpha);
     const __m256 vb = _mm256_set1_ps(beta);
     if (VECS == 2 && nr == NR) {
@@ -71,6 +49,35 @@ tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, floa
     }
 }
 
+// The tile for a compile-time number of rows (1..MR) and 8-column vectors (1..2); same FMAs per
+// element in the same order as the full tile, so the same bits.
+static inline __attribute__((always_inline)) void
+tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+     const int ROWS, const int VECS, int nr) {
+    __m256 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) {
+        _mm_prefetch((const char *)(C + (int64_t)i * ldc), _MM_HINT_T0);
+        if (VECS == 2) _mm_prefetch((const char *)(C + (int64_t)i * ldc + 15), _MM_HINT_T0);
+    }
+#pragma clang loop unroll_count(4)
+    for (int64_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_load_ps(Bp);
+        const __m256 b1 = VECS == 2 ? _mm256_load_ps(Bp + 8) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m256 a = _mm256_broadcast_ss(Ap + i);
+            c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
 // C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
 void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr) {
@@ -82,6 +89,51 @@ void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp
     case 4: tile(kc, Ap, Bp, alpha, beta, C, ldc, 4, V, nr); return;                               \
     case 5: tile(kc, Ap, Bp, alpha, beta, C, ldc, 5, V, nr); return;                               \
     default: tile(kc, Ap, Bp, alpha, beta, C, ldc, 6, V, nr); return;                              \
+    }
+    if (nr > 8) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// The unpacked tile (nk_sgemm_ukernel_strided_fn): A broadcast from A[i*rsa + p*csa], B loaded
+// (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
+static inline __attribute__((always_inline)) void
+tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
+             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS, int nr) {
+    __m256 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), iota);
+    const float *a[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) a[i] = A + i * rsa;
+    for (int64_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_maskload_ps(B, m0);
+        const __m256 b1 = VECS == 2 ? _mm256_maskload_ps(B + 8, m1) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m256 av = _mm256_broadcast_ss(a[i] + p * csa);
+            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+        }
+        B += rsb;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
+void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                            const float *B, int64_t rsb, float alpha, float beta,
+                                            float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 1, V, nr); return;          \
+    case 2: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 2, V, nr); return;          \
+    case 3: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 3, V, nr); return;          \
+    case 4: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 4, V, nr); return;          \
+    case 5: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 5, V, nr); return;          \
+    default: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 6, V, nr); return;         \
     }
     if (nr > 8) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)

@@ -12,35 +12,10 @@
 #define MR 8
 #define NR 32
 
-// The tile for a compile-time number of rows (1..MR) and 16-column vectors (1..2): edge tiles
-// (the last rows of M, or N <= 16 such as a 10-class output layer) compute only what they store,
-// so a 10 x n product costs 10 rows of FMAs instead of 16 and an m x 10 one half the columns.
-// Each element still sees the same FMAs in the same order as in the full tile: same bits.
+// C[ROWS x nr] = alpha * acc + beta * C (beta == 0: C not read); full tiles unmasked.
 static inline __attribute__((always_inline)) void
-tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, float *C, int64_t ldc,
-     const int ROWS, const int VECS, int nr) {
-    __m512 c0[MR], c1[MR];
-#pragma clang loop unroll(full)
-    for (int i = 0; i < ROWS; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
-    // Warm the C tile while the products run; it is needed only at the end.
-#pragma clang loop unroll(full)
-    for (int i = 0; i < ROWS; i++) {
-        _mm_prefetch((const char *)(C + (int64_t)i * ldc), _MM_HINT_T0);
-        if (VECS == 2) _mm_prefetch((const char *)(C + (int64_t)i * ldc + 16), _MM_HINT_T0);
-    }
-#pragma clang loop unroll_count(4)
-    for (int64_t p = 0; p < kc; p++) {
-        const __m512 b0 = _mm512_load_ps(Bp);
-        const __m512 b1 = VECS == 2 ? _mm512_load_ps(Bp + 16) : b0;
-#pragma clang loop unroll(full)
-        for (int i = 0; i < ROWS; i++) {
-            const __m512 a = _mm512_set1_ps(Ap[i]);
-            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
-            if (VECS == 2) c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
-        }
-        Ap += MR;
-        Bp += NR;
-    }
+store_tile(const __m512 *c0, const __m512 *c1, float alpha, float beta, float *C, int64_t ldc,
+           const int ROWS, const int VECS, int nr) {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     if (VECS == 2 && nr == NR) {
 #pragma clang loop unroll(full)
@@ -72,6 +47,38 @@ tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, floa
     }
 }
 
+// The tile for a compile-time number of rows (1..MR) and 16-column vectors (1..2): edge tiles
+// (the last rows of M, or N <= 16 such as a 10-class output layer) compute only what they store,
+// so a 10 x n product costs 10 rows of FMAs instead of 16 and an m x 10 one half the columns.
+// Each element still sees the same FMAs in the same order as in the full tile: same bits.
+static inline __attribute__((always_inline)) void
+tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+     const int ROWS, const int VECS, int nr) {
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
+    // Warm the C tile while the products run; it is needed only at the end.
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) {
+        _mm_prefetch((const char *)(C + (int64_t)i * ldc), _MM_HINT_T0);
+        if (VECS == 2) _mm_prefetch((const char *)(C + (int64_t)i * ldc + 16), _MM_HINT_T0);
+    }
+#pragma clang loop unroll_count(4)
+    for (int64_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_load_ps(Bp);
+        const __m512 b1 = VECS == 2 ? _mm512_load_ps(Bp + 16) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m512 a = _mm512_set1_ps(Ap[i]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
 // C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
 void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                       float beta, float *C, int64_t ldc, int mr, int nr) {
@@ -85,6 +92,52 @@ void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *
     case 6: tile(kc, Ap, Bp, alpha, beta, C, ldc, 6, V, nr); return;                               \
     case 7: tile(kc, Ap, Bp, alpha, beta, C, ldc, 7, V, nr); return;                               \
     default: tile(kc, Ap, Bp, alpha, beta, C, ldc, 8, V, nr); return;                              \
+    }
+    if (nr > 16) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// The unpacked tile (nk_sgemm_ukernel_strided_fn): A broadcast from A[i*rsa + p*csa], B loaded
+// (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
+static inline __attribute__((always_inline)) void
+tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
+             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS, int nr) {
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
+    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+    const float *a[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) a[i] = A + i * rsa;
+    for (int64_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B);
+        const __m512 b1 = VECS == 2 ? _mm512_maskz_loadu_ps(m1, B + 16) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m512 av = _mm512_set1_ps(a[i][p * csa]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+        B += rsb;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
+void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                              const float *B, int64_t rsb, float alpha, float beta,
+                                              float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 1, V, nr); return;          \
+    case 2: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 2, V, nr); return;          \
+    case 3: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 3, V, nr); return;          \
+    case 4: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 4, V, nr); return;          \
+    case 5: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 5, V, nr); return;          \
+    case 6: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 6, V, nr); return;          \
+    case 7: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 7, V, nr); return;          \
+    default: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 8, V, nr); return;         \
     }
     if (nr > 16) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)

@@ -28,6 +28,23 @@ void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp,
     }
 }
 
+void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                           const float *B, int64_t rsb, float alpha, float beta,
+                                           float *C, int64_t ldc, int mr, int nr) {
+    float acc[MR][NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) acc[i][j] += A[i * rsa + p * csa] * B[p * rsb + j];
+    for (int i = 0; i < mr; i++) {
+        float *c = C + (int64_t)i * ldc;
+        if (beta == 0) {
+            for (int j = 0; j < nr; j++) c[j] = alpha * acc[i][j];
+        } else {
+            for (int j = 0; j < nr; j++) c[j] = fmaf(alpha, acc[i][j], beta * c[j]);
+        }
+    }
+}
+
 #define NK_SRC_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
 
 void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
