@@ -8,26 +8,7 @@
 #define MR 4
 #define NR 16
 
-// C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
-void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                   float beta, float *C, int64_t ldc, int mr, int nr) {
-    float acc[MR][NR] = {{0}};
-    for (int64_t p = 0; p < kc; p++) {
-        const float *a = Ap + p * MR;
-        const float *b = Bp + p * NR;
-        for (int i = 0; i < MR; i++)
-            for (int j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
-    }
-    for (int i = 0; i < mr; i++) {
-        float *c = C + (int64_t)i * ldc;
-        if (beta == 0) {
-            for (int j = 0; j < nr; j++) c[j] = alpha * acc[i][j];
-        } else {
-            for (int j = 0; j < nr; j++) c[j] = fmaf(alpha, acc[i][j], beta * c[j]);
-        }
-    }
-}
-
+// C[mr x nr] = alpha * A . B + beta * C, A(i, p) = A[i*rsa + p*csa], B(p, j) = B[p*rsb + j].
 void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                            const float *B, int64_t rsb, float alpha, float beta,
                                            float *C, int64_t ldc, int mr, int nr) {
@@ -43,6 +24,13 @@ void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t r
             for (int j = 0; j < nr; j++) c[j] = fmaf(alpha, acc[i][j], beta * c[j]);
         }
     }
+}
+
+// C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C: the packed panels are the strided
+// case rsa = 1, csa = MR, rsb = NR.
+void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
+                                   float beta, float *C, int64_t ldc, int mr, int nr) {
+    nk_f32_gemm_ukernel_4x16__ref_strided(kc, Ap, 1, MR, Bp, NR, alpha, beta, C, ldc, mr, nr);
 }
 
 #define NK_SRC_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)

@@ -15,12 +15,9 @@ typedef struct {
 } pool_geo;
 
 int64_t nk_pool2d_output_size(const nk_pool2d_shape *s, int64_t *out_h, int64_t *out_w) {
-    if (s->window_h < 1 || s->window_w < 1 || s->stride_h < 1 || s->stride_w < 1 || s->in_h < 1 ||
-        s->in_w < 1 || s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
-        return -1;
-    int64_t ph = s->in_h + s->pad_top + s->pad_bottom, pw = s->in_w + s->pad_left + s->pad_right;
-    if (ph < s->window_h || pw < s->window_w) return -1;
-    int64_t oh = (ph - s->window_h) / s->stride_h + 1, ow = (pw - s->window_w) / s->stride_w + 1;
+    const int64_t oh = nk_window_output_extent(s->in_h, s->pad_top, s->pad_bottom, s->window_h, s->stride_h);
+    const int64_t ow = nk_window_output_extent(s->in_w, s->pad_left, s->pad_right, s->window_w, s->stride_w);
+    if (oh < 0 || ow < 0) return -1;
     if (out_h) *out_h = oh;
     if (out_w) *out_w = ow;
     return oh * ow;

@@ -150,6 +150,13 @@ void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t c
 // identical results for every thread count. Each has a `_ref` twin: plain loops, serial, the
 // oracle of the tests (its results differ from the fast kernel's in rounding only).
 
+/// Output extent of a window sliding over one padded dimension: ⌊(in + pad_lo + pad_hi − window) /
+/// stride⌋ + 1, or -1 when the window is larger than the padded input or an argument is out of
+/// range (in, window, stride < 1; a pad < 0). The one formula behind convolution's and pooling's
+/// output sizes (here and in the Swift layers).
+int64_t nk_window_output_extent(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t window,
+                                int64_t stride);
+
 /// Geometry of a 2-D convolution. Output height OH = (H + pad_top + pad_bottom - KH) / stride_h
 /// + 1 (floor), likewise OW; nk_conv2d_output_size returns -1 when the kernel does not fit.
 typedef struct nk_conv2d_shape {

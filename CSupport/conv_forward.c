@@ -1,0 +1,153 @@
+// Convolution forward, y = conv(x, w) + bias, along the plan's path (conv_plan.c). Every path
+// computes each output element as bias + the in-order SGEMM sum over the column matrix's rows, so
+// they agree bitwise (see conv_internal.h).
+#include "conv_internal.h"
+
+// y[K, P] = w · col + bias for one image; `gemm_threads` for the SGEMM.
+// wp: w packed by nk__conv_pack_weights (transA 0), or NULL.
+static void forward_image(const conv_geo *g, int gemm_threads, const float *col, const float *w,
+                          const float *wp, const float *bias, float *y) {
+    if (bias) nk__conv_fill_bias(g->K, g->P, g->P, bias, y);
+    const float beta = bias ? 1.0f : 0.0f;
+    if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, g->CKK, wp, 0, col, g->P, beta, y, g->P);
+    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
+                     beta, y, g->P);
+}
+
+// Shifted-rows forward for stride-1 convolutions with few filters (LeNet's). With the image
+// zero-padded into xp[C, Hp, Wp], row (c, i, j) of the column matrix, taken over output rows Wp
+// wide instead of OW, is xp[c] itself read from offset i·Wp + j: a contiguous run, so the SGEMM
+// packs straight from the padded image (nk__sgemm_brows) and no im2col pass is made. The price is
+// Wp − OW garbage columns per output row (computed, then dropped). Every kept element sees the
+// same products in the same order as the im2col path, so the two agree bitwise. Measured (LeNet,
+// batch 64, 1 thread): im2col and its copies were about half the forward time at these sizes.
+static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const float *x,
+                                  const float *w, const float *bias, float *y) {
+    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            memcpy(sc->xp + c * Hp * Wp + (h + g->pt) * Wp + g->pl, x + (c * g->H + h) * g->W,
+                   (size_t)g->W * sizeof(float));
+    const int64_t n = (g->OH - 1) * Wp + g->OW; // columns up to the last real output
+    if (bias) nk__conv_fill_bias(g->K, n, n, bias, sc->yp); // as forward_image
+    const float beta = bias ? 1.0f : 0.0f;
+    nk__sgemm_brows(0, g->K, n, g->CKK, w, g->CKK, sc->rows, beta, sc->yp, n);
+    for (int64_t k = 0; k < g->K; k++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
+}
+
+// Forward over tiles of T images laid side by side (the plan's tile): y_tile[K, T·P] = bias, then for
+// each chunk of channels (the plan's chunk: at most KC column rows) im2col of the chunk, col_chunk[rows, T·P], and
+// y_tile += w[:, chunk] · col_chunk in one SGEMM (split over its columns by `t` threads); then
+// each image's block is copied out. Side by side: fewer partly-filled micro-panels than one SGEMM
+// per image (AlexNet conv3..5: P = 169 = 5·32 + 9). Chunks: the columns are still cached when
+// the SGEMM packs them (a whole tile's are 11 MB); measured 1 thread, conv3 53 -> 48 ms, conv5
+// 57 -> 50 (conv2, one 729-column image per tile, got slower: not used there). Chunks, tiles and
+// the weights' packing are functions of the shape only, so results do not depend on threads.
+static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x, const float *w,
+                          const float *bias, float *y) {
+    const int t = pl->threads;
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
+    const int64_t tile = pl->tile, ld = tile * g->P, cpc = pl->chunk;
+    const int64_t nch = (g->C + cpc - 1) / cpc;
+    float *col = nk__alloc_floats(cpc * KK * ld);
+    float *yt = nk__alloc_floats(g->K * ld);
+    int64_t *woff;
+    float *wp = nk__conv_pack_weight_chunks(g, t, 0, w, cpc, &woff);
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        if (bias) nk__conv_fill_bias(g->K, cols, ld, bias, yt);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
+            int ct = t > items ? (int)items : t;
+            (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / nc, c = it % nc;
+                nk__im2col(g, x + (n0 + i) * xs + c0 * g->H * g->W, col + i * g->P, ld, c, c + 1);
+            }
+            const float beta = ch > 0 || bias ? 1.0f : 0.0f;
+            nk__sgemm_pa(t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
+        }
+        for (int64_t i = 0; i < tn; i++)
+            for (int64_t k = 0; k < g->K; k++)
+                memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+    }
+    free(col);
+    free(yt);
+    free(wp);
+    free(woff);
+}
+
+void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
+                       const float *bias, float *y) {
+    const conv_geo g = nk__conv_geo(s);
+    const conv_plan pl = nk__conv_plan_forward(&g, threads);
+    const int t = pl.threads;
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.P;
+    switch (pl.path) {
+    case NK_CONV_BIAS_ONLY: // no input channels
+        for (int64_t n = 0; n < g.N; n++)
+            for (int64_t k = 0; k < g.K; k++)
+                for (int64_t p = 0; p < g.P; p++) y[n * ys + k * g.P + p] = bias ? bias[k] : 0;
+        return;
+    case NK_CONV_SHIFTED: // whole images per thread
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t) if (t > 1)
+#endif
+        {
+            shifted_scratch sc = nk__shifted_alloc(&g);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &sc, x + n * xs, w, bias, y + n * ys);
+            nk__shifted_free(&sc);
+        }
+        return;
+    case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, y); return;
+    case NK_CONV_PER_IMAGE: {
+        float *wp = nk__conv_pack_weights(&g, t, 0, w, g.N);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t)
+#endif
+        {
+            float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t n = 0; n < g.N; n++) {
+                const float *c = x + n * xs;
+                if (!g.direct) { nk__im2col(&g, c, col, g.P, 0, g.C); c = col; }
+                forward_image(&g, 1, c, w, wp, bias, y + n * ys);
+            }
+            free(col);
+        }
+        free(wp);
+        return;
+    }
+    case NK_CONV_IN_TURN: {
+        float *wp = nk__conv_pack_weights(&g, t, 0, w, g.N);
+        float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+        int ct = t > g.C ? (int)g.C : t;
+        (void)ct;
+        for (int64_t n = 0; n < g.N; n++) {
+            const float *c = x + n * xs;
+            if (!g.direct) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+                for (int64_t ch = 0; ch < g.C; ch++) nk__im2col(&g, x + n * xs, col, g.P, ch, ch + 1);
+                c = col;
+            }
+            forward_image(&g, t, c, w, wp, bias, y + n * ys);
+        }
+        free(col);
+        free(wp);
+        return;
+    }
+    default: return; // NK_CONV_NOTHING
+    }
+}
