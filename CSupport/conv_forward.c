@@ -1,17 +1,25 @@
 // Convolution forward, y = conv(x, w) + bias, along the plan's path (conv_plan.c). Every path
-// computes each output element as bias + the in-order SGEMM sum over the column matrix's rows, so
-// they agree bitwise (see conv_internal.h).
+// sums each output element the same way: bias first, then the column matrix's rows chunk by chunk
+// (the plan's `chunk` channels, at most one KC block of rows each, chunks in order, each chunk an
+// in-order SGEMM sum), so the paths agree bitwise. The chunking depends on the shape and KC only
+// (never on the thread count or the microkernel's tile), so the result is also the same for every
+// ISA: a path that laid images side by side could otherwise not match one that did not.
 #include "conv_internal.h"
 
-// y[K, P] = w · col + bias for one image; `gemm_threads` for the SGEMM.
-// wp: w packed by nk__conv_pack_weights (transA 0), or NULL.
-static void forward_image(const conv_geo *g, int gemm_threads, const float *col, const float *w,
-                          const float *wp, const float *bias, float *y) {
+// y[K, P] = w · col + bias for one image, chunk by chunk; `gemm_threads` for the SGEMM.
+// wp, woff: w packed by nk__conv_pack_weight_chunks (transA 0), or NULL.
+static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threads,
+                          const float *col, const float *w, const float *wp, const int64_t *woff,
+                          const float *bias, float *y) {
+    const int64_t KK = g->KH * g->KW;
     if (bias) nk__conv_fill_bias(g->K, g->P, g->P, bias, y);
-    const float beta = bias ? 1.0f : 0.0f;
-    if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, g->CKK, wp, 0, col, g->P, beta, y, g->P);
-    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, g->CKK, 1.0f, w, g->CKK, col, g->P,
-                     beta, y, g->P);
+    for (int64_t c0 = 0, ch = 0; c0 < g->C; c0 += pl->chunk, ch++) {
+        const int64_t rows = NK_MIN(pl->chunk, g->C - c0) * KK;
+        const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
+        if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, rows, wp + woff[ch], 0, col + c0 * KK * g->P, g->P, beta, y, g->P);
+        else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, rows, 1.0f, w + c0 * KK, g->CKK,
+                         col + c0 * KK * g->P, g->P, beta, y, g->P);
+    }
 }
 
 // Shifted-rows forward for stride-1 convolutions with few filters (LeNet's). With the image
@@ -21,8 +29,8 @@ static void forward_image(const conv_geo *g, int gemm_threads, const float *col,
 // Wp − OW garbage columns per output row (computed, then dropped). Every kept element sees the
 // same products in the same order as the im2col path, so the two agree bitwise. Measured (LeNet,
 // batch 64, 1 thread): im2col and its copies were about half the forward time at these sizes.
-static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const float *x,
-                                  const float *w, const float *bias, float *y) {
+static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc,
+                                  const float *x, const float *w, const float *bias, float *y) {
     const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t h = 0; h < g->H; h++)
@@ -30,8 +38,12 @@ static void forward_image_shifted(const conv_geo *g, shifted_scratch *sc, const 
                    (size_t)g->W * sizeof(float));
     const int64_t n = (g->OH - 1) * Wp + g->OW; // columns up to the last real output
     if (bias) nk__conv_fill_bias(g->K, n, n, bias, sc->yp); // as forward_image
-    const float beta = bias ? 1.0f : 0.0f;
-    nk__sgemm_brows(0, g->K, n, g->CKK, w, g->CKK, sc->rows, beta, sc->yp, n);
+    const int64_t KK = g->KH * g->KW;
+    for (int64_t c0 = 0; c0 < g->C; c0 += pl->chunk) {
+        const int64_t rows = NK_MIN(pl->chunk, g->C - c0) * KK;
+        const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
+        nk__sgemm_brows(0, g->K, n, rows, w + c0 * KK, g->CKK, sc->rows + c0 * KK, beta, sc->yp, n);
+    }
     for (int64_t k = 0; k < g->K; k++)
         for (int64_t oh = 0; oh < g->OH; oh++)
             memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
@@ -103,13 +115,14 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &sc, x + n * xs, w, bias, y + n * ys);
+            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &pl, &sc, x + n * xs, w, bias, y + n * ys);
             nk__shifted_free(&sc);
         }
         return;
     case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, y); return;
     case NK_CONV_PER_IMAGE: {
-        float *wp = nk__conv_pack_weights(&g, t, 0, w, g.N);
+        int64_t *woff = NULL;
+        float *wp = nk__conv_pack_weight_chunks(&g, t, 0, w, pl.chunk, &woff);
 #ifdef _OPENMP
 #pragma omp parallel num_threads(t)
 #endif
@@ -121,15 +134,17 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
             for (int64_t n = 0; n < g.N; n++) {
                 const float *c = x + n * xs;
                 if (!g.direct) { nk__im2col(&g, c, col, g.P, 0, g.C); c = col; }
-                forward_image(&g, 1, c, w, wp, bias, y + n * ys);
+                forward_image(&g, &pl, 1, c, w, wp, woff, bias, y + n * ys);
             }
             free(col);
         }
         free(wp);
+        free(woff);
         return;
     }
     case NK_CONV_IN_TURN: {
-        float *wp = nk__conv_pack_weights(&g, t, 0, w, g.N);
+        int64_t *woff = NULL;
+        float *wp = g.N > 1 ? nk__conv_pack_weight_chunks(&g, t, 0, w, pl.chunk, &woff) : NULL;
         float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
         int ct = t > g.C ? (int)g.C : t;
         (void)ct;
@@ -142,10 +157,11 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
                 for (int64_t ch = 0; ch < g.C; ch++) nk__im2col(&g, x + n * xs, col, g.P, ch, ch + 1);
                 c = col;
             }
-            forward_image(&g, t, c, w, wp, bias, y + n * ys);
+            forward_image(&g, &pl, t, c, w, wp, woff, bias, y + n * ys);
         }
         free(col);
         free(wp);
+        free(woff);
         return;
     }
     default: return; // NK_CONV_NOTHING

@@ -9,13 +9,19 @@
 #define NR 16
 
 // C[mr x nr] = alpha * A . B + beta * C, A(i, p) = A[i*rsa + p*csa], B(p, j) = B[p*rsb + j].
+// Each product is added with one fmaf, in order over p, as the SIMD kernels' FMAs do: the same
+// bits as every other row of the kernel table. An x86-64 CPU without FMA (before 2013) gets the
+// clone that calls libm's (exact, slow) fmaf; every other one the hardware instruction.
+#if defined(__x86_64__)
+__attribute__((target_clones("fma", "default")))
+#endif
 void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                            const float *B, int64_t rsb, float alpha, float beta,
                                            float *C, int64_t ldc, int mr, int nr) {
     float acc[MR][NR] = {{0}};
     for (int64_t p = 0; p < kc; p++)
         for (int i = 0; i < mr; i++)
-            for (int j = 0; j < nr; j++) acc[i][j] += A[i * rsa + p * csa] * B[p * rsb + j];
+            for (int j = 0; j < nr; j++) acc[i][j] = fmaf(A[i * rsa + p * csa], B[p * rsb + j], acc[i][j]);
     for (int i = 0; i < mr; i++) {
         float *c = C + (int64_t)i * ldc;
         if (beta == 0) {
