@@ -54,6 +54,11 @@ import NeuriteTensor
         let y = x.reshaped([32, 1]).matmul(Tensor(shape: [1, 1], repeating: 1))
         #expect(y.scalars.allSatisfy { $0 == Self.subnormal })
         for threads in [1, 2, 3] { #expect(nk_fp_team_mismatches(Int32(threads)) == 0) }
+        // exp's polynomial is exact to one subnormal step in IEEE mode.
+        let xs: [Float] = [-87.4, -100, -103, -104]
+        for (x, y) in zip(xs, Tensor(xs).exp().scalars) {
+            #expect(abs(Double(y) - Foundation.exp(Double(x))) <= Double(Float.leastNonzeroMagnitude), "exp(\(x))")
+        }
     }
     #endif
 }
