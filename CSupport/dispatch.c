@@ -10,42 +10,41 @@
 
 static atomic_int g_active = -2; // -2 = not yet chosen
 
-int nk_isa_supported(nk_isa isa) {
-    switch (isa) {
-    case NK_ISA_REF: return 1;
-#if defined(__x86_64__) || defined(__i386__)
-    case NK_ISA_AVX2:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case NK_ISA_AVX512:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("fma");
+// The kernel table: one row per kernel file (kernels_<isa>.c defines it), in increasing order of
+// preference; the last row the CPU supports is the default. A new ISA is its kernel file, its
+// row here and its nk_isa value.
+static const nk_kernels *const g_rows[] = {
+    &nk_kernels_ref,
+#if defined(__x86_64__)
+    &nk_kernels_avx2,
+    &nk_kernels_avx512,
 #endif
-    // NK_ISA_NEON: reserved; reported only once a NEON row exists in the kernel table.
-    default: return 0;
-    }
+};
+#define NK_ROWS (sizeof g_rows / sizeof g_rows[0])
+
+static const nk_kernels *row_of(nk_isa isa) {
+    for (size_t i = 0; i < NK_ROWS; i++)
+        if (g_rows[i]->isa == isa) return g_rows[i];
+    return NULL;
+}
+
+int nk_isa_supported(nk_isa isa) {
+    const nk_kernels *r = row_of(isa);
+    return r && r->supported();
 }
 
 static nk_isa best_isa(void) {
-    if (nk_isa_supported(NK_ISA_AVX512)) return NK_ISA_AVX512;
-    if (nk_isa_supported(NK_ISA_AVX2)) return NK_ISA_AVX2;
+    for (size_t i = NK_ROWS; i-- > 0;)
+        if (g_rows[i]->supported()) return g_rows[i]->isa;
     return NK_ISA_REF;
 }
 
 static nk_isa choose(void) {
     const char *env = getenv("NEURITE_ISA");
-    if (env && *env && strcmp(env, "auto") != 0) {
-        nk_isa want = NK_ISA_REF;
-        if (strcmp(env, "avx512") == 0) want = NK_ISA_AVX512;
-        else if (strcmp(env, "avx2") == 0) want = NK_ISA_AVX2;
-        else if (strcmp(env, "neon") == 0) want = NK_ISA_NEON;
-        else if (strcmp(env, "ref") == 0) want = NK_ISA_REF;
-        else return best_isa();
-        return nk_isa_supported(want) ? want : best_isa();
-    }
-    return best_isa();
+    if (env && *env && strcmp(env, "auto") != 0)
+        for (size_t i = 0; i < NK_ROWS; i++)
+            if (strcmp(env, g_rows[i]->name) == 0 && g_rows[i]->supported()) return g_rows[i]->isa;
+    return best_isa(); // unknown or unsupported names fall back to the best supported ISA
 }
 
 nk_isa nk_isa_active(void) {
@@ -64,13 +63,9 @@ int nk_isa_set_active(nk_isa isa) {
 }
 
 const char *nk_isa_name(nk_isa isa) {
-    switch (isa) {
-    case NK_ISA_REF: return "ref";
-    case NK_ISA_AVX2: return "avx2";
-    case NK_ISA_AVX512: return "avx512";
-    case NK_ISA_NEON: return "neon";
-    default: return "auto";
-    }
+    const nk_kernels *r = row_of(isa);
+    if (r) return r->name;
+    return isa == NK_ISA_NEON ? "neon" : "auto"; // reserved: no NEON kernels are written yet
 }
 
 const char *nk_cpu_name(void) {
@@ -103,22 +98,8 @@ const char *nk_cpu_name(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The kernel table: one row per ISA with every hand-vectorised routine; cache blocks from the
-// machine. A new ISA is one kernel file plus one row here (and its nk_isa value).
+// Cache blocks for each row of the kernel table, from the machine's caches.
 // ---------------------------------------------------------------------------------------------
-static const nk_kernels g_gemm_table[] = {
-    // isa, microkernel, MR, NR, unpacked microkernel, packers (copy, transpose), max-pool row
-    {NK_ISA_REF, nk_f32_gemm_ukernel_4x16__ref, 4, 16, nk_f32_gemm_ukernel_4x16__ref_strided,
-     nk_f32_pack_copy__ref, nk_f32_pack_transpose__ref, nk_f32_maxpool_row__ref},
-#if defined(__x86_64__)
-    {NK_ISA_AVX2, nk_f32_gemm_ukernel_6x16__avx2, 6, 16, nk_f32_gemm_ukernel_6x16__avx2_strided,
-     nk_f32_pack_copy__avx2, nk_f32_pack_transpose__sse2, nk_f32_maxpool_row__sse2},
-    {NK_ISA_AVX512, nk_f32_gemm_ukernel_8x32__avx512, 8, 32, nk_f32_gemm_ukernel_8x32__avx512_strided,
-     nk_f32_pack_copy__avx512, nk_f32_pack_transpose__sse2, nk_f32_maxpool_row__sse2},
-#endif
-};
-#define NK_GEMM_ROWS (sizeof g_gemm_table / sizeof g_gemm_table[0])
-
 // KC, the depth of one rank-kc update, fixes the order in which each element of C is summed (C is
 // rounded after every KC block). It is the same on every CPU and ISA, so a product gives the same
 // bits on any x86-64 machine and with any microkernel (tested: GemmTests). The analytic model
@@ -185,14 +166,14 @@ static void gemm_model(const nk_cache_info *ci, nk_kernels *c) {
     c->nc = (int)nc;
 }
 
-static nk_kernels g_gemm_tuned[NK_GEMM_ROWS];
-static char g_gemm_text[NK_GEMM_ROWS][256];
+static nk_kernels g_gemm_tuned[NK_ROWS];
+static char g_gemm_text[NK_ROWS][256];
 static pthread_once_t g_gemm_once = PTHREAD_ONCE_INIT;
 
 static void gemm_table_init(void) {
     const nk_cache_info *ci = nk__cache_info();
-    for (size_t i = 0; i < NK_GEMM_ROWS; i++) {
-        nk_kernels c = g_gemm_table[i];
+    for (size_t i = 0; i < NK_ROWS; i++) {
+        nk_kernels c = *g_rows[i];
         gemm_model(ci, &c);
         g_gemm_tuned[i] = c;
         snprintf(g_gemm_text[i], sizeof g_gemm_text[i],
@@ -208,7 +189,7 @@ static size_t gemm_row(nk_isa isa) {
     pthread_once(&g_gemm_once, gemm_table_init);
     if (isa == NK_ISA_AUTO) isa = nk_isa_active();
     if (!nk_isa_supported(isa)) isa = NK_ISA_REF;
-    for (size_t i = 0; i < NK_GEMM_ROWS; i++)
+    for (size_t i = 0; i < NK_ROWS; i++)
         if (g_gemm_tuned[i].isa == isa) return i;
     return 0;
 }

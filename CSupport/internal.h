@@ -51,12 +51,15 @@ typedef void (*nk_maxpool_row_fn)(const float *x0, int64_t W, int64_t KH, int64_
                                   int64_t n, float *best, int32_t *arg);
 
 // One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
-// register tile, and the cache blocks derived for it (dispatch.c).
+// register tile, and the cache blocks derived for it (dispatch.c). Each kernels_<isa>.c defines
+// its row (nk_kernels_<isa>, cache blocks left 0) next to the kernels it names.
 // MC is a multiple of MR, NC of NR. KC is the only block size results depend on (it fixes the
 // summation order), so it never varies with the thread count, and by default not with the CPU
 // either (NK_GEMM_KC, see dispatch.c): MC and NC come from the cache model, KC does not.
 typedef struct nk_kernels {
     nk_isa isa;
+    const char *name;            // as nk_isa_name and NEURITE_ISA spell it
+    int (*supported)(void);      // 1 when this CPU runs the row (compiled without the row's ISA)
     nk_sgemm_ukernel_fn ukernel;
     int mr, nr;                  // register tile
     nk_sgemm_ukernel_strided_fn ukernel_strided; // same tile, unpacked operands
@@ -86,16 +89,14 @@ typedef struct nk_cache_info {
 } nk_cache_info;
 const nk_cache_info *nk__cache_info(void);
 
-// The kernels themselves, one file per ISA (names: type, op, tile, ISA).
-void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                   float beta, float *C, int64_t ldc, int mr, int nr);
-void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
-                                           const float *B, int64_t rsb, float alpha, float beta,
-                                           float *C, int64_t ldc, int mr, int nr);
-void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
-                           int n, int64_t kc, int R, float *dst);
-void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
-                                int64_t col0, int n, int64_t kc, int R, float *dst);
+// The rows, one per kernel file, in the order dispatch.c prefers them (last supported wins).
+extern const nk_kernels nk_kernels_ref;
+#if defined(__x86_64__)
+extern const nk_kernels nk_kernels_avx2, nk_kernels_avx512;
+#endif
+
+// Kernels shared between rows: the portable max-pool row (the SSE2 one falls back to it for short
+// rows) and the SSE2 routines the avx2 and avx512 rows use.
 void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                              int64_t n, float *best, int32_t *arg);
 #if defined(__x86_64__)
@@ -103,20 +104,6 @@ void nk_f32_pack_transpose__sse2(const float *src, int64_t lds, const float *con
                                  int64_t col0, int n, int64_t kc, int R, float *dst);
 void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                               int64_t n, float *best, int32_t *arg);
-void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                    float beta, float *C, int64_t ldc, int mr, int nr);
-void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
-                                            const float *B, int64_t rsb, float alpha, float beta,
-                                            float *C, int64_t ldc, int mr, int nr);
-void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *rows, int64_t col0,
-                            int n, int64_t kc, int R, float *dst);
-void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                      float beta, float *C, int64_t ldc, int mr, int nr);
-void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
-                                              const float *B, int64_t rsb, float alpha, float beta,
-                                              float *C, int64_t ldc, int mr, int nr);
-void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const *rows,
-                              int64_t col0, int n, int64_t kc, int R, float *dst);
 #endif
 
 // Max pooling's comparison: v replaces the running maximum b when greater, or when v is the first

@@ -79,7 +79,7 @@ tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, floa
 }
 
 // C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
-void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
+static void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
     switch (mr) {                                                                                  \
@@ -123,7 +123,7 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
     store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
 }
 
-void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+static void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                             const float *B, int64_t rsb, float alpha, float beta,
                                             float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
@@ -142,7 +142,7 @@ void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t 
 
 // Packer (contract nk_pack_fn, internal.h): masked loads and stores, 8 columns at a time (see the
 // AVX-512 packer for why not memcpy).
-void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+static void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *rows, int64_t col0,
                             int n, int64_t kc, int R, float *restrict dst) {
     enum { MAXV = 8 }; // R <= 64
     __m256i ld[MAXV], st[MAXV];
@@ -161,4 +161,18 @@ void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *r
 }
 
 #pragma clang attribute pop
+
+// Outside the target attribute: this runs on CPUs without the ISA.
+static int supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const nk_kernels nk_kernels_avx2 = {
+    .isa = NK_ISA_AVX2, .name = "avx2", .supported = supported,
+    .ukernel = nk_f32_gemm_ukernel_6x16__avx2, .mr = MR, .nr = NR,
+    .ukernel_strided = nk_f32_gemm_ukernel_6x16__avx2_strided,
+    .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__sse2,
+    .maxpool_row = nk_f32_maxpool_row__sse2,
+};
 #endif

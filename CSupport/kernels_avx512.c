@@ -80,7 +80,7 @@ tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, floa
 }
 
 // C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
-void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
+static void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                       float beta, float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
     switch (mr) {                                                                                  \
@@ -125,7 +125,7 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
     store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
 }
 
-void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+static void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                               const float *B, int64_t rsb, float alpha, float beta,
                                               float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
@@ -147,7 +147,7 @@ void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_
 // Packer (contract nk_pack_fn, internal.h): masked loads and stores, 16 columns at a time, so a
 // full or partial panel row is a few instructions and no libc memcpy/memset call (those cost more
 // than the copy itself on the short rows of convolution's per-image products).
-void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const *rows,
+static void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const *rows,
                               int64_t col0, int n, int64_t kc, int R, float *restrict dst) {
     enum { MAXV = 4 }; // R <= 64
     __mmask16 ld[MAXV], st[MAXV];
@@ -166,4 +166,20 @@ void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const 
 }
 
 #pragma clang attribute pop
+
+// Outside the target attribute: this runs on CPUs without the ISA.
+static int supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("fma");
+}
+
+const nk_kernels nk_kernels_avx512 = {
+    .isa = NK_ISA_AVX512, .name = "avx512", .supported = supported,
+    .ukernel = nk_f32_gemm_ukernel_8x32__avx512, .mr = MR, .nr = NR,
+    .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
+    .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__sse2,
+    .maxpool_row = nk_f32_maxpool_row__sse2,
+};
 #endif

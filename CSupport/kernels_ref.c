@@ -15,7 +15,7 @@
 #if defined(__x86_64__)
 __attribute__((target_clones("fma", "default")))
 #endif
-void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+static void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                            const float *B, int64_t rsb, float alpha, float beta,
                                            float *C, int64_t ldc, int mr, int nr) {
     float acc[MR][NR] = {{0}};
@@ -34,14 +34,14 @@ void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t r
 
 // C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C: the packed panels are the strided
 // case rsa = 1, csa = MR, rsb = NR.
-void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
+static void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                    float beta, float *C, int64_t ldc, int mr, int nr) {
     nk_f32_gemm_ukernel_4x16__ref_strided(kc, Ap, 1, MR, Bp, NR, alpha, beta, C, ldc, mr, nr);
 }
 
 #define NK_SRC_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
 
-void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+static void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
                            int n, int64_t kc, int R, float *restrict dst) {
     for (int64_t p = 0; p < kc; p++) {
         const float *restrict s = NK_SRC_ROW(p);
@@ -52,7 +52,7 @@ void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *ro
     }
 }
 
-void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
+static void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
                                 int64_t col0, int n, int64_t kc, int R, float *restrict dst) {
     int i = 0;
     for (; i < n; i++) {
@@ -98,3 +98,13 @@ void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW,
         else maxpool_sweep(x0, W, KH, KW, sw, n, 0, best, NULL);
     }
 }
+
+static int always(void) { return 1; }
+
+const nk_kernels nk_kernels_ref = {
+    .isa = NK_ISA_REF, .name = "ref", .supported = always,
+    .ukernel = nk_f32_gemm_ukernel_4x16__ref, .mr = MR, .nr = NR,
+    .ukernel_strided = nk_f32_gemm_ukernel_4x16__ref_strided,
+    .pack_copy = nk_f32_pack_copy__ref, .pack_transpose = nk_f32_pack_transpose__ref,
+    .maxpool_row = nk_f32_maxpool_row__ref,
+};
