@@ -11,8 +11,9 @@
 // C[mr x nr] = alpha * A . B + beta * C, A(i, p) = A[i*rsa + p*csa], B(p, j) = B[p*rsb + j].
 // Each product is added with one fmaf, in order over p, as the SIMD kernels' FMAs do: the same
 // bits as every other row of the kernel table. An x86-64 CPU without FMA (before 2013) gets the
-// clone that calls libm's (exact, slow) fmaf; every other one the hardware instruction.
-#if defined(__x86_64__)
+// clone that calls libm's (exact, slow) fmaf; every other one the hardware instruction. (Clones
+// need ifunc, an ELF feature: elsewhere the baseline build calls fmaf.)
+#if defined(__x86_64__) && defined(__ELF__)
 __attribute__((target_clones("fma", "default")))
 #endif
 static void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
