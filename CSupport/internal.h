@@ -106,6 +106,22 @@ void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW
                               int64_t n, float *best, int32_t *arg);
 #endif
 
+// Calls F(x0, W, KH, KW, sw, n, want_arg, best, arg) — an always-inline max-pool row body — with
+// the stride (1, 2 or other) and want_arg as compile-time constants where they are common, so
+// each instance gets constant-stride loops. Shared by the max-pool row kernels.
+#define NK_MAXPOOL_ROW_SPECIALISED(F, x0, W, KH, KW, sw, n, best, arg)                          \
+    do {                                                                                       \
+        if (arg) {                                                                             \
+            if ((sw) == 1) F(x0, W, KH, KW, 1, n, 1, best, arg);                               \
+            else if ((sw) == 2) F(x0, W, KH, KW, 2, n, 1, best, arg);                          \
+            else F(x0, W, KH, KW, sw, n, 1, best, arg);                                        \
+        } else {                                                                               \
+            if ((sw) == 1) F(x0, W, KH, KW, 1, n, 0, best, NULL);                              \
+            else if ((sw) == 2) F(x0, W, KH, KW, 2, n, 0, best, NULL);                         \
+            else F(x0, W, KH, KW, sw, n, 0, best, NULL);                                       \
+        }                                                                                      \
+    } while (0)
+
 // Max pooling's comparison: v replaces the running maximum b when greater, or when v is the first
 // NaN (a NaN propagates; the first one wins). Shared by pool.c and the row kernels.
 static inline int nk__max_takes(float v, float b) { return (v > b) | ((v != v) & (b == b)); }

@@ -89,15 +89,7 @@ maxpool_sweep(const float *restrict x0, int64_t W, int64_t KH, int64_t KW, const
 // Dispatches on the stride so the common strides get constant-stride loops.
 void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                              int64_t n, float *best, int32_t *arg) {
-    if (arg) {
-        if (sw == 1) maxpool_sweep(x0, W, KH, KW, 1, n, 1, best, arg);
-        else if (sw == 2) maxpool_sweep(x0, W, KH, KW, 2, n, 1, best, arg);
-        else maxpool_sweep(x0, W, KH, KW, sw, n, 1, best, arg);
-    } else {
-        if (sw == 1) maxpool_sweep(x0, W, KH, KW, 1, n, 0, best, NULL);
-        else if (sw == 2) maxpool_sweep(x0, W, KH, KW, 2, n, 0, best, NULL);
-        else maxpool_sweep(x0, W, KH, KW, sw, n, 0, best, NULL);
-    }
+    NK_MAXPOOL_ROW_SPECIALISED(maxpool_sweep, x0, W, KH, KW, sw, n, best, arg);
 }
 
 static int always(void) { return 1; }

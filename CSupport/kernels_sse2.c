@@ -102,14 +102,6 @@ maxpool_groups(const float *restrict x0, int64_t W, int64_t KH, int64_t KW, cons
 void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                               int64_t n, float *best, int32_t *arg) {
     if (n < (sw == 2 ? 5 : 4)) { nk_f32_maxpool_row__ref(x0, W, KH, KW, sw, n, best, arg); return; }
-    if (arg) {
-        if (sw == 1) maxpool_groups(x0, W, KH, KW, 1, n, 1, best, arg);
-        else if (sw == 2) maxpool_groups(x0, W, KH, KW, 2, n, 1, best, arg);
-        else maxpool_groups(x0, W, KH, KW, sw, n, 1, best, arg);
-    } else {
-        if (sw == 1) maxpool_groups(x0, W, KH, KW, 1, n, 0, best, NULL);
-        else if (sw == 2) maxpool_groups(x0, W, KH, KW, 2, n, 0, best, NULL);
-        else maxpool_groups(x0, W, KH, KW, sw, n, 0, best, NULL);
-    }
+    NK_MAXPOOL_ROW_SPECIALISED(maxpool_groups, x0, W, KH, KW, sw, n, best, arg);
 }
 #endif
