@@ -19,7 +19,8 @@
 // many images as threads each thread takes whole images (its own im2col scratch, a single-threaded
 // SGEMM); otherwise images run in turn and the SGEMM and im2col split each one. Either way every
 // output element is computed by the same operations, and the SGEMM itself is bitwise independent of
-// its thread count, so the result is too. Backward-filter is a reduction over images: it runs over
+// its thread count, so the result is too. Forward sums over the same chunks of channels on every
+// path (conv_forward.c), so the results are also the same for every ISA. Backward-filter is a reduction over images: it runs over
 // tiles of images whose size depends on the shape only (never on the thread count); a tile's
 // columns are laid side by side (col_tile[C·KH·KW, T·OH·OW]) and one SGEMM adds dy_tile · col_tileᵀ
 // into dw, the tiles in order. The SGEMM splits over dw's rows/columns, never over the sum, so no

@@ -116,7 +116,7 @@ static float *thread_scratch(size_t floats) {
 #define NK_SGEMM_INPLACE_B_PANELS 2
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
-// row / column; Ap, Bp are this thread's pack buffers (sizes from slice_buffers).
+// row / column; Ap, Bp are this thread's pack buffers (sized by gemm_thread).
 // brows, when not NULL, replaces B (see pack_b; B's column offset is then 0).
 static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
