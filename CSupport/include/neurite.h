@@ -4,7 +4,9 @@
 // floats between the starts of two consecutive rows. Shapes are given in the comment above each
 // function as [rows x cols]. Every kernel is deterministic: for the same inputs it produces
 // bitwise identical results whatever the thread count (work is split over independent output
-// blocks, never over a reduction).
+// blocks, never over a reduction), whatever the ISA (every microkernel adds the same products
+// with the same FMAs in the same order) and whatever the CPU (the SGEMM's depth block KC, the one
+// block size that orders sums, is fixed; only MC and NC follow the caches).
 #ifndef NEURITE_H
 #define NEURITE_H
 
@@ -26,7 +28,7 @@ typedef enum nk_isa {
     NK_ISA_REF = 0,     ///< portable C
     NK_ISA_AVX2 = 1,    ///< AVX2 + FMA (x86-64)
     NK_ISA_AVX512 = 2,  ///< AVX-512 F/VL/BW/DQ + FMA (x86-64)
-    NK_ISA_NEON = 3,    ///< Advanced SIMD (arm64)
+    NK_ISA_NEON = 3,    ///< reserved for Advanced SIMD (arm64): no kernels yet, never supported
 } nk_isa;
 
 /// The ISA every kernel uses when called with NK_ISA_AUTO.
