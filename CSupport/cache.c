@@ -131,7 +131,7 @@ static int from_cpuid(nk_cache_info *c) {
 
 // NEURITE_CACHE=l1d:48K/12,l2:2M/16,l3:32M/16 (ways optional; levels optional). Returns the
 // number of levels it set.
-static int from_env(nk_cache_info *c, const char *s) {
+static int parse_profile(nk_cache_info *c, const char *s) {
     int set = 0;
     while (s && *s) {
         while (*s == ' ' || *s == ',') s++;
@@ -167,11 +167,18 @@ static void cache_init(void) {
     if (from_sysfs(&c)) c.source = "sysfs";
     else if (from_cpuid(&c)) c.source = "cpuid";
     const char *env = getenv("NEURITE_CACHE");
-    if (env && *env && from_env(&c, env) > 0) c.source = "NEURITE_CACHE";
+    if (env && *env && parse_profile(&c, env) > 0) c.source = "NEURITE_CACHE";
     g_cache = c;
 }
 
 const nk_cache_info *nk__cache_info(void) {
     pthread_once(&g_cache_once, cache_init);
     return &g_cache;
+}
+
+int nk__cache_with_profile(const char *profile, nk_cache_info *out) {
+    *out = *nk__cache_info();
+    if (!profile || !*profile) return 1;
+    out->source = "profile";
+    return parse_profile(out, profile) > 0;
 }

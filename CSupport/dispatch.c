@@ -139,7 +139,7 @@ static int64_t way_bytes(const nk_cache_level *l) {
 //      nc = ((W3 - 1)/W3 · L3/sharers - mc·kc·4) / (kc · 4), rounded down to nr, at most
 //      NK_GEMM_NC_MAX (wider blocks save only the repacking of A, already < 1 % of the work).
 #define NK_GEMM_NC_MAX 4096
-static void gemm_model(const nk_cache_info *ci, nk_kernels *c) {
+static void gemm_model(const nk_cache_info *ci, int overrides, nk_kernels *c) {
     const int mr = c->mr, nr = c->nr;
     const nk_cache_level *l1 = &ci->l1d, *l2 = &ci->l2, *l3 = &ci->l3;
     int ca = (int)((l1->ways - 1) / (1.0 + (double)nr / mr));
@@ -147,21 +147,21 @@ static void gemm_model(const nk_cache_info *ci, nk_kernels *c) {
     int kc = (int)(ca * way_bytes(l1) / (mr * (int64_t)sizeof(float)));
     c->kc_model = NK_MAX(16, kc / 8 * 8);
     int model = 0;
-    const int kc_env = env_int("NEURITE_GEMM_KC", &model);
+    const int kc_env = overrides ? env_int("NEURITE_GEMM_KC", &model) : 0;
     c->kc = kc_env > 0 ? kc_env : model ? c->kc_model : NK_GEMM_KC;
     kc = c->kc;
     const int64_t w2 = way_bytes(l2);
     const int64_t cb = (kc * (int64_t)nr * 4 + w2 - 1) / w2;
     int64_t mc = NK_MAX(1, (l2->ways - 1 - cb) / 2) * w2 / (kc * 4);
     mc = NK_MAX((int64_t)mr, mc / mr * mr);
-    const int mc_env = env_int("NEURITE_GEMM_MC", NULL);
+    const int mc_env = overrides ? env_int("NEURITE_GEMM_MC", NULL) : 0;
     if (mc_env > 0) mc = NK_MAX(mr, mc_env / mr * mr);
     c->mc = (int)mc;
     const int64_t share = l3->bytes > 0 ? l3->bytes / NK_MAX(1, l3->shared) : 0;
     int64_t nc = share > 0 ? ((share / NK_MAX(1, l3->ways)) * (l3->ways - 1) - mc * kc * 4) / (kc * 4)
                            : NK_GEMM_NC_MAX;
     nc = NK_MIN((int64_t)NK_GEMM_NC_MAX, NK_MAX((int64_t)nr, nc / nr * nr));
-    const int nc_env = env_int("NEURITE_GEMM_NC", NULL);
+    const int nc_env = overrides ? env_int("NEURITE_GEMM_NC", NULL) : 0;
     if (nc_env > 0) nc = NK_MAX(nr, nc_env / nr * nr);
     c->nc = (int)nc;
 }
@@ -174,7 +174,7 @@ static void gemm_table_init(void) {
     const nk_cache_info *ci = nk__cache_info();
     for (size_t i = 0; i < NK_ROWS; i++) {
         nk_kernels c = *g_rows[i];
-        gemm_model(ci, &c);
+        gemm_model(ci, 1, &c);
         g_gemm_tuned[i] = c;
         snprintf(g_gemm_text[i], sizeof g_gemm_text[i],
                  "%s %dx%d MC %d KC %d NC %d (model KC %d) | caches (%s): L1d %lldK/%d, L2 %lldK/%d, "
@@ -197,6 +197,15 @@ static size_t gemm_row(nk_isa isa) {
 const nk_kernels *nk_kernels_for(nk_isa isa) { return &g_gemm_tuned[gemm_row(isa)]; }
 
 const char *nk_sgemm_blocking_text(nk_isa isa) { return g_gemm_text[gemm_row(isa)]; }
+
+int nk_sgemm_blocking_for_caches(nk_isa isa, const char *profile, int out[6]) {
+    nk_cache_info ci;
+    if (!nk__cache_with_profile(profile, &ci)) return -1;
+    nk_kernels c = *g_rows[gemm_row(isa)];
+    gemm_model(&ci, 0, &c);
+    out[0] = c.mr; out[1] = c.nr; out[2] = c.mc; out[3] = c.kc; out[4] = c.nc; out[5] = c.kc_model;
+    return (int)c.isa;
+}
 
 int nk_sgemm_blocking(nk_isa isa, int out[5]) {
     const nk_kernels *c = nk_kernels_for(isa);

@@ -88,6 +88,9 @@ typedef struct nk_cache_info {
     const char *source;  // "sysfs", "cpuid", "NEURITE_CACHE" or "default"
 } nk_cache_info;
 const nk_cache_info *nk__cache_info(void);
+// This machine's caches with the levels `profile` names replaced (NEURITE_CACHE syntax); 0 when
+// the profile names no level it can read.
+int nk__cache_with_profile(const char *profile, nk_cache_info *out);
 
 // The rows, one per kernel file, in the order dispatch.c prefers them (last supported wins).
 extern const nk_kernels nk_kernels_ref;

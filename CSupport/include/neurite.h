@@ -109,6 +109,12 @@ int nk_sgemm_blocking(nk_isa isa, int out[5]);
 /// overrides them) and NEURITE_GEMM_MC / NEURITE_GEMM_KC / NEURITE_GEMM_NC override each block.
 const char *nk_sgemm_blocking_text(nk_isa isa);
 
+/// The blocking the cache model gives `isa` on a machine whose caches are `profile` (NEURITE_CACHE
+/// syntax, e.g. "l1d:32K/8,l2:1M/8"; levels it does not name are this machine's; NULL or "" =
+/// this machine), ignoring the NEURITE_GEMM_* overrides: out[0..5] = MR, NR, MC, KC, NC and the
+/// KC the model itself asks for. Returns the ISA used, or -1 when the profile names no level.
+int nk_sgemm_blocking_for_caches(nk_isa isa, const char *profile, int out[6]);
+
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
 

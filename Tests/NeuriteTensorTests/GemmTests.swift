@@ -51,4 +51,35 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
             #expect(String(cString: nk_sgemm_blocking_text(isa)).contains("MC \(b.mc) KC \(b.kc) NC \(b.nc)"))
         }
     }
+
+    /// The cache model (Low et al. 2016) on the two profiles of issue 10, for every ISA here.
+    @Test func cacheModelOnIntelAndZen4Profiles() {
+        func model(_ isa: nk_isa, _ profile: String) -> [Int]? {
+            var out = [Int32](repeating: 0, count: 6)
+            let used = profile.withCString { nk_sgemm_blocking_for_caches(isa, $0, &out) }
+            return used < 0 ? nil : out.map(Int.init)
+        }
+        for isa in supportedISAs {
+            guard let intel = model(isa, "l1d:48K/12,l2:2M/16"), let zen4 = model(isa, "l1d:32K/8,l2:1M/8"),
+                  let big = model(isa, "l2:4M/16")
+            else { Issue.record("profile did not parse"); continue }
+            let (mr, nr) = (intel[0], intel[1])
+            for b in [intel, zen4, big] {
+                #expect(b[2] % mr == 0 && b[4] % nr == 0 && b[2] >= mr && b[4] >= nr, "\(b)")
+                #expect(b[3] == blocking(NK_ISA_REF).kc, "KC is the same for every cache profile: \(b)")
+            }
+            // A larger L2 never gives a smaller A block; a 32 KiB 8-way L1 asks for a shallower KC.
+            #expect(intel[2] >= zen4[2] && big[2] >= intel[2])
+            #expect(zen4[5] <= intel[5])
+            if isa == NK_ISA_AVX512 {
+                // 8x32 tile: L1 48K/12 -> floor(11 / 5) = 2 ways of 4 KiB for A -> KC 256; 32K/8 -> 1 way
+                // -> 128. L2 2M/16 (128 KiB ways): B takes 1, C 1, A half of the other 14 -> 7 ways
+                // -> MC 896; Zen 4's 1M/8 -> 3 ways -> 384.
+                #expect(intel[5] == 256 && zen4[5] == 128)
+                #expect(intel[2] == 896 && zen4[2] == 384)
+            }
+        }
+        var out = [Int32](repeating: 0, count: 6)
+        #expect(nk_sgemm_blocking_for_caches(NK_ISA_AUTO, "nonsense", &out) == -1)
+    }
 }
