@@ -6,19 +6,31 @@
 // ISA: a path that laid images side by side could otherwise not match one that did not.
 #include "conv_internal.h"
 
-// y[K, P] = w · col + bias for one image, chunk by chunk; `gemm_threads` for the SGEMM.
+// y[K, P] = w · col + bias for one image x[C, H, W], chunk by chunk: im2col of the chunk's
+// channels into col (chunk·KH·KW rows; `ct` threads over channels), then y += w[:, chunk] · col
+// (`gemm_threads`), so the chunk's columns are still in L2 when the SGEMM packs them (a whole
+// image's columns, AlexNet conv2: 7 MB, went through memory). A direct 1×1 reads x in place.
 // wp, woff: w packed by nk__conv_pack_weight_chunks (transA 0), or NULL.
-static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threads,
-                          const float *col, const float *w, const float *wp, const int64_t *woff,
-                          const float *bias, float *y) {
-    const int64_t KK = g->KH * g->KW;
+static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threads, int ct,
+                          const float *x, float *col, const float *w, const float *wp,
+                          const int64_t *woff, const float *bias, float *y) {
+    const int64_t KK = g->KH * g->KW, HW = g->H * g->W;
+    (void)ct;
     if (bias) nk__conv_fill_bias(g->K, g->P, g->P, bias, y);
     for (int64_t c0 = 0, ch = 0; c0 < g->C; c0 += pl->chunk, ch++) {
-        const int64_t rows = NK_MIN(pl->chunk, g->C - c0) * KK;
+        const int64_t nc = NK_MIN(pl->chunk, g->C - c0), rows = nc * KK;
+        const float *b = x + c0 * HW; // direct: the chunk's channels are its rows
+        if (!g->direct) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t c = 0; c < nc; c++) nk__im2col(g, x + c0 * HW, col, g->P, c, c + 1);
+            b = col;
+        }
         const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
-        if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, rows, wp + woff[ch], 0, col + c0 * KK * g->P, g->P, beta, y, g->P);
+        if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, rows, wp + woff[ch], 0, b, g->P, beta, y, g->P);
         else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, rows, 1.0f, w + c0 * KK, g->CKK,
-                         col + c0 * KK * g->P, g->P, beta, y, g->P);
+                         b, g->P, beta, y, g->P);
     }
 }
 
@@ -120,46 +132,27 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
         }
         return;
     case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, y); return;
-    case NK_CONV_PER_IMAGE: {
+    case NK_CONV_PER_IMAGE: // whole images per thread
+    case NK_CONV_IN_TURN: { // images in turn, threads inside im2col and the SGEMM
+        const int per_image = pl.path == NK_CONV_PER_IMAGE;
         int64_t *woff = NULL;
-        float *wp = nk__conv_pack_weight_chunks(&g, t, 0, w, pl.chunk, &woff);
+        float *wp = g.N > 1 ? nk__conv_pack_weight_chunks(&g, t, 0, w, pl.chunk, &woff) : NULL;
+        const int64_t colFloats = NK_MIN(pl.chunk, g.C) * g.KH * g.KW * g.P;
+        const int ct = per_image ? 1 : (t > pl.chunk ? (int)pl.chunk : t);
+        const int team = per_image ? t : 1;
+        (void)team;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(t)
+#pragma omp parallel num_threads(team) if (team > 1)
 #endif
         {
-            float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+            float *col = g.direct ? NULL : nk__alloc_floats(colFloats);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (int64_t n = 0; n < g.N; n++) {
-                const float *c = x + n * xs;
-                if (!g.direct) { nk__im2col(&g, c, col, g.P, 0, g.C); c = col; }
-                forward_image(&g, &pl, 1, c, w, wp, woff, bias, y + n * ys);
-            }
+            for (int64_t n = 0; n < g.N; n++)
+                forward_image(&g, &pl, per_image ? 1 : t, ct, x + n * xs, col, w, wp, woff, bias, y + n * ys);
             free(col);
         }
-        free(wp);
-        free(woff);
-        return;
-    }
-    case NK_CONV_IN_TURN: {
-        int64_t *woff = NULL;
-        float *wp = g.N > 1 ? nk__conv_pack_weight_chunks(&g, t, 0, w, pl.chunk, &woff) : NULL;
-        float *col = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
-        int ct = t > g.C ? (int)g.C : t;
-        (void)ct;
-        for (int64_t n = 0; n < g.N; n++) {
-            const float *c = x + n * xs;
-            if (!g.direct) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
-#endif
-                for (int64_t ch = 0; ch < g.C; ch++) nk__im2col(&g, x + n * xs, col, g.P, ch, ch + 1);
-                c = col;
-            }
-            forward_image(&g, &pl, t, c, w, wp, woff, bias, y + n * ys);
-        }
-        free(col);
         free(wp);
         free(woff);
         return;
