@@ -3,20 +3,32 @@
 // channel summed in the same order on every path (see conv_internal.h).
 #include "conv_internal.h"
 
-// dx[C, H, W] of one image from dy[K, P]; dcol: scratch [CKK, P] (unused when direct).
-// `ct` threads for col2im (over channels), `gemm_threads` for the SGEMM.
-static void backward_data_image(const conv_geo *g, int gemm_threads, int ct, const float *dy,
-                                const float *w, const float *wp, float *dcol, float *dx) {
-    float *out = g->direct ? dx : dcol; // direct: dx[C, P] = wᵀ · dy
-    if (wp) nk__sgemm_pa(gemm_threads, g->CKK, g->P, g->K, wp, 0, dy, g->P, 0.0f, out, g->P);
-    else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, g->CKK, g->P, g->K, 1.0f, w, g->CKK, dy, g->P,
-                     0.0f, out, g->P);
-    if (g->direct) return;
-    memset(dx, 0, (size_t)(g->C * g->H * g->W) * sizeof(float));
+// dx[C, H, W] of one image from dy[K, P], by the plan's chunks of channels: dcol_chunk =
+// w[:, chunk]ᵀ · dy (`gemm_threads`), then col2im of the chunk's channels (`ct` threads) while
+// dcol_chunk is still cached; dcol: scratch of one chunk's rows (unused when direct: the chunk's
+// rows of wᵀ · dy are dx's channels themselves).
+// wp, woff: wᵀ packed by nk__conv_pack_weight_chunks (transA 1), or NULL.
+static void backward_data_image(const conv_geo *g, const conv_plan *pl, int gemm_threads, int ct,
+                                const float *dy, const float *w, const float *wp,
+                                const int64_t *woff, float *dcol, float *dx) {
+    const int64_t KK = g->KH * g->KW, HW = g->H * g->W;
+    (void)ct;
+    for (int64_t c0 = 0, ch = 0; c0 < g->C; c0 += pl->chunk, ch++) {
+        const int64_t nc = NK_MIN(pl->chunk, g->C - c0), rows = nc * KK;
+        float *out = g->direct ? dx + c0 * HW : dcol; // direct: dcol's rows are dx's channels
+        if (wp) nk__sgemm_pa(gemm_threads, rows, g->P, g->K, wp + woff[ch], 0, dy, g->P, 0.0f, out, g->P);
+        else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, rows, g->P, g->K, 1.0f, w + c0 * KK, g->CKK,
+                         dy, g->P, 0.0f, out, g->P);
+        if (g->direct) continue;
+        float *dxc = dx + c0 * HW;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
 #endif
-    for (int64_t c = 0; c < g->C; c++) nk__col2im(g, dcol, g->P, dx, c, c + 1);
+        for (int64_t c = 0; c < nc; c++) {
+            memset(dxc + c * HW, 0, (size_t)HW * sizeof(float));
+            nk__col2im(g, dcol, g->P, dxc, c, c + 1);
+        }
+    }
 }
 
 // Backward-data for the side-by-side tiles (conv_tiles_ok), by chunks of channels: for each tile
@@ -108,30 +120,29 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     case NK_CONV_ZERO: memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return;
     case NK_CONV_TILES: backward_data_tiles(&g, pl.tile, dy, w, dx); return;
     case NK_CONV_SIDE_BY_SIDE: backward_data_chunked(&g, &pl, dy, w, dx); return;
-    case NK_CONV_PER_IMAGE: {
-        float *wp = nk__conv_pack_weights(&g, t, 1, w, g.N);
+    case NK_CONV_PER_IMAGE: // whole images per thread
+    case NK_CONV_IN_TURN: { // images in turn, threads inside the SGEMM and col2im
+        const int per_image = pl.path == NK_CONV_PER_IMAGE;
+        int64_t *woff = NULL;
+        float *wp = g.N > 1 ? nk__conv_pack_weight_chunks(&g, t, 1, w, pl.chunk, &woff) : NULL;
+        const int64_t dcolFloats = NK_MIN(pl.chunk, g.C) * g.KH * g.KW * g.P;
+        const int ct = per_image ? 1 : (t > pl.chunk ? (int)pl.chunk : t);
+        const int team = per_image ? t : 1;
+        (void)team;
 #ifdef _OPENMP
-#pragma omp parallel num_threads(t)
+#pragma omp parallel num_threads(team) if (team > 1)
 #endif
         {
-            float *dcol = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
+            float *dcol = g.direct ? NULL : nk__alloc_floats(dcolFloats);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
             for (int64_t n = 0; n < g.N; n++)
-                backward_data_image(&g, 1, 1, dy + n * ys, w, wp, dcol, dx + n * xs);
+                backward_data_image(&g, &pl, per_image ? 1 : t, ct, dy + n * ys, w, wp, woff, dcol, dx + n * xs);
             free(dcol);
         }
         free(wp);
-        return;
-    }
-    case NK_CONV_IN_TURN: {
-        float *wp = nk__conv_pack_weights(&g, t, 1, w, g.N);
-        float *dcol = g.direct ? NULL : nk__alloc_floats(g.CKK * g.P);
-        const int ct = t > g.C ? (int)g.C : t;
-        for (int64_t n = 0; n < g.N; n++) backward_data_image(&g, t, ct, dy + n * ys, w, wp, dcol, dx + n * xs);
-        free(dcol);
-        free(wp);
+        free(woff);
         return;
     }
     default: return; // NK_CONV_NOTHING

@@ -112,14 +112,16 @@ conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
     } else if (side_by_side_ok(g, geo.nr)) {
         p.path = NK_CONV_SIDE_BY_SIDE;
         p.tile = side_tile(g, geo.nr);
-        // About one MC block of dcol rows per chunk (cached when col2im reads it), rounded to whole
-        // MR-row micro-panels: m = MR / gcd(KH·KW, MR) channels make a whole number of them.
-        const int64_t KK = g->KH * g->KW;
-        int64_t a = KK, b = geo.mr;
-        while (b) { const int64_t r = a % b; a = b; b = r; }
-        const int64_t m = geo.mr / a;
-        p.chunk = NK_MIN(g->C, NK_MAX(m, NK_MAX((int64_t)1, geo.mc / KK) / m * m));
     } else p.path = t > 1 && g->N >= t ? NK_CONV_PER_IMAGE : NK_CONV_IN_TURN;
+    // The side-by-side, per-image and in-turn paths compute dcol by chunks of channels: about one
+    // MC block of dcol rows per chunk (still cached when col2im reads it), rounded to whole MR-row
+    // micro-panels: m = MR / gcd(KH·KW, MR) channels make a whole number of them. dcol's rows are
+    // independent sums, so the chunking changes no bits.
+    const int64_t KK = g->KH * g->KW;
+    int64_t a = KK, b = geo.mr;
+    while (b) { const int64_t r = a % b; a = b; b = r; }
+    const int64_t m = geo.mr / a;
+    p.chunk = NK_MIN(g->C, NK_MAX(m, NK_MAX((int64_t)1, geo.mc / KK) / m * m));
     return p;
 }
 

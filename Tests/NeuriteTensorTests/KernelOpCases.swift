@@ -206,6 +206,8 @@ private let convCases: [ConvCase] = [
              padding: Padding2D(top: 1, bottom: 2, left: 0, right: 3)),
     ConvCase(n: 2, c: 5, h: 9, w: 9, k: 7, kh: 1, kw: 1, stride: 1, padding: 0),          // direct 1×1
     ConvCase(n: 1, c: 5, h: 9, w: 7, k: 33, kh: 1, kw: 1, stride: 1, padding: 0),         // direct, batch 1
+    ConvCase(n: 4, c: 300, h: 8, w: 8, k: 96, kh: 1, kw: 1, stride: 1, padding: 0),      // direct, images per thread,
+                                                                                         // channel chunks
     ConvCase(n: 3, c: 2, h: 6, w: 7, k: 3, kh: 1, kw: 1, stride: 2, padding: 0),          // 1×1 strided
     ConvCase(n: 1, c: 3, h: 23, w: 23, k: 6, kh: 11, kw: 11, stride: 4, padding: 0),      // AlexNet conv1-like
     ConvCase(n: 5, c: 1, h: 8, w: 8, k: 2, kh: 8, kw: 8, stride: 1, padding: 0),          // kernel = image
