@@ -38,8 +38,8 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int t = pl.threads;
 
     if (db) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double
-        int bt = nk__threads(threads, g.K * g.N * g.P, 1 << 14);
-        if (bt > g.K) bt = (int)g.K;
+        const int bt = pl.bias_threads;
+        (void)bt;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(bt) schedule(static) if (bt > 1)
 #endif

@@ -43,6 +43,9 @@
 // 7 MB of columns per image, 190 -> 155 ms).
 #define NK_CONV_LARGE_TILE_FLOATS ((int64_t)1 << 18)
 
+// db's sums (N·P adds per filter) go parallel over filters from this many adds per thread.
+#define NK_CONV_BIAS_MIN_WORK_PER_THREAD ((int64_t)1 << 14)
+
 int nk__conv_threads(const conv_geo *g, int threads) {
     return nk__threads(threads, g->N * g->K * g->P * g->CKK, NK_CONV_MIN_WORK_PER_THREAD);
 }
@@ -80,7 +83,7 @@ static int64_t filter_tile(const conv_geo *g) {
 }
 
 conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
     const int t = p.threads;
@@ -100,7 +103,7 @@ conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
 }
 
 conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
     if (g->N <= 0 || g->C * g->H * g->W <= 0) return p;
     if (g->P <= 0 || g->K <= 0) { p.path = NK_CONV_ZERO; return p; }
     p.threads = nk__conv_threads(g, threads);
@@ -126,9 +129,10 @@ conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
 }
 
 conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
+    p.bias_threads = (int)NK_MIN((int64_t)nk__threads(threads, g->K * g->N * g->P, NK_CONV_BIAS_MIN_WORK_PER_THREAD), g->K);
     p.tile = filter_tile(g);
     const int64_t ntiles = (g->N + p.tile - 1) / p.tile;
     if (g->CKK == 0) return p; // db only (the entry computes db for every path)
