@@ -16,7 +16,7 @@ static void backward_data_image(const conv_geo *g, const conv_plan *pl, int gemm
     for (int64_t c0 = 0, ch = 0; c0 < g->C; c0 += pl->chunk, ch++) {
         const int64_t nc = NK_MIN(pl->chunk, g->C - c0), rows = nc * KK;
         float *out = g->direct ? dx + c0 * HW : dcol; // direct: dcol's rows are dx's channels
-        if (wp) nk__sgemm_pa(gemm_threads, rows, g->P, g->K, wp + woff[ch], 0, dy, g->P, 0.0f, out, g->P);
+        if (wp) nk__sgemm_pa(g->isa, gemm_threads, rows, g->P, g->K, wp + woff[ch], 0, dy, g->P, 0.0f, out, g->P);
         else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 1, 0, rows, g->P, g->K, 1.0f, w + c0 * KK, g->CKK,
                          dy, g->P, 0.0f, out, g->P);
         if (g->direct) continue;
@@ -53,7 +53,7 @@ static void backward_data_chunked(const conv_geo *g, const conv_plan *pl, const 
         const int64_t lda = tn > 1 ? ld : g->P;
         for (int64_t ch = 0; ch < nch; ch++) {
             const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
-            nk__sgemm_pa(t, nc * KK, cols, g->K, wp + woff[ch], 0, a, lda, 0.0f, dcol, ld);
+            nk__sgemm_pa(g->isa, t, nc * KK, cols, g->K, wp + woff[ch], 0, a, lda, 0.0f, dcol, ld);
             int ct = t > items ? (int)items : t;
             (void)ct;
 #ifdef _OPENMP
@@ -92,7 +92,7 @@ static void backward_data_tiles(const conv_geo *g, int64_t tile, const float *dy
         if (tn > 1) nk__conv_fill_tile(g, 1, NULL, dy, n0, tn, ld, NULL, dyt);
         const float *a = tn > 1 ? dyt : dy + n0 * ys;
         const int64_t lda = tn > 1 ? ld : g->P;
-        if (wp) nk__sgemm_pa(1, rows, cols, g->K, wp, 0, a, lda, 0.0f, dcol, ld);
+        if (wp) nk__sgemm_pa(g->isa, 1, rows, cols, g->K, wp, 0, a, lda, 0.0f, dcol, ld);
         else nk_sgemm_ex(NK_ISA_AUTO, 1, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
         for (int64_t i = 0; i < tn; i++) {
             float *dxi = dx + (n0 + i) * xs;

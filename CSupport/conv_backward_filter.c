@@ -99,7 +99,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
                                    (size_t)g.OW * sizeof(float));
                 }
                 const int64_t n = (g.OH - 1) * wt + (tn - 1) * Wp + g.OW; // to the last real column
-                nk__sgemm_brows(1, g.K, g.CKK, n, dt, g.OH * wt, rows, 0.0f, part + ti * KC, g.CKK);
+                nk__sgemm_brows(g.isa, 1, g.K, g.CKK, n, dt, g.OH * wt, rows, 0.0f, part + ti * KC, g.CKK);
             }
             free(xt);
             free(dt);

@@ -28,7 +28,7 @@ static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threa
             b = col;
         }
         const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
-        if (wp) nk__sgemm_pa(gemm_threads, g->K, g->P, rows, wp + woff[ch], 0, b, g->P, beta, y, g->P);
+        if (wp) nk__sgemm_pa(g->isa, gemm_threads, g->K, g->P, rows, wp + woff[ch], 0, b, g->P, beta, y, g->P);
         else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, rows, 1.0f, w + c0 * KK, g->CKK,
                          b, g->P, beta, y, g->P);
     }
@@ -54,7 +54,7 @@ static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifte
     for (int64_t c0 = 0; c0 < g->C; c0 += pl->chunk) {
         const int64_t rows = NK_MIN(pl->chunk, g->C - c0) * KK;
         const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
-        nk__sgemm_brows(0, g->K, n, rows, w + c0 * KK, g->CKK, sc->rows + c0 * KK, beta, sc->yp, n);
+        nk__sgemm_brows(g->isa, 0, g->K, n, rows, w + c0 * KK, g->CKK, sc->rows + c0 * KK, beta, sc->yp, n);
     }
     for (int64_t k = 0; k < g->K; k++)
         for (int64_t oh = 0; oh < g->OH; oh++)
@@ -94,7 +94,7 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
                 nk__im2col(g, x + (n0 + i) * xs + c0 * g->H * g->W, col + i * g->P, ld, c, c + 1);
             }
             const float beta = ch > 0 || bias ? 1.0f : 0.0f;
-            nk__sgemm_pa(t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
+            nk__sgemm_pa(g->isa, t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
         }
         for (int64_t i = 0; i < tn; i++)
             for (int64_t k = 0; k < g->K; k++)

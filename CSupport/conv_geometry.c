@@ -28,6 +28,7 @@ conv_geo nk__conv_geo(const nk_conv2d_shape *s) {
     if (nk_conv2d_output_size(s, &g.OH, &g.OW) < 0) g.OH = g.OW = 0;
     g.P = g.OH * g.OW;
     g.CKK = g.C * g.KH * g.KW;
+    g.isa = nk_isa_active();
     g.direct = g.KH == 1 && g.KW == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 &&
                s->pad_bottom == 0 && s->pad_right == 0;
     return g;
@@ -162,8 +163,8 @@ void nk__conv_add_partials(int64_t parts, int64_t n, const float *part, float *d
 float *nk__conv_pack_weights(const conv_geo *g, int threads, int transA, const float *w, int64_t products) {
     if (products < 2) return NULL;
     const int64_t M = transA ? g->CKK : g->K, K = transA ? g->K : g->CKK;
-    float *wp = nk__alloc_floats(nk__sgemm_packed_a_floats(M, K));
-    nk__sgemm_pack_a(threads, transA, M, K, w, g->CKK, wp);
+    float *wp = nk__alloc_floats(nk__sgemm_packed_a_floats(g->isa, M, K));
+    nk__sgemm_pack_a(g->isa, threads, transA, M, K, w, g->CKK, wp);
     return wp;
 }
 
@@ -178,14 +179,14 @@ float *nk__conv_pack_weight_chunks(const conv_geo *g, int threads, int transA, c
     off[0] = 0;
     for (int64_t ch = 0; ch < nch; ch++) {
         const int64_t rows = (NK_MIN(g->C, (ch + 1) * chunk) - ch * chunk) * KK;
-        const int64_t floats = transA ? nk__sgemm_packed_a_floats(rows, g->K) : nk__sgemm_packed_a_floats(g->K, rows);
+        const int64_t floats = transA ? nk__sgemm_packed_a_floats(g->isa, rows, g->K) : nk__sgemm_packed_a_floats(g->isa, g->K, rows);
         off[ch + 1] = off[ch] + (floats + 15) / 16 * 16;
     }
     float *wp = nk__alloc_floats(off[nch]);
     for (int64_t ch = 0; ch < nch; ch++) {
         const int64_t c0 = ch * chunk, rows = (NK_MIN(g->C, c0 + chunk) - c0) * KK;
-        if (transA) nk__sgemm_pack_a(threads, 1, rows, g->K, w + c0 * KK, g->CKK, wp + off[ch]);
-        else nk__sgemm_pack_a(threads, 0, g->K, rows, w + c0 * KK, g->CKK, wp + off[ch]);
+        if (transA) nk__sgemm_pack_a(g->isa, threads, 1, rows, g->K, w + c0 * KK, g->CKK, wp + off[ch]);
+        else nk__sgemm_pack_a(g->isa, threads, 0, g->K, rows, w + c0 * KK, g->CKK, wp + off[ch]);
     }
     *offsets = off;
     return wp;

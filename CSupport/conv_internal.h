@@ -48,6 +48,10 @@ typedef struct conv_geo {
     int64_t P;    // OH·OW, columns per image
     int64_t CKK;  // C·KH·KW, rows of the column matrix
     int direct;   // 1×1, stride 1, unpadded: col is x
+    // The kernel family of this call, resolved once: weights packed for one ISA's register tile
+    // must be multiplied by the same ISA's kernels even if another thread changes the active ISA
+    // meanwhile (nk_isa_set_active), so every SGEMM of the call names it.
+    nk_isa isa;
 } conv_geo;
 
 conv_geo nk__conv_geo(const nk_conv2d_shape *s);

@@ -87,7 +87,7 @@ conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
     const int t = p.threads;
-    nk_sgemm_geometry geo = nk__sgemm_geometry();
+    nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
     if (g->CKK == 0) p.path = NK_CONV_BIAS_ONLY;
     else if (shifted_ok(g) && (t == 1 || g->N >= t)) p.path = NK_CONV_SHIFTED;
     else if (side_by_side_ok(g, geo.nr)) {
@@ -108,7 +108,7 @@ conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
     if (g->P <= 0 || g->K <= 0) { p.path = NK_CONV_ZERO; return p; }
     p.threads = nk__conv_threads(g, threads);
     const int t = p.threads;
-    nk_sgemm_geometry geo = nk__sgemm_geometry();
+    nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
     if (t == 1 && g->K <= NK_CONV_FEW_FILTERS && !g->direct) {
         p.path = NK_CONV_TILES;
         p.tile = filter_tile(g);

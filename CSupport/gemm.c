@@ -232,20 +232,20 @@ void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int
     sgemm_run(isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
-nk_sgemm_geometry nk__sgemm_geometry(void) {
-    const nk_kernels *cfg = nk_kernels_for(NK_ISA_AUTO);
+nk_sgemm_geometry nk__sgemm_geometry(nk_isa isa) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
     nk_sgemm_geometry g = {cfg->mr, cfg->nr, cfg->mc, cfg->kc};
     return g;
 }
 
-int64_t nk__sgemm_packed_a_floats(int64_t M, int64_t K) {
-    const nk_kernels *cfg = nk_kernels_for(NK_ISA_AUTO);
+int64_t nk__sgemm_packed_a_floats(nk_isa isa, int64_t M, int64_t K) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
     return (M + cfg->mr - 1) / cfg->mr * cfg->mr * K;
 }
 
-void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                       float *Apk) {
-    const nk_kernels *cfg = nk_kernels_for(NK_ISA_AUTO);
+    const nk_kernels *cfg = nk_kernels_for(isa);
     const int64_t Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr, KC = cfg->kc;
     const int64_t blocks = (K + KC - 1) / KC;
     int nt = threads > 1 && blocks > 1 ? threads : 1;
@@ -260,10 +260,10 @@ void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float
     }
 }
 
-void nk__sgemm_pa(int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
+void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (K <= 0) { if (M > 0 && N > 0) scale_c(M, N, beta, C, ldc); return; }
-    sgemm_run(NK_ISA_AUTO, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk);
+    sgemm_run(isa, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk);
 }
 
 void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
@@ -272,11 +272,11 @@ void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
     nk_sgemm_ex(NK_ISA_AUTO, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
-    const nk_kernels *cfg = nk_kernels_for(NK_ISA_AUTO);
+    const nk_kernels *cfg = nk_kernels_for(isa);
     const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
     const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
     const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);

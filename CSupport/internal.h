@@ -133,23 +133,23 @@ static inline int nk__max_takes(float v, float b) { return (v > b) | ((v != v) &
 // (transB = 0) or row j of B is brows[j][0:K] and op(B) = Bᵀ (transB = 1); rows need not be a
 // constant stride apart. Same blocking and summation order as nk_sgemm_ex, so the result equals
 // nk_sgemm_ex's on the same B bitwise.
-void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc);
 
 // The active SGEMM's tile geometry, for operators that size their own work to it (convolution's
 // plan): register tile MR x NR and the cache blocks MC and KC.
 typedef struct nk_sgemm_geometry { int64_t mr, nr, mc, kc; } nk_sgemm_geometry;
-nk_sgemm_geometry nk__sgemm_geometry(void);
+nk_sgemm_geometry nk__sgemm_geometry(nk_isa isa);
 
 // A packed once for many products with the same A (convolution's weights, reused for every image
 // tile): nk__sgemm_pack_a lays op(A)[M x K] out exactly as the SGEMM's own packing would, block by
 // block (nk__sgemm_packed_a_floats floats, 64-byte aligned), and nk__sgemm_pa computes
 // C = op(A) · op(B) + beta·C from it (alpha 1, `threads` as nk_sgemm_ex). Same operations as
 // nk_sgemm_ex on the unpacked A, so the same bits.
-int64_t nk__sgemm_packed_a_floats(int64_t M, int64_t K);
-void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+int64_t nk__sgemm_packed_a_floats(nk_isa isa, int64_t M, int64_t K);
+void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                       float *Apk);
-void nk__sgemm_pa(int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
+void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 #endif
