@@ -10,45 +10,41 @@
 
 static atomic_int g_active = -2; // -2 = not yet chosen
 
+// The kernel table: one row per kernel file (kernels_<isa>.c defines it), in increasing order of
+// preference; the last row the CPU supports is the default. A new ISA is its kernel file, its
+// row here and its nk_isa value.
+static const nk_kernels *const g_rows[] = {
+    &nk_kernels_ref,
+#if defined(__x86_64__)
+    &nk_kernels_avx2,
+    &nk_kernels_avx512,
+#endif
+};
+#define NK_ROWS (sizeof g_rows / sizeof g_rows[0])
+
+static const nk_kernels *row_of(nk_isa isa) {
+    for (size_t i = 0; i < NK_ROWS; i++)
+        if (g_rows[i]->isa == isa) return g_rows[i];
+    return NULL;
+}
+
 int nk_isa_supported(nk_isa isa) {
-    switch (isa) {
-    case NK_ISA_REF: return 1;
-#if defined(__x86_64__) || defined(__i386__)
-    case NK_ISA_AVX2:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case NK_ISA_AVX512:
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-               __builtin_cpu_supports("fma");
-#endif
-#if defined(__aarch64__)
-    case NK_ISA_NEON: return 1;
-#endif
-    default: return 0;
-    }
+    const nk_kernels *r = row_of(isa);
+    return r && r->supported();
 }
 
 static nk_isa best_isa(void) {
-    if (nk_isa_supported(NK_ISA_AVX512)) return NK_ISA_AVX512;
-    if (nk_isa_supported(NK_ISA_AVX2)) return NK_ISA_AVX2;
-    if (nk_isa_supported(NK_ISA_NEON)) return NK_ISA_NEON;
+    for (size_t i = NK_ROWS; i-- > 0;)
+        if (g_rows[i]->supported()) return g_rows[i]->isa;
     return NK_ISA_REF;
 }
 
 static nk_isa choose(void) {
     const char *env = getenv("NEURITE_ISA");
-    if (env && *env && strcmp(env, "auto") != 0) {
-        nk_isa want = NK_ISA_REF;
-        if (strcmp(env, "avx512") == 0) want = NK_ISA_AVX512;
-        else if (strcmp(env, "avx2") == 0) want = NK_ISA_AVX2;
-        else if (strcmp(env, "neon") == 0) want = NK_ISA_NEON;
-        else if (strcmp(env, "ref") == 0) want = NK_ISA_REF;
-        else return best_isa();
-        return nk_isa_supported(want) ? want : best_isa();
-    }
-    return best_isa();
+    if (env && *env && strcmp(env, "auto") != 0)
+        for (size_t i = 0; i < NK_ROWS; i++)
+            if (strcmp(env, g_rows[i]->name) == 0 && g_rows[i]->supported()) return g_rows[i]->isa;
+    return best_isa(); // unknown or unsupported names fall back to the best supported ISA
 }
 
 nk_isa nk_isa_active(void) {
@@ -67,13 +63,9 @@ int nk_isa_set_active(nk_isa isa) {
 }
 
 const char *nk_isa_name(nk_isa isa) {
-    switch (isa) {
-    case NK_ISA_REF: return "ref";
-    case NK_ISA_AVX2: return "avx2";
-    case NK_ISA_AVX512: return "avx512";
-    case NK_ISA_NEON: return "neon";
-    default: return "auto";
-    }
+    const nk_kernels *r = row_of(isa);
+    if (r) return r->name;
+    return isa == NK_ISA_NEON ? "neon" : "auto"; // reserved: no NEON kernels are written yet
 }
 
 const char *nk_cpu_name(void) {
@@ -106,51 +98,117 @@ const char *nk_cpu_name(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// SGEMM kernel table: microkernel + register tile + cache blocks per ISA.
+// Cache blocks for each row of the kernel table, from the machine's caches.
 // ---------------------------------------------------------------------------------------------
-// Cache sizes of the machine these were tuned on (AMD EPYC Zen 4 under KVM): L1d 32 KiB and
-// L2 1 MiB per core, L3 32 MiB shared. The B micro-panel (kc x nr) is reused by every A micro-panel
-// of the block and must stay in L1; the packed A block (mc x kc) is reused by every B micro-panel
-// and lives in L2; the packed B block (kc x nc) lives in L3. See gemm.c for measurements.
-static const nk_gemm_config g_gemm_table[] = {
-    {NK_ISA_REF, nk_f32_gemm_ukernel_4x16__ref, 4, 16, 256, 256, 2048},
-#if defined(__x86_64__)
-    {NK_ISA_AVX2, nk_f32_gemm_ukernel_6x16__avx2, 6, 16, 240, 256, 2048},
-    {NK_ISA_AVX512, nk_f32_gemm_ukernel_8x32__avx512, 8, 32, 256, 256, 2048},
-#endif
-};
+// KC, the depth of one rank-kc update, fixes the order in which each element of C is summed (C is
+// rounded after every KC block). It is the same on every CPU and ISA, so a product gives the same
+// bits on any x86-64 machine and with any microkernel (tested: GemmTests). The analytic model
+// below asks for 256 on 48 KiB 12-way L1s (Intel Sapphire Rapids, AMD Zen 5) with the 8x32 tile
+// and 128 on 32 KiB 8-way ones (Zen 4). 256 is also what the SGEMM was tuned to on a real Zen 4
+// (89-94 % of peak there: a broadcast-A microkernel streams B from L1 with two loads per 16 FMAs
+// and tolerates misses to L2). On a Zen 5 with the Zen 4 profile forced (best of 3, 1 thread),
+// KC 128 vs 256: 213 vs 208 GFLOP/s at 512³, 204 vs 197 at 1024³, 156 vs 188 at 2048³ — no
+// consistent gain to buy with the identity. NEURITE_GEMM_KC=model (or a number) trades the
+// identity for the model's value.
+#define NK_GEMM_KC 256
 
-static nk_gemm_config g_gemm_tuned[sizeof g_gemm_table / sizeof g_gemm_table[0]];
+static int env_int(const char *name, int *model) {
+    const char *v = getenv(name);
+    if (!v || !*v) return 0;
+    if (model && strcmp(v, "model") == 0) { *model = 1; return 0; }
+    return atoi(v);
+}
+
+static int64_t way_bytes(const nk_cache_level *l) {
+    return l->bytes / (l->ways > 0 ? l->ways : 1);
+}
+
+// The analytic model of Low, Igual, Smith and Quintana-Ortí ("Analytical Modeling Is Enough for
+// High-Performance BLIS", ACM TOMS 2016), in units of cache ways so associativity conflicts are
+// accounted for:
+//  L1: the B micro-panel (kc x nr) stays resident while A micro-panels (mr x kc) stream through;
+//      A gets C_A = floor((W1 - 1) / (1 + nr/mr)) ways, B the nr/mr times as many, one way is left
+//      for C: kc = C_A · way / (mr · 4 bytes).
+//  L2: the packed A block (mc x kc) stays resident while B micro-panels stream through: B needs
+//      C_B = ceil(kc·nr·4 / way) ways, one more for C. The paper gives A all the rest; we give it
+//      half, mc = floor((W2 - 1 - C_B) / 2) · way / (kc · 4), rounded down to a multiple of mr,
+//      because the L2 also takes the C tiles and the hardware prefetcher's run-ahead on B: on a
+//      Zen 5 (1 MiB 16-way L2, 1 thread, best of 4 rounds) 2048³ ran at 189 GFLOP/s with mc 256,
+//      448 or 640 and 183 with the paper's 896; 1024³ at 212 / 208 / 207 / 204.
+//  L3: the packed B block (kc x nc) shares this core's part of the L3 with the A block:
+//      nc = ((W3 - 1)/W3 · L3/sharers - mc·kc·4) / (kc · 4), rounded down to nr, at most
+//      NK_GEMM_NC_MAX (wider blocks save only the repacking of A, already < 1 % of the work).
+#define NK_GEMM_NC_MAX 4096
+static void gemm_model(const nk_cache_info *ci, int overrides, nk_kernels *c) {
+    const int mr = c->mr, nr = c->nr;
+    const nk_cache_level *l1 = &ci->l1d, *l2 = &ci->l2, *l3 = &ci->l3;
+    int ca = (int)((l1->ways - 1) / (1.0 + (double)nr / mr));
+    if (ca < 1) ca = 1;
+    int kc = (int)(ca * way_bytes(l1) / (mr * (int64_t)sizeof(float)));
+    c->kc_model = NK_MAX(16, kc / 8 * 8);
+    int model = 0;
+    const int kc_env = overrides ? env_int("NEURITE_GEMM_KC", &model) : 0;
+    c->kc = kc_env > 0 ? kc_env : model ? c->kc_model : NK_GEMM_KC;
+    kc = c->kc;
+    const int64_t w2 = way_bytes(l2);
+    const int64_t cb = (kc * (int64_t)nr * 4 + w2 - 1) / w2;
+    int64_t mc = NK_MAX(1, (l2->ways - 1 - cb) / 2) * w2 / (kc * 4);
+    mc = NK_MAX((int64_t)mr, mc / mr * mr);
+    const int mc_env = overrides ? env_int("NEURITE_GEMM_MC", NULL) : 0;
+    if (mc_env > 0) mc = NK_MAX(mr, mc_env / mr * mr);
+    c->mc = (int)mc;
+    const int64_t share = l3->bytes > 0 ? l3->bytes / NK_MAX(1, l3->shared) : 0;
+    int64_t nc = share > 0 ? ((share / NK_MAX(1, l3->ways)) * (l3->ways - 1) - mc * kc * 4) / (kc * 4)
+                           : NK_GEMM_NC_MAX;
+    nc = NK_MIN((int64_t)NK_GEMM_NC_MAX, NK_MAX((int64_t)nr, nc / nr * nr));
+    const int nc_env = overrides ? env_int("NEURITE_GEMM_NC", NULL) : 0;
+    if (nc_env > 0) nc = NK_MAX(nr, nc_env / nr * nr);
+    c->nc = (int)nc;
+}
+
+static nk_kernels g_gemm_tuned[NK_ROWS];
+static char g_gemm_text[NK_ROWS][256];
 static pthread_once_t g_gemm_once = PTHREAD_ONCE_INIT;
 
-// NEURITE_GEMM_BLOCKS=mc,kc,nc overrides the cache blocks of every row (a tuning aid; rounded to
-// multiples of MR / NR). Read once.
 static void gemm_table_init(void) {
-    const size_t n = sizeof g_gemm_table / sizeof g_gemm_table[0];
-    long mc = 0, kc = 0, nc = 0;
-    const char *env = getenv("NEURITE_GEMM_BLOCKS");
-    if (env) sscanf(env, "%ld,%ld,%ld", &mc, &kc, &nc);
-    for (size_t i = 0; i < n; i++) {
-        nk_gemm_config c = g_gemm_table[i];
-        if (mc > 0) c.mc = (int)NK_MAX(c.mr, mc / c.mr * c.mr);
-        if (kc > 0) c.kc = (int)kc;
-        if (nc > 0) c.nc = (int)NK_MAX(c.nr, nc / c.nr * c.nr);
+    const nk_cache_info *ci = nk__cache_info();
+    for (size_t i = 0; i < NK_ROWS; i++) {
+        nk_kernels c = *g_rows[i];
+        gemm_model(ci, 1, &c);
         g_gemm_tuned[i] = c;
+        snprintf(g_gemm_text[i], sizeof g_gemm_text[i],
+                 "%s %dx%d MC %d KC %d NC %d (model KC %d) | caches (%s): L1d %lldK/%d, L2 %lldK/%d, "
+                 "L3 %lldK/%d shared by %d",
+                 nk_isa_name(c.isa), c.mr, c.nr, c.mc, c.kc, c.nc, c.kc_model, ci->source,
+                 (long long)(ci->l1d.bytes >> 10), ci->l1d.ways, (long long)(ci->l2.bytes >> 10),
+                 ci->l2.ways, (long long)(ci->l3.bytes >> 10), ci->l3.ways, ci->l3.shared);
     }
 }
 
-const nk_gemm_config *nk_gemm_config_for(nk_isa isa) {
+static size_t gemm_row(nk_isa isa) {
     pthread_once(&g_gemm_once, gemm_table_init);
     if (isa == NK_ISA_AUTO) isa = nk_isa_active();
     if (!nk_isa_supported(isa)) isa = NK_ISA_REF;
-    const size_t n = sizeof g_gemm_table / sizeof g_gemm_table[0];
-    for (size_t i = 0; i < n; i++)
-        if (g_gemm_tuned[i].isa == isa) return &g_gemm_tuned[i];
-    return &g_gemm_tuned[0];
+    for (size_t i = 0; i < NK_ROWS; i++)
+        if (g_gemm_tuned[i].isa == isa) return i;
+    return 0;
+}
+
+const nk_kernels *nk_kernels_for(nk_isa isa) { return &g_gemm_tuned[gemm_row(isa)]; }
+
+const char *nk_sgemm_blocking_text(nk_isa isa) { return g_gemm_text[gemm_row(isa)]; }
+
+int nk_sgemm_blocking_for_caches(nk_isa isa, const char *profile, int out[6]) {
+    nk_cache_info ci;
+    if (!nk__cache_with_profile(profile, &ci)) return -1;
+    nk_kernels c = *g_rows[gemm_row(isa)];
+    gemm_model(&ci, 0, &c);
+    out[0] = c.mr; out[1] = c.nr; out[2] = c.mc; out[3] = c.kc; out[4] = c.nc; out[5] = c.kc_model;
+    return (int)c.isa;
 }
 
 int nk_sgemm_blocking(nk_isa isa, int out[5]) {
-    const nk_gemm_config *c = nk_gemm_config_for(isa);
+    const nk_kernels *c = nk_kernels_for(isa);
     out[0] = c->mr; out[1] = c->nr; out[2] = c->mc; out[3] = c->kc; out[4] = c->nc;
     return (int)c->isa;
 }

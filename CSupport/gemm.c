@@ -1,7 +1,7 @@
 // SGEMM: C[M x N] = alpha * op(A)[M x K] * op(B)[K x N] + beta * C, row-major.
 //
 // BLIS-style algorithm, portable across ISAs; the ISA only supplies the microkernel and block
-// sizes (nk_gemm_config, chosen once in dispatch.c):
+// sizes (nk_kernels, chosen once in dispatch.c):
 //
 //   for jc in N step NC:                     B block  kc x nc  packed into NR-column micro-panels
 //     for pc in K step KC:                   (beta applies on the first pc only, then 1)
@@ -24,9 +24,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
 
 // Flop count (2*M*N*K) below which a product runs on one thread. Measured on the 2-core Zen 4
 // (AVX-512, best of many calls, OpenMP pool warm): 32x32x64 (131 kflop) 2 µs on 1 or 2 threads
@@ -37,143 +34,33 @@
 
 int64_t nk_sgemm_parallel_threshold(void) { return NK_SGEMM_PARALLEL_THRESHOLD; }
 
-// dst[p*R + i] = src[i*lds + p] for i < r <= R, p < kc; rows r..R-1 of dst zero-filled. The
-// transposing half of packing (A not transposed, B transposed): 4x4 SSE transposes where the
-// baseline has SSE, so a panel costs about a quarter of the scalar scatter. Partial and all-zero
-// groups of four rows go through the same transposes (missing rows read as zeros): filling them
-// with scalar stores, one lane at a time, cost about as much as the full rows did for the narrow
-// panels of convolution's filter gradient (25 of 32 columns, 6 of 8 rows).
-// rows, when not NULL, gives row i of src as rows[i] + col0 instead (src, lds unused).
-static void pack_transpose_any(const float *restrict src, int64_t lds, const float *const *rows,
-                               int64_t col0, int r, int64_t kc, int R, float *restrict dst) {
-#define NK_PT_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
-    int i = 0;
-#if defined(__SSE2__)
-    const __m128 z = _mm_setzero_ps();
-    for (; i + 4 <= R; i += 4) {
-        const int v = r - i; // rows of this group that exist
-        if (v <= 0) {
-            for (int64_t p = 0; p < kc; p++) _mm_storeu_ps(dst + p * R + i, z);
-            continue;
-        }
-        const float *s0 = NK_PT_ROW(i), *s1 = v > 1 ? NK_PT_ROW(i + 1) : s0;
-        const float *s2 = v > 2 ? NK_PT_ROW(i + 2) : s0, *s3 = v > 3 ? NK_PT_ROW(i + 3) : s0;
-        int64_t p = 0;
-        for (; p + 4 <= kc; p += 4) {
-            __m128 r0 = _mm_loadu_ps(s0 + p);
-            __m128 r1 = v > 1 ? _mm_loadu_ps(s1 + p) : z;
-            __m128 r2 = v > 2 ? _mm_loadu_ps(s2 + p) : z;
-            __m128 r3 = v > 3 ? _mm_loadu_ps(s3 + p) : z;
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(dst + (p + 0) * R + i, r0);
-            _mm_storeu_ps(dst + (p + 1) * R + i, r1);
-            _mm_storeu_ps(dst + (p + 2) * R + i, r2);
-            _mm_storeu_ps(dst + (p + 3) * R + i, r3);
-        }
-        for (; p < kc; p++) {
-            float *d = dst + p * R + i;
-            d[0] = s0[p]; d[1] = v > 1 ? s1[p] : 0; d[2] = v > 2 ? s2[p] : 0; d[3] = v > 3 ? s3[p] : 0;
-        }
-    }
-#endif
-    for (; i < r; i++) {
-        const float *restrict s = NK_PT_ROW(i);
-        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = s[p];
-    }
-    for (; i < R; i++)
-        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = 0;
-#undef NK_PT_ROW
-}
-
-static void pack_transpose(const float *restrict src, int64_t lds, int r, int64_t kc, int R,
-                           float *restrict dst) {
-    pack_transpose_any(src, lds, NULL, 0, r, kc, R, dst);
-}
-
 // Packs op(A)[0:mc, 0:kc] (A already offset to the block's first element) into MR-row
 // micro-panels: Ap[(ir/MR)*MR*kc + p*MR + i] = op(A)[ir+i][p], rows past mc zero-filled.
-static void pack_a(int transA, const float *A, int64_t lda, int64_t mc, int64_t kc, int MR,
-                   float *restrict Ap) {
+static void pack_a(const nk_kernels *kt, int transA, const float *A, int64_t lda, int64_t mc,
+                   int64_t kc, float *restrict Ap) {
+    const int MR = kt->mr;
     for (int64_t ir = 0; ir < mc; ir += MR) {
         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-        float *restrict dst = Ap + ir * kc;
-        if (!transA) {
-            pack_transpose(A + ir * lda, lda, mr, kc, MR, dst);
-        } else {
-            // A is stored [K x M]: MR consecutive floats per p.
-            if (mr == MR && MR == 8) { // full panel, as in pack_b
-                for (int64_t p = 0; p < kc; p++)
-                    __builtin_memcpy(dst + p * 8, A + p * lda + ir, 8 * sizeof(float));
-                continue;
-            }
-            for (int64_t p = 0; p < kc; p++) {
-                const float *restrict src = A + p * lda + ir;
-                float *restrict d = dst + p * MR;
-                int i = 0;
-                for (; i < mr; i++) d[i] = src[i];
-                for (; i < MR; i++) d[i] = 0;
-            }
-        }
+        if (transA) kt->pack_copy(A + ir, lda, NULL, 0, mr, kc, MR, Ap + ir * kc); // A stored [K x M]
+        else kt->pack_transpose(A + ir * lda, lda, NULL, 0, mr, kc, MR, Ap + ir * kc);
     }
 }
 
 // Packs op(B)[0:kc, 0:nc] into NR-column micro-panels:
 // Bp[(jr/NR)*NR*kc + p*NR + j] = op(B)[p][jr+j], columns past nc zero-filled.
-static void pack_b(int transB, const float *B, int64_t ldb, int64_t kc, int64_t nc, int NR,
-                   float *restrict Bp) {
+// rows, when not NULL, replaces B: row p of op(B) at rows[p][col0:col0+nc] (transB = 0) or row j
+// of B, column j of op(B), at rows[j][col0:col0+kc] (transB = 1), already offset to the block — a B
+// whose rows are not a constant stride apart (convolution's shifted input rows, nk__sgemm_brows).
+static void pack_b(const nk_kernels *kt, int transB, const float *B, int64_t ldb,
+                   const float *const *rows, int64_t col0, int64_t kc, int64_t nc, float *restrict Bp) {
+    const int NR = kt->nr;
     for (int64_t jr = 0; jr < nc; jr += NR) {
         const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
         float *restrict dst = Bp + jr * kc;
-        if (!transB) {
-            if (nr == NR && (NR == 32 || NR == 16)) {
-                // Full panel: fixed-size copies the compiler inlines. The generic loop below
-                // compiles to a libc memcpy + memset call per row, which for the short rows of
-                // small products (convolution's per-image SGEMMs) cost more than the copy itself.
-                for (int64_t p = 0; p < kc; p++) {
-                    if (NR == 32) __builtin_memcpy(dst + p * 32, B + p * ldb + jr, 32 * sizeof(float));
-                    else __builtin_memcpy(dst + p * 16, B + p * ldb + jr, 16 * sizeof(float));
-                }
-                continue;
-            }
-            for (int64_t p = 0; p < kc; p++) {
-                const float *restrict src = B + p * ldb + jr;
-                float *restrict d = dst + p * NR;
-                int j = 0;
-                for (; j < nr; j++) d[j] = src[j];
-                for (; j < NR; j++) d[j] = 0;
-            }
-        } else {
-            // B is stored [N x K]: column j of op(B) is row j of B, contiguous along p.
-            pack_transpose(B + jr * ldb, ldb, nr, kc, NR, dst);
-        }
-    }
-}
-
-// As pack_b (not transposed) with row p of op(B) at rows[p][col0:col0+nc]: a B whose rows are not a
-// constant stride apart (convolution's shifted input rows, see nk__sgemm_brows).
-// transB: op(B) = Bᵀ, row j of B (column j of op(B)) at rows[j][col0:col0+kc]; rows and col0 are
-// then already offset to the block (rows by its first column, col0 by its first p).
-static void pack_b_rows(int transB, const float *const *rows, int64_t col0, int64_t kc, int64_t nc,
-                        int NR, float *restrict Bp) {
-    for (int64_t jr = 0; jr < nc; jr += NR) {
-        const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
-        float *restrict dst = Bp + jr * kc;
-        if (transB) {
-            pack_transpose_any(NULL, 0, rows + jr, col0, nr, kc, NR, dst);
-            continue;
-        }
-        if (nr == NR && NR == 32) {
-            for (int64_t p = 0; p < kc; p++)
-                __builtin_memcpy(dst + p * 32, rows[p] + col0 + jr, 32 * sizeof(float));
-            continue;
-        }
-        for (int64_t p = 0; p < kc; p++) {
-            const float *restrict src = rows[p] + col0 + jr;
-            float *restrict d = dst + p * NR;
-            int j = 0;
-            for (; j < nr; j++) d[j] = src[j];
-            for (; j < NR; j++) d[j] = 0;
-        }
+        if (transB) // B stored [N x K]: column j of op(B) is row j of B, contiguous along p.
+            kt->pack_transpose(rows ? NULL : B + jr * ldb, ldb, rows ? rows + jr : NULL, col0, nr, kc, NR, dst);
+        else
+            kt->pack_copy(rows ? NULL : B + jr, ldb, rows, col0 + jr, nr, kc, NR, dst);
     }
 }
 
@@ -219,35 +106,52 @@ static float *thread_scratch(size_t floats) {
     return s->buf;
 }
 
+// Small products read an operand in place instead of packing it when the packed copy would be
+// used by too few micro-tiles to repay the copy (the microkernel's unpacked variant, same bits):
+// A when the slice is at most NK_SGEMM_INPLACE_A_PANELS micro-panels of B wide (each A panel then
+// meets that many B panels: a 10-class layer's N = 10), B (not transposed) when the slice is at
+// most NK_SGEMM_INPLACE_B_PANELS micro-panels of A tall (M = 10: the 10-class layer's weight
+// gradient). Measured: see the commit that introduced them.
+#define NK_SGEMM_INPLACE_A_PANELS 1
+#define NK_SGEMM_INPLACE_B_PANELS 2
+
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
-// row / column; Ap, Bp are this thread's pack buffers (sizes from slice_buffers).
-// brows, when not NULL, replaces B (see pack_b_rows; B's column offset is then 0).
-static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_t M, int64_t N,
+// row / column; Ap, Bp are this thread's pack buffers (sized by gemm_thread).
+// brows, when not NULL, replaces B (see pack_b; B's column offset is then 0).
+static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                        int64_t ldb, const float *const *brows, float beta, float *C, int64_t ldc,
                        float *Ap, float *Bp, const float *Apre, int64_t Mpad, int64_t m0) {
     const int MR = cfg->mr, NR = cfg->nr;
     const int64_t MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
+    const int inA = !Apre && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
+    const int inB = !brows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
+    // Element (i, p) of op(A) at A[i*rsa + p*csa]; of the packed panel, Ap[p*MR + i].
+    const int64_t rsa = inA ? (transA ? 1 : lda) : 1, csa = inA ? (transA ? lda : 1) : MR;
     for (int64_t jc = 0; jc < N; jc += NC) {
         const int64_t nc = NK_MIN(NC, N - jc);
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = NK_MIN(KC, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
-            if (brows) pack_b_rows(transB, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, NR, Bp);
-            else pack_b(transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, kc, nc, NR, Bp);
+            if (brows) pack_b(cfg, transB, NULL, 0, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, Bp);
+            else if (!inB) pack_b(cfg, transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, NULL, 0, kc, nc, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
                 const float *ap = Ap;
                 if (Apre) ap = Apre + Mpad * pc + (m0 + ic) * kc; // packed once by nk__sgemm_pack_a
-                else pack_a(transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, MR, Ap);
+                else if (inA) ap = transA ? A + pc * lda + ic : A + ic * lda + pc;
+                else pack_a(cfg, transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, Ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
-                    const float *bp = Bp + jr * kc;
+                    const float *bp = inB ? B + pc * ldb + jc + jr : Bp + jr * kc;
                     float *cc = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-                        ukernel(kc, ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        if (inA || inB)
+                            cfg->ukernel_strided(kc, ap + (inA ? ir * rsa : ir * kc), rsa, csa, bp,
+                                                 inB ? ldb : NR, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        else ukernel(kc, ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
                     }
                 }
             }
@@ -257,7 +161,7 @@ static void gemm_slice(const nk_gemm_config *cfg, int transA, int transB, int64_
 
 // Runs gemm_slice on thread `tid` of `nt`'s share of C: a range of whole micro-tiles along the
 // split dimension.
-static void gemm_thread(const nk_gemm_config *cfg, int tid, int nt, int splitN, int transA,
+static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int transA,
                         int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
                         int64_t ldc, const float *Apre) {
@@ -298,7 +202,7 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
                       float beta, float *C, int64_t ldc, const float *Apre) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0 || alpha == 0) { scale_c(M, N, beta, C, ldc); return; }
-    const nk_gemm_config *cfg = nk_gemm_config_for(isa);
+    const nk_kernels *cfg = nk_kernels_for(isa);
     int nt = threads > 0 ? threads : nk_get_num_threads();
     if (2 * M * N * K < NK_SGEMM_PARALLEL_THRESHOLD) nt = 1;
     // Split the longer side (in micro-tiles); never give a thread less than one tile.
@@ -328,14 +232,20 @@ void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int
     sgemm_run(isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
-int64_t nk__sgemm_packed_a_floats(int64_t M, int64_t K) {
-    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+nk_sgemm_geometry nk__sgemm_geometry(nk_isa isa) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
+    nk_sgemm_geometry g = {cfg->mr, cfg->nr, cfg->mc, cfg->kc};
+    return g;
+}
+
+int64_t nk__sgemm_packed_a_floats(nk_isa isa, int64_t M, int64_t K) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
     return (M + cfg->mr - 1) / cfg->mr * cfg->mr * K;
 }
 
-void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                       float *Apk) {
-    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+    const nk_kernels *cfg = nk_kernels_for(isa);
     const int64_t Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr, KC = cfg->kc;
     const int64_t blocks = (K + KC - 1) / KC;
     int nt = threads > 1 && blocks > 1 ? threads : 1;
@@ -346,14 +256,14 @@ void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float
 #endif
     for (int64_t b = 0; b < blocks; b++) {
         const int64_t pc = b * KC, kc = NK_MIN(KC, K - pc);
-        pack_a(transA, transA ? A + pc * lda : A + pc, lda, M, kc, cfg->mr, Apk + Mpad * pc);
+        pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, M, kc, Apk + Mpad * pc);
     }
 }
 
-void nk__sgemm_pa(int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
+void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (K <= 0) { if (M > 0 && N > 0) scale_c(M, N, beta, C, ldc); return; }
-    sgemm_run(NK_ISA_AUTO, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk);
+    sgemm_run(isa, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk);
 }
 
 void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
@@ -362,11 +272,11 @@ void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
     nk_sgemm_ex(NK_ISA_AUTO, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
-    const nk_gemm_config *cfg = nk_gemm_config_for(NK_ISA_AUTO);
+    const nk_kernels *cfg = nk_kernels_for(isa);
     const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
     const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
     const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);

@@ -28,44 +28,128 @@ int omp_get_num_threads(void);
 typedef void (*nk_sgemm_ukernel_fn)(int64_t kc, const float *Ap, const float *Bp, float alpha,
                                     float beta, float *C, int64_t ldc, int mr, int nr);
 
-// One row of the kernel table: a microkernel with its register tile and cache blocking.
+// The same product on unpacked operands, for products too small for packing to pay (gemm.c): A's
+// element (i, p) at A[i*rsa + p*csa], B's element (p, j) at B[p*rsb + j]; only rows i < mr of A
+// and columns j < nr of B are read. Same operations per element as nk_sgemm_ukernel_fn, so the
+// same bits. A packed panel is the case rsa = 1, csa = MR; a packed B panel rsb = NR.
+typedef void (*nk_sgemm_ukernel_strided_fn)(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                            const float *B, int64_t rsb, float alpha, float beta,
+                                            float *C, int64_t ldc, int mr, int nr);
+
+// Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
+// Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
+//  copy:      dst[p*R + j] = row p [j]  for j < n, 0 for n <= j < R, p < kc  (panel across a row)
+//  transpose: dst[p*R + i] = row i [p]  for i < n, 0 for n <= i < R, p < kc  (panel down rows)
+// dst is 64-byte aligned when R*4 is a multiple of 64 and the panel starts a packed block.
+typedef void (*nk_pack_fn)(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                           int n, int64_t kc, int R, float *dst);
+
+// Max-pooling row kernel: for o < n, best[o] = max over i < KH, j < KW of x0[i*W + o*sw + j] and
+// arg[o] = the offset i*W + o*sw + j of the first maximum in row-major window order (NaN wins,
+// see pool.c); arg may be NULL. Reads only inside the windows.
+typedef void (*nk_maxpool_row_fn)(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                                  int64_t n, float *best, int32_t *arg);
+
+// One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
+// register tile, and the cache blocks derived for it (dispatch.c). Each kernels_<isa>.c defines
+// its row (nk_kernels_<isa>, cache blocks left 0) next to the kernels it names.
 // MC is a multiple of MR, NC of NR. KC is the only block size results depend on (it fixes the
-// summation order), so it must never vary with the thread count.
-typedef struct nk_gemm_config {
+// summation order), so it never varies with the thread count, and by default not with the CPU
+// either (NK_GEMM_KC, see dispatch.c): MC and NC come from the cache model, KC does not.
+typedef struct nk_kernels {
     nk_isa isa;
+    const char *name;            // as nk_isa_name and NEURITE_ISA spell it
+    int (*supported)(void);      // 1 when this CPU runs the row (compiled without the row's ISA)
     nk_sgemm_ukernel_fn ukernel;
-    int mr, nr;        // register tile
+    int mr, nr;                  // register tile
+    nk_sgemm_ukernel_strided_fn ukernel_strided; // same tile, unpacked operands
+    nk_pack_fn pack_copy;        // packing, see nk_pack_fn
+    nk_pack_fn pack_transpose;
+    nk_maxpool_row_fn maxpool_row;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)
-} nk_gemm_config;
+    int kc_model;      // the KC the analytic model gives for this machine's L1 (reported; used only
+                       // with NEURITE_GEMM_KC=model)
+} nk_kernels;
 
 // The table row for `isa` (NK_ISA_AUTO = active; unsupported ISAs give the reference row).
-const nk_gemm_config *nk_gemm_config_for(nk_isa isa);
+const nk_kernels *nk_kernels_for(nk_isa isa);
 
-void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                   float beta, float *C, int64_t ldc, int mr, int nr);
+// One level of the data-cache hierarchy as seen from one core.
+typedef struct nk_cache_level {
+    int64_t bytes;  // total size of the level (of one instance)
+    int ways;       // associativity
+    int line;       // line size in bytes
+    int shared;     // logical CPUs sharing one instance
+} nk_cache_level;
+
+// The machine's data caches (cache.c), read once; NEURITE_CACHE=l1d:48K/12,l2:2M/16 overrides.
+typedef struct nk_cache_info {
+    nk_cache_level l1d, l2, l3;
+    const char *source;  // "sysfs", "cpuid", "NEURITE_CACHE" or "default"
+} nk_cache_info;
+const nk_cache_info *nk__cache_info(void);
+// This machine's caches with the levels `profile` names replaced (NEURITE_CACHE syntax); 0 when
+// the profile names no level it can read.
+int nk__cache_with_profile(const char *profile, nk_cache_info *out);
+
+// The rows, one per kernel file, in the order dispatch.c prefers them (last supported wins).
+extern const nk_kernels nk_kernels_ref;
 #if defined(__x86_64__)
-void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                    float beta, float *C, int64_t ldc, int mr, int nr);
-void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
-                                      float beta, float *C, int64_t ldc, int mr, int nr);
+extern const nk_kernels nk_kernels_avx2, nk_kernels_avx512;
 #endif
+
+// Kernels shared between rows: the portable max-pool row (the SSE2 one falls back to it for short
+// rows) and the SSE2 routines the avx2 and avx512 rows use.
+void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                             int64_t n, float *best, int32_t *arg);
+#if defined(__x86_64__)
+void nk_f32_pack_transpose__sse2(const float *src, int64_t lds, const float *const *rows,
+                                 int64_t col0, int n, int64_t kc, int R, float *dst);
+void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                              int64_t n, float *best, int32_t *arg);
+#endif
+
+// Calls F(x0, W, KH, KW, sw, n, want_arg, best, arg) — an always-inline max-pool row body — with
+// the stride (1, 2 or other) and want_arg as compile-time constants where they are common, so
+// each instance gets constant-stride loops. Shared by the max-pool row kernels.
+#define NK_MAXPOOL_ROW_SPECIALISED(F, x0, W, KH, KW, sw, n, best, arg)                          \
+    do {                                                                                       \
+        if (arg) {                                                                             \
+            if ((sw) == 1) F(x0, W, KH, KW, 1, n, 1, best, arg);                               \
+            else if ((sw) == 2) F(x0, W, KH, KW, 2, n, 1, best, arg);                          \
+            else F(x0, W, KH, KW, sw, n, 1, best, arg);                                        \
+        } else {                                                                               \
+            if ((sw) == 1) F(x0, W, KH, KW, 1, n, 0, best, NULL);                              \
+            else if ((sw) == 2) F(x0, W, KH, KW, 2, n, 0, best, NULL);                         \
+            else F(x0, W, KH, KW, sw, n, 0, best, NULL);                                       \
+        }                                                                                      \
+    } while (0)
+
+// Max pooling's comparison: v replaces the running maximum b when greater, or when v is the first
+// NaN (a NaN propagates; the first one wins). Shared by pool.c and the row kernels.
+static inline int nk__max_takes(float v, float b) { return (v > b) | ((v != v) & (b == b)); }
 
 // C[M x N] = A[M x K] · op(B) + beta·C, single-threaded, where row p of B is brows[p][0:N]
 // (transB = 0) or row j of B is brows[j][0:K] and op(B) = Bᵀ (transB = 1); rows need not be a
 // constant stride apart. Same blocking and summation order as nk_sgemm_ex, so the result equals
 // nk_sgemm_ex's on the same B bitwise.
-void nk__sgemm_brows(int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc);
+
+// The active SGEMM's tile geometry, for operators that size their own work to it (convolution's
+// plan): register tile MR x NR and the cache blocks MC and KC.
+typedef struct nk_sgemm_geometry { int64_t mr, nr, mc, kc; } nk_sgemm_geometry;
+nk_sgemm_geometry nk__sgemm_geometry(nk_isa isa);
 
 // A packed once for many products with the same A (convolution's weights, reused for every image
 // tile): nk__sgemm_pack_a lays op(A)[M x K] out exactly as the SGEMM's own packing would, block by
 // block (nk__sgemm_packed_a_floats floats, 64-byte aligned), and nk__sgemm_pa computes
 // C = op(A) · op(B) + beta·C from it (alpha 1, `threads` as nk_sgemm_ex). Same operations as
 // nk_sgemm_ex on the unpacked A, so the same bits.
-int64_t nk__sgemm_packed_a_floats(int64_t M, int64_t K);
-void nk__sgemm_pack_a(int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+int64_t nk__sgemm_packed_a_floats(nk_isa isa, int64_t M, int64_t K);
+void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                       float *Apk);
-void nk__sgemm_pa(int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
+void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 #endif

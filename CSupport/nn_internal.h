@@ -1,4 +1,4 @@
-// Helpers shared by the layer kernels (conv.c, pool.c, lrn.c); not part of the public API.
+// Helpers shared by the layer kernels (conv_*.c, pool.c, lrn.c); not part of the public API.
 #ifndef NEURITE_NN_INTERNAL_H
 #define NEURITE_NN_INTERNAL_H
 

@@ -9,21 +9,15 @@
 #include "nn_internal.h"
 
 #include <math.h>
-#if defined(__SSE2__)
-#include <immintrin.h>
-#endif
 
 typedef struct {
     int64_t planes, H, W, KH, KW, sh, sw, pt, pl, OH, OW;
 } pool_geo;
 
 int64_t nk_pool2d_output_size(const nk_pool2d_shape *s, int64_t *out_h, int64_t *out_w) {
-    if (s->window_h < 1 || s->window_w < 1 || s->stride_h < 1 || s->stride_w < 1 || s->in_h < 1 ||
-        s->in_w < 1 || s->pad_top < 0 || s->pad_bottom < 0 || s->pad_left < 0 || s->pad_right < 0)
-        return -1;
-    int64_t ph = s->in_h + s->pad_top + s->pad_bottom, pw = s->in_w + s->pad_left + s->pad_right;
-    if (ph < s->window_h || pw < s->window_w) return -1;
-    int64_t oh = (ph - s->window_h) / s->stride_h + 1, ow = (pw - s->window_w) / s->stride_w + 1;
+    const int64_t oh = nk_window_output_extent(s->in_h, s->pad_top, s->pad_bottom, s->window_h, s->stride_h);
+    const int64_t ow = nk_window_output_extent(s->in_w, s->pad_left, s->pad_right, s->window_w, s->stride_w);
+    if (oh < 0 || ow < 0) return -1;
     if (out_h) *out_h = oh;
     if (out_w) *out_w = ow;
     return oh * ow;
@@ -46,10 +40,10 @@ static pool_geo geo_of(const nk_pool2d_shape *s) {
 // Max pooling
 // ---------------------------------------------------------------------------------------------
 
-// Whether v replaces the running maximum b: larger, or the first NaN (which then sticks, since
-// nothing compares larger than NaN and b == b fails). Branch-free: on random data a branch on
-// "v > b" mispredicts about once per window, which cost more than all the compares.
-static inline int max_takes(float v, float b) { return (v > b) | ((v != v) & (b == b)); }
+// Comparisons go through nk__max_takes (internal.h): v replaces the running maximum b when larger,
+// or when it is the first NaN (which then sticks, since nothing compares larger than NaN and b == b
+// fails). Branch-free: on random data a branch on "v > b" mispredicts about once per window, which
+// cost more than all the compares.
 
 // One output, its window clipped to the input. Starts from the window's first element, so an
 // all -inf window still gets a valid arg-max.
@@ -67,7 +61,7 @@ static inline void maxpool_one(const pool_geo *g, const float *x, int64_t oh, in
         for (int64_t h = h0; h < h1; h++)
             for (int64_t w = w0; w < w1; w++) {
                 float v = x[h * g->W + w];
-                int t = max_takes(v, best);
+                int t = nk__max_takes(v, best);
                 best = t ? v : best;
                 arg = t ? h * g->W + w : arg;
             }
@@ -76,113 +70,21 @@ static inline void maxpool_one(const pool_geo *g, const float *x, int64_t oh, in
     if (am) am[oh * g->OW + ow] = (int32_t)arg;
 }
 
-// The interior of one output row: n ≤ NK_POOL_ROW outputs whose windows lie wholly inside the
-// plane, output o's window starting at x0[o·sw]. Writes best[o] and (when want_arg) arg[o], the
-// arg-max's offset from x0. Every window sees its elements in row-major order (ties keep the first,
-// the first NaN sticks), exactly as maxpool_one. `sw` and `want_arg` are compile-time constants at
-// every call (see maxpool_row).
-//
-// Where the baseline has SSE2, four adjacent outputs run at once with their running maxima and
-// arg-maxes in registers across the whole window (stride-2 rows are two loads and a shuffle);
-// the rest run with the window offsets outermost and the outputs innermost, a branch-free sweep over
-// private arrays the compiler vectorises where it can. Measured on AlexNet's 3×3/2 pool (16×96×55×55,
-// 1 thread): the previous version (maxima kept in y, runtime stride, a select that compiled to a
-// branch) 29 ms; the portable sweep 8.5 ms; the SSE2 groups ≈ 3 ms.
+// The interior of each output row (n ≤ NK_POOL_ROW outputs whose windows lie wholly inside the
+// plane) goes to the kernel table's max-pooling row kernel (kernels_*.c, contract in internal.h):
+// every window sees its elements in row-major order (ties keep the first, the first NaN sticks),
+// exactly as maxpool_one.
 #define NK_POOL_ROW 256
-#if defined(__SSE2__)
-// r[0], r[sw], r[2sw], r[3sw]. A plain stride-2 load also reads r[7]; `last` (the row's last
-// group, whose r[7] may lie past the plane) reads r[-1..6] instead (the caller guarantees r[-1]).
-static inline __attribute__((always_inline)) __m128 pool_load4(const float *r, const int64_t sw,
-                                                               const int last) {
-    if (sw == 1) return _mm_loadu_ps(r);
-    if (sw == 2 && !last)
-        return _mm_shuffle_ps(_mm_loadu_ps(r), _mm_loadu_ps(r + 4), _MM_SHUFFLE(2, 0, 2, 0));
-    if (sw == 2)
-        return _mm_shuffle_ps(_mm_loadu_ps(r - 1), _mm_loadu_ps(r + 3), _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm_setr_ps(r[0], r[sw], r[2 * sw], r[3 * sw]);
-}
-
-// Outputs [o0, o0 + 4) with their running maxima and arg-maxes in registers across the window.
-static inline __attribute__((always_inline)) void
-maxpool_group4(const float *restrict x0, int64_t W, int64_t KH, int64_t KW, const int64_t sw,
-               int64_t o0, const int last, const int want_arg, float *restrict best,
-               int32_t *restrict arg) {
-    const float *r0 = x0 + o0 * sw;
-    const __m128i first = _mm_add_epi32(_mm_set1_epi32((int32_t)(o0 * sw)),
-                                        _mm_setr_epi32(0, (int32_t)sw, (int32_t)(2 * sw), (int32_t)(3 * sw)));
-    __m128 b = pool_load4(r0, sw, last);
-    __m128i a = first;
-    for (int64_t i = 0; i < KH; i++)
-        for (int64_t j = i == 0 ? 1 : 0; j < KW; j++) {
-            __m128 v = pool_load4(r0 + i * W + j, sw, last);
-            __m128 t = _mm_or_ps(_mm_cmpgt_ps(v, b),
-                                 _mm_and_ps(_mm_cmpunord_ps(v, v), _mm_cmpord_ps(b, b)));
-            b = _mm_or_ps(_mm_and_ps(t, v), _mm_andnot_ps(t, b));
-            if (want_arg) {
-                __m128i ti = _mm_castps_si128(t);
-                __m128i idx = _mm_add_epi32(first, _mm_set1_epi32((int32_t)(i * W + j)));
-                a = _mm_or_si128(_mm_and_si128(ti, idx), _mm_andnot_si128(ti, a));
-            }
-        }
-    _mm_storeu_ps(best + o0, b);
-    if (want_arg) _mm_storeu_si128((__m128i *)(arg + o0), a);
-}
-#endif
-
-static inline __attribute__((always_inline)) void
-maxpool_interior(const float *restrict x0, int64_t W, int64_t KH, int64_t KW, const int64_t sw,
-                 int64_t n, const int want_arg, float *restrict best, int32_t *restrict arg) {
-    int64_t o0 = 0;
-#if defined(__SSE2__)
-    // Groups of four; the row's last group is shifted back to end at n (recomputing a few outputs
-    // gives the same values), so only rows of under four outputs (or five at stride 2, where the
-    // last group reads x0[-1]) take the sweep below.
-    if (n >= (sw == 2 ? 5 : 4)) {
-        for (; o0 + 4 < n; o0 += 4) maxpool_group4(x0, W, KH, KW, sw, o0, 0, want_arg, best, arg);
-        maxpool_group4(x0, W, KH, KW, sw, n - 4, 1, want_arg, best, arg);
-        return;
-    }
-#endif
-    if (o0 >= n) return;
-    for (int64_t o = o0; o < n; o++) best[o] = x0[o * sw];
-    if (want_arg)
-        for (int64_t o = o0; o < n; o++) arg[o] = (int32_t)(o * sw);
-    for (int64_t i = 0; i < KH; i++)
-        for (int64_t j = i == 0 ? 1 : 0; j < KW; j++) {
-            const float *restrict r = x0 + i * W + j;
-            const int32_t off = (int32_t)(i * W + j);
-            const int32_t n32 = (int32_t)n, sw32 = (int32_t)sw;
-            for (int32_t o = (int32_t)o0; o < n32; o++) {
-                float v = r[o * sw32], b = best[o];
-                int32_t t = -(int32_t)max_takes(v, b); // all ones or zero: a select, not a branch
-                best[o] = t ? v : b;
-                if (want_arg) arg[o] = (arg[o] & ~t) | ((off + o * sw32) & t);
-            }
-        }
-}
-
-// Dispatches maxpool_interior on the stride so the common strides get constant-stride loops.
-static void maxpool_row(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw, int64_t n,
-                        float *best, int32_t *arg) {
-    if (arg) {
-        if (sw == 1) maxpool_interior(x0, W, KH, KW, 1, n, 1, best, arg);
-        else if (sw == 2) maxpool_interior(x0, W, KH, KW, 2, n, 1, best, arg);
-        else maxpool_interior(x0, W, KH, KW, sw, n, 1, best, arg);
-    } else {
-        if (sw == 1) maxpool_interior(x0, W, KH, KW, 1, n, 0, best, NULL);
-        else if (sw == 2) maxpool_interior(x0, W, KH, KW, 2, n, 0, best, NULL);
-        else maxpool_interior(x0, W, KH, KW, sw, n, 0, best, NULL);
-    }
-}
 
 // One plane: windows cut by the padding go through maxpool_one, the interior of each output row
-// through maxpool_row in chunks of at most NK_POOL_ROW outputs.
+// through the row kernel in chunks of at most NK_POOL_ROW outputs.
 static void maxpool_plane(const pool_geo *g, const float *x, float *y, int32_t *am) {
     // Interior outputs: ow·sw − pl ≥ 0 and ow·sw − pl + KW ≤ W.
     int64_t owa = (g->pl + g->sw - 1) / g->sw;
     int64_t owb = g->W - g->KW + g->pl >= 0 ? (g->W - g->KW + g->pl) / g->sw + 1 : 0;
     if (owb > g->OW) owb = g->OW;
     if (owa > owb) owa = owb;
+    const nk_maxpool_row_fn row = nk_kernels_for(NK_ISA_AUTO)->maxpool_row;
     float best[NK_POOL_ROW] __attribute__((aligned(64)));
     int32_t arg[NK_POOL_ROW] __attribute__((aligned(64)));
     for (int64_t oh = 0; oh < g->OH; oh++) {
@@ -197,7 +99,7 @@ static void maxpool_plane(const pool_geo *g, const float *x, float *y, int32_t *
         for (int64_t o0 = owa; o0 < owb; o0 += NK_POOL_ROW) {
             const int64_t n = NK_MIN((int64_t)NK_POOL_ROW, owb - o0);
             const int64_t start = h0 * g->W + o0 * g->sw - g->pl; // window of output o0
-            maxpool_row(x + start, g->W, g->KH, g->KW, g->sw, n, best, am ? arg : NULL);
+            row(x + start, g->W, g->KH, g->KW, g->sw, n, best, am ? arg : NULL);
             memcpy(y + oh * g->OW + o0, best, (size_t)n * sizeof(float));
             if (am) {
                 int32_t *a = am + oh * g->OW + o0;

@@ -65,6 +65,8 @@ struct GemmBench: ParsableCommand {
     func run() throws {
         common.printHeader("gemm")
         let isa = common.resolvedISA
+        let blocking = "blocking: " + Kernels.gemmBlockingDescription(isa)
+        if common.json { printError(blocking) } else { print(blocking) }
         let threadCounts = try common.threadCounts()
         // The ceiling per thread count, measured with the same ISA (short run).
         var peaks: [Int: Double] = [:]

@@ -4,7 +4,9 @@
 // floats between the starts of two consecutive rows. Shapes are given in the comment above each
 // function as [rows x cols]. Every kernel is deterministic: for the same inputs it produces
 // bitwise identical results whatever the thread count (work is split over independent output
-// blocks, never over a reduction).
+// blocks, never over a reduction), whatever the ISA (every microkernel adds the same products
+// with the same FMAs in the same order) and whatever the CPU (the SGEMM's depth block KC, the one
+// block size that orders sums, is fixed; only MC and NC follow the caches).
 #ifndef NEURITE_H
 #define NEURITE_H
 
@@ -26,7 +28,7 @@ typedef enum nk_isa {
     NK_ISA_REF = 0,     ///< portable C
     NK_ISA_AVX2 = 1,    ///< AVX2 + FMA (x86-64)
     NK_ISA_AVX512 = 2,  ///< AVX-512 F/VL/BW/DQ + FMA (x86-64)
-    NK_ISA_NEON = 3,    ///< Advanced SIMD (arm64)
+    NK_ISA_NEON = 3,    ///< reserved for Advanced SIMD (arm64): no kernels yet, never supported
 } nk_isa;
 
 /// The ISA every kernel uses when called with NK_ISA_AUTO.
@@ -105,6 +107,17 @@ void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, flo
 /// out[0..4] = MR, NR (register tile), MC, KC, NC (cache blocks) and returns the ISA actually used.
 int nk_sgemm_blocking(nk_isa isa, int out[5]);
 
+/// One line naming `isa`'s SGEMM tile and cache blocks and the cache hierarchy they were derived
+/// from (and where it was read). Block sizes come from the caches (NEURITE_CACHE=l1d:48K/12,l2:2M/16
+/// overrides them) and NEURITE_GEMM_MC / NEURITE_GEMM_KC / NEURITE_GEMM_NC override each block.
+const char *nk_sgemm_blocking_text(nk_isa isa);
+
+/// The blocking the cache model gives `isa` on a machine whose caches are `profile` (NEURITE_CACHE
+/// syntax, e.g. "l1d:32K/8,l2:1M/8"; levels it does not name are this machine's; NULL or "" =
+/// this machine), ignoring the NEURITE_GEMM_* overrides: out[0..5] = MR, NR, MC, KC, NC and the
+/// KC the model itself asks for. Returns the ISA used, or -1 when the profile names no level.
+int nk_sgemm_blocking_for_caches(nk_isa isa, const char *profile, int out[6]);
+
 /// Products with fewer than this many flops (2*M*N*K) run on one thread. Measured, see gemm.c.
 int64_t nk_sgemm_parallel_threshold(void);
 
@@ -147,6 +160,13 @@ void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t c
 // kernel takes `threads` (<= 0 = the current setting, nk_get_num_threads()) and gives bitwise
 // identical results for every thread count. Each has a `_ref` twin: plain loops, serial, the
 // oracle of the tests (its results differ from the fast kernel's in rounding only).
+
+/// Output extent of a window sliding over one padded dimension: ⌊(in + pad_lo + pad_hi − window) /
+/// stride⌋ + 1, or -1 when the window is larger than the padded input or an argument is out of
+/// range (in, window, stride < 1; a pad < 0). The one formula behind convolution's and pooling's
+/// output sizes (here and in the Swift layers).
+int64_t nk_window_output_extent(int64_t in, int64_t pad_lo, int64_t pad_hi, int64_t window,
+                                int64_t stride);
 
 /// Geometry of a 2-D convolution. Output height OH = (H + pad_top + pad_bottom - KH) / stride_h
 /// + 1 (floor), likewise OW; nk_conv2d_output_size returns -1 when the kernel does not fit.

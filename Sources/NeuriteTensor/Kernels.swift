@@ -45,6 +45,12 @@ public enum Kernels {
         return GemmBlocking(mr: Int(out.0), nr: Int(out.1), mc: Int(out.2), kc: Int(out.3), nc: Int(out.4))
     }
 
+    /// `isa`'s SGEMM tile and cache blocks and the cache hierarchy they were derived from, in one
+    /// line (for benchmark headers).
+    public static func gemmBlockingDescription(_ isa: ISA = .auto) -> String {
+        String(cString: nk_sgemm_blocking_text(isa.c))
+    }
+
     /// Products with fewer flops (2·M·N·K) than this run on one thread.
     public static var gemmParallelThreshold: Int { Int(nk_sgemm_parallel_threshold()) }
 

@@ -58,11 +58,13 @@ public struct Window2D: Hashable, Codable, Sendable {
     /// Output extent ⌊(in + pads − size) / stride⌋ + 1 in each direction, or nil when the window is
     /// larger than the padded input or an extent, stride or padding is out of range.
     public func outputSize(height: Int, width: Int) -> Size2D? {
-        guard size.height > 0, size.width > 0, stride.height > 0, stride.width > 0, height > 0, width > 0,
-              padding.top >= 0, padding.bottom >= 0, padding.left >= 0, padding.right >= 0 else { return nil }
-        let ph = height + padding.top + padding.bottom, pw = width + padding.left + padding.right
-        guard ph >= size.height, pw >= size.width else { return nil }
-        return Size2D(height: (ph - size.height) / stride.height + 1, width: (pw - size.width) / stride.width + 1)
+        // The C kernels' formula (nk_window_output_extent), so layers and kernels never disagree.
+        let oh = nk_window_output_extent(Int64(height), Int64(padding.top), Int64(padding.bottom),
+                                         Int64(size.height), Int64(stride.height))
+        let ow = nk_window_output_extent(Int64(width), Int64(padding.left), Int64(padding.right),
+                                         Int64(size.width), Int64(stride.width))
+        guard oh >= 0, ow >= 0 else { return nil }
+        return Size2D(height: Int(oh), width: Int(ow))
     }
 }
 

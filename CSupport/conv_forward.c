@@ -1,0 +1,162 @@
+// Convolution forward, y = conv(x, w) + bias, along the plan's path (conv_plan.c). Every path
+// sums each output element the same way: bias first, then the column matrix's rows chunk by chunk
+// (the plan's `chunk` channels, at most one KC block of rows each, chunks in order, each chunk an
+// in-order SGEMM sum), so the paths agree bitwise. The chunking depends on the shape and KC only
+// (never on the thread count or the microkernel's tile), so the result is also the same for every
+// ISA: a path that laid images side by side could otherwise not match one that did not.
+#include "conv_internal.h"
+
+// y[K, P] = w · col + bias for one image x[C, H, W], chunk by chunk: im2col of the chunk's
+// channels into col (chunk·KH·KW rows; `ct` threads over channels), then y += w[:, chunk] · col
+// (`gemm_threads`), so the chunk's columns are still in L2 when the SGEMM packs them (a whole
+// image's columns, AlexNet conv2: 7 MB, went through memory). A direct 1×1 reads x in place.
+// wp, woff: w packed by nk__conv_pack_weight_chunks (transA 0), or NULL.
+static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threads, int ct,
+                          const float *x, float *col, const float *w, const float *wp,
+                          const int64_t *woff, const float *bias, float *y) {
+    const int64_t KK = g->KH * g->KW, HW = g->H * g->W;
+    (void)ct;
+    if (bias) nk__conv_fill_bias(g->K, g->P, g->P, bias, y);
+    for (int64_t c0 = 0, ch = 0; c0 < g->C; c0 += pl->chunk, ch++) {
+        const int64_t nc = NK_MIN(pl->chunk, g->C - c0), rows = nc * KK;
+        const float *b = x + c0 * HW; // direct: the chunk's channels are its rows
+        if (!g->direct) {
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t c = 0; c < nc; c++) nk__im2col(g, x + c0 * HW, col, g->P, c, c + 1);
+            b = col;
+        }
+        const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
+        if (wp) nk__sgemm_pa(g->isa, gemm_threads, g->K, g->P, rows, wp + woff[ch], 0, b, g->P, beta, y, g->P);
+        else nk_sgemm_ex(NK_ISA_AUTO, gemm_threads, 0, 0, g->K, g->P, rows, 1.0f, w + c0 * KK, g->CKK,
+                         b, g->P, beta, y, g->P);
+    }
+}
+
+// Shifted-rows forward for stride-1 convolutions with few filters (LeNet's). With the image
+// zero-padded into xp[C, Hp, Wp], row (c, i, j) of the column matrix, taken over output rows Wp
+// wide instead of OW, is xp[c] itself read from offset i·Wp + j: a contiguous run, so the SGEMM
+// packs straight from the padded image (nk__sgemm_brows) and no im2col pass is made. The price is
+// Wp − OW garbage columns per output row (computed, then dropped). Every kept element sees the
+// same products in the same order as the im2col path, so the two agree bitwise. Measured (LeNet,
+// batch 64, 1 thread): im2col and its copies were about half the forward time at these sizes.
+static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc,
+                                  const float *x, const float *w, const float *bias, float *y) {
+    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t h = 0; h < g->H; h++)
+            memcpy(sc->xp + c * Hp * Wp + (h + g->pt) * Wp + g->pl, x + (c * g->H + h) * g->W,
+                   (size_t)g->W * sizeof(float));
+    const int64_t n = (g->OH - 1) * Wp + g->OW; // columns up to the last real output
+    if (bias) nk__conv_fill_bias(g->K, n, n, bias, sc->yp); // as forward_image
+    const int64_t KK = g->KH * g->KW;
+    for (int64_t c0 = 0; c0 < g->C; c0 += pl->chunk) {
+        const int64_t rows = NK_MIN(pl->chunk, g->C - c0) * KK;
+        const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
+        nk__sgemm_brows(g->isa, 0, g->K, n, rows, w + c0 * KK, g->CKK, sc->rows + c0 * KK, beta, sc->yp, n);
+    }
+    for (int64_t k = 0; k < g->K; k++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
+}
+
+// Forward over tiles of T images laid side by side (the plan's tile): y_tile[K, T·P] = bias, then for
+// each chunk of channels (the plan's chunk: at most KC column rows) im2col of the chunk, col_chunk[rows, T·P], and
+// y_tile += w[:, chunk] · col_chunk in one SGEMM (split over its columns by `t` threads); then
+// each image's block is copied out. Side by side: fewer partly-filled micro-panels than one SGEMM
+// per image (AlexNet conv3..5: P = 169 = 5·32 + 9). Chunks: the columns are still cached when
+// the SGEMM packs them (a whole tile's are 11 MB); measured 1 thread, conv3 53 -> 48 ms, conv5
+// 57 -> 50 (conv2, one 729-column image per tile, got slower: not used there). Chunks, tiles and
+// the weights' packing are functions of the shape only, so results do not depend on threads.
+static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x, const float *w,
+                          const float *bias, float *y) {
+    const int t = pl->threads;
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
+    const int64_t tile = pl->tile, ld = tile * g->P, cpc = pl->chunk;
+    const int64_t nch = (g->C + cpc - 1) / cpc;
+    float *col = nk__alloc_floats(cpc * KK * ld);
+    float *yt = nk__alloc_floats(g->K * ld);
+    int64_t *woff;
+    float *wp = nk__conv_pack_weight_chunks(g, t, 0, w, cpc, &woff);
+    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
+        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+        if (bias) nk__conv_fill_bias(g->K, cols, ld, bias, yt);
+        for (int64_t ch = 0; ch < nch; ch++) {
+            const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
+            int ct = t > items ? (int)items : t;
+            (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+            for (int64_t it = 0; it < items; it++) {
+                const int64_t i = it / nc, c = it % nc;
+                nk__im2col(g, x + (n0 + i) * xs + c0 * g->H * g->W, col + i * g->P, ld, c, c + 1);
+            }
+            const float beta = ch > 0 || bias ? 1.0f : 0.0f;
+            nk__sgemm_pa(g->isa, t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
+        }
+        for (int64_t i = 0; i < tn; i++)
+            for (int64_t k = 0; k < g->K; k++)
+                memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+    }
+    free(col);
+    free(yt);
+    free(wp);
+    free(woff);
+}
+
+void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
+                       const float *bias, float *y) {
+    const conv_geo g = nk__conv_geo(s);
+    const conv_plan pl = nk__conv_plan_forward(&g, threads);
+    const int t = pl.threads;
+    const int64_t xs = g.C * g.H * g.W, ys = g.K * g.P;
+    switch (pl.path) {
+    case NK_CONV_BIAS_ONLY: // no input channels
+        for (int64_t n = 0; n < g.N; n++)
+            for (int64_t k = 0; k < g.K; k++)
+                for (int64_t p = 0; p < g.P; p++) y[n * ys + k * g.P + p] = bias ? bias[k] : 0;
+        return;
+    case NK_CONV_SHIFTED: // whole images per thread
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t) if (t > 1)
+#endif
+        {
+            shifted_scratch sc = nk__shifted_alloc(&g);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &pl, &sc, x + n * xs, w, bias, y + n * ys);
+            nk__shifted_free(&sc);
+        }
+        return;
+    case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, y); return;
+    case NK_CONV_PER_IMAGE: // whole images per thread
+    case NK_CONV_IN_TURN: { // images in turn, threads inside im2col and the SGEMM
+        const int per_image = pl.path == NK_CONV_PER_IMAGE;
+        int64_t *woff = NULL;
+        float *wp = g.N > 1 ? nk__conv_pack_weight_chunks(&g, t, 0, w, pl.chunk, &woff) : NULL;
+        const int64_t colFloats = NK_MIN(pl.chunk, g.C) * g.KH * g.KW * g.P;
+        const int ct = per_image ? 1 : (t > pl.chunk ? (int)pl.chunk : t);
+        const int team = per_image ? t : 1;
+        (void)team;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(team) if (team > 1)
+#endif
+        {
+            float *col = g.direct ? NULL : nk__alloc_floats(colFloats);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (int64_t n = 0; n < g.N; n++)
+                forward_image(&g, &pl, per_image ? 1 : t, ct, x + n * xs, col, w, wp, woff, bias, y + n * ys);
+            free(col);
+        }
+        free(wp);
+        free(woff);
+        return;
+    }
+    default: return; // NK_CONV_NOTHING
+    }
+}

@@ -1,0 +1,148 @@
+// The strategy of each convolution call, chosen once from the shape, the thread count and the
+// SGEMM's tile geometry. Every threshold that picks a path or sizes a tile is named here, with the
+// measurement behind it. Paths and the bitwise argument: conv_internal.h.
+#include "conv_internal.h"
+
+// Work items (N·K·P·CKK multiply-adds) per thread below which a call runs on one thread.
+#define NK_CONV_MIN_WORK_PER_THREAD ((int64_t)1 << 16)
+
+// Shifted rows (forward, and the filter gradient's partials) are for stride-1 convolutions with
+// at most this many filters (LeNet's 6 and 16): with more, the SGEMM is long enough in M that
+// im2col's copy is a small share of the time.
+#define NK_CONV_SHIFTED_MAX_FILTERS 64
+// ... and at most this many computed columns per real one: over output rows as wide as the padded
+// input, Wp − OW garbage columns per row are computed and dropped.
+#define NK_CONV_SHIFTED_MAX_COLUMN_RATIO 2
+
+// Side-by-side tiles (forward, backward-data) pay (measured, 1 thread, AlexNet conv3..5: 5-8 %)
+// where a single image's output is narrow, its last NR-wide micro-panel partly empty, and the
+// weight matrix large: more than NK_CONV_SIDE_MIN_FILTERS filters and over 1/NK_CONV_SIDE_WASTE
+// (5 %) of one image's micro-panel columns wasted. At most NK_CONV_SIDE_MAX images per tile.
+#define NK_CONV_SIDE_MIN_FILTERS 64
+#define NK_CONV_SIDE_WASTE 20
+#define NK_CONV_SIDE_MAX 8
+
+// Backward-data on one thread with at most this many filters (LeNet conv2: 16) runs one SGEMM per
+// tile of images: per image it sums over only K products and is dominated by its fixed costs
+// (0.78 -> 0.66 ms, batch 64). With threads, whole images per thread were faster.
+#define NK_CONV_FEW_FILTERS 64
+
+// Backward-filter tiles: enough images that a tile's SGEMM sums over at least
+// NK_CONV_TILE_DEPTH output positions (dw's read-modify-write amortised), at most
+// NK_CONV_TILE_FLOATS floats of columns (16 MiB). Measured (LeNet conv1, batch 64, 1 thread): one
+// 64-image tile (5 MB of columns, streamed through memory twice) 3.1 ms; 2-image tiles (157 KB,
+// in L2) about a third of that.
+#define NK_CONV_TILE_FLOATS ((int64_t)4 << 20)
+#define NK_CONV_TILE_DEPTH 1024
+// Tiles run in parallel into partial filter gradients when all partials together are at most
+// this many floats (LeNet's dw: 150 or 2 400 floats; SGEMMs that narrow do not split).
+#define NK_CONV_PARTIAL_FLOATS ((int64_t)1 << 20)
+// Large filters: a tile's columns are capped at this many floats (1 MiB) so they are still cached
+// when the SGEMM packs them right after im2col (1 thread, batch 16: AlexNet conv2 168 -> 155 ms,
+// conv3 55 -> 48, conv5 57 -> 50), and channels are chunked when one image exceeds it (conv2:
+// 7 MB of columns per image, 190 -> 155 ms).
+#define NK_CONV_LARGE_TILE_FLOATS ((int64_t)1 << 18)
+
+// db's sums (N·P adds per filter) go parallel over filters from this many adds per thread.
+#define NK_CONV_BIAS_MIN_WORK_PER_THREAD ((int64_t)1 << 14)
+
+int nk__conv_threads(const conv_geo *g, int threads) {
+    return nk__threads(threads, g->N * g->K * g->P * g->CKK, NK_CONV_MIN_WORK_PER_THREAD);
+}
+
+static int shifted_ok(const conv_geo *g) {
+    if (g->sh != 1 || g->sw != 1 || g->direct || g->K > NK_CONV_SHIFTED_MAX_FILTERS) return 0;
+    const int64_t Wp = g->W + g->pl + g->pr;
+    return g->OH * Wp <= NK_CONV_SHIFTED_MAX_COLUMN_RATIO * g->P;
+}
+
+static int side_by_side_ok(const conv_geo *g, int64_t NR) {
+    if (g->direct || g->K <= NK_CONV_SIDE_MIN_FILTERS) return 0;
+    const int64_t waste = (g->P + NR - 1) / NR * NR - g->P;
+    return waste * NK_CONV_SIDE_WASTE > g->P;
+}
+
+// Images per side-by-side tile: the T <= NK_CONV_SIDE_MAX whose T·P columns waste the least of
+// their last NR-wide micro-panel, ties to the smaller T.
+static int64_t side_tile(const conv_geo *g, int64_t NR) {
+    int64_t best = 1;
+    double bw = 1e30;
+    for (int64_t t = 1; t <= NK_MIN((int64_t)NK_CONV_SIDE_MAX, g->N); t++) {
+        const int64_t n = t * g->P, waste = (n + NR - 1) / NR * NR - n;
+        const double f = (double)waste / (double)n;
+        if (f < bw - 1e-3) { bw = f; best = t; }
+    }
+    return best;
+}
+
+static int64_t filter_tile(const conv_geo *g) {
+    const int64_t per = g->CKK * g->P;
+    int64_t tile = (NK_CONV_TILE_DEPTH + g->P - 1) / g->P;
+    if (per > 0 && tile * per > NK_CONV_TILE_FLOATS) tile = NK_CONV_TILE_FLOATS / per;
+    return NK_MAX((int64_t)1, NK_MIN(tile, g->N));
+}
+
+conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
+    if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
+    p.threads = nk__conv_threads(g, threads);
+    const int t = p.threads;
+    nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
+    if (g->CKK == 0) p.path = NK_CONV_BIAS_ONLY;
+    else if (shifted_ok(g) && (t == 1 || g->N >= t)) p.path = NK_CONV_SHIFTED;
+    else if (side_by_side_ok(g, geo.nr)) {
+        p.path = NK_CONV_SIDE_BY_SIDE;
+        p.tile = side_tile(g, geo.nr);
+    } else p.path = t > 1 && g->N >= t ? NK_CONV_PER_IMAGE : NK_CONV_IN_TURN;
+    // Every path sums over the same channel chunks (conv_forward.c): at most one KC block of
+    // column rows each, so a chunk is one SGEMM depth block, and in the side-by-side path its
+    // columns are still cached when the SGEMM packs them right after im2col (1 thread: conv3
+    // 53 -> 48 ms).
+    p.chunk = NK_MIN(g->C, NK_MAX((int64_t)1, geo.kc / (g->KH * g->KW)));
+    return p;
+}
+
+conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
+    if (g->N <= 0 || g->C * g->H * g->W <= 0) return p;
+    if (g->P <= 0 || g->K <= 0) { p.path = NK_CONV_ZERO; return p; }
+    p.threads = nk__conv_threads(g, threads);
+    const int t = p.threads;
+    nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
+    if (t == 1 && g->K <= NK_CONV_FEW_FILTERS && !g->direct) {
+        p.path = NK_CONV_TILES;
+        p.tile = filter_tile(g);
+    } else if (side_by_side_ok(g, geo.nr)) {
+        p.path = NK_CONV_SIDE_BY_SIDE;
+        p.tile = side_tile(g, geo.nr);
+    } else p.path = t > 1 && g->N >= t ? NK_CONV_PER_IMAGE : NK_CONV_IN_TURN;
+    // The side-by-side, per-image and in-turn paths compute dcol by chunks of channels: about one
+    // MC block of dcol rows per chunk (still cached when col2im reads it), rounded to whole MR-row
+    // micro-panels: m = MR / gcd(KH·KW, MR) channels make a whole number of them. dcol's rows are
+    // independent sums, so the chunking changes no bits.
+    const int64_t KK = g->KH * g->KW;
+    int64_t a = KK, b = geo.mr;
+    while (b) { const int64_t r = a % b; a = b; b = r; }
+    const int64_t m = geo.mr / a;
+    p.chunk = NK_MIN(g->C, NK_MAX(m, NK_MAX((int64_t)1, geo.mc / KK) / m * m));
+    return p;
+}
+
+conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
+    if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
+    p.threads = nk__conv_threads(g, threads);
+    p.bias_threads = (int)NK_MIN((int64_t)nk__threads(threads, g->K * g->N * g->P, NK_CONV_BIAS_MIN_WORK_PER_THREAD), g->K);
+    p.tile = filter_tile(g);
+    const int64_t ntiles = (g->N + p.tile - 1) / p.tile;
+    if (g->CKK == 0) return p; // db only (the entry computes db for every path)
+    if (ntiles > 1 && ntiles * g->K * g->CKK <= NK_CONV_PARTIAL_FLOATS) {
+        p.path = shifted_ok(g) ? NK_CONV_FILTER_SHIFTED_PARTIALS : NK_CONV_FILTER_PARTIALS;
+        return p;
+    }
+    p.tile = NK_MAX((int64_t)1, NK_MIN(p.tile, NK_CONV_LARGE_TILE_FLOATS / (g->CKK * g->P)));
+    const int64_t KK = g->KH * g->KW;
+    p.chunk = NK_MIN(g->C, NK_MAX((int64_t)1, NK_CONV_LARGE_TILE_FLOATS / (KK * g->P)));
+    p.path = p.tile == 1 && !g->direct && p.chunk < g->C ? NK_CONV_FILTER_CHUNKS : NK_CONV_FILTER_TILES;
+    return p;
+}

@@ -1,0 +1,178 @@
+// AVX2 kernels: the SGEMM microkernel and the copying packer.
+// Microkernel, 6x16 tile: 12 ymm accumulators (6 rows x 2 vectors of 8 columns), two B vectors and
+// one A broadcast per row per k step: 15 of the 16 ymm registers. Contract: nk_sgemm_ukernel_fn in
+// internal.h. Two FMA pipes x latency 4 need >= 8 independent chains; 12 leave headroom. Edge
+// columns use maskload/maskstore; edge tiles compute only their rows and vectors (as AVX-512).
+#include "internal.h"
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#include <immintrin.h>
+
+#define MR 6
+#define NR 16
+
+// C[ROWS x nr] = alpha * acc + beta * C (beta == 0: C not read); full tiles unmasked.
+static inline __attribute__((always_inline)) void
+store_tile(const __m256 *c0, const __m256 *c1, float alpha, float beta, float *C, int64_t ldc,
+           const int ROWS, const int VECS, int nr) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    const __m256 vb = _mm256_set1_ps(beta);
+    if (VECS == 2 && nr == NR) {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            float *c = C + (int64_t)i * ldc;
+            if (beta == 0) {
+                _mm256_storeu_ps(c, _mm256_mul_ps(va, c0[i]));
+                _mm256_storeu_ps(c + 8, _mm256_mul_ps(va, c1[i]));
+            } else {
+                _mm256_storeu_ps(c, _mm256_fmadd_ps(va, c0[i], _mm256_mul_ps(vb, _mm256_loadu_ps(c))));
+                _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(va, c1[i], _mm256_mul_ps(vb, _mm256_loadu_ps(c + 8))));
+            }
+        }
+        return;
+    }
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), iota);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) {
+        float *c = C + (int64_t)i * ldc;
+        if (beta == 0) {
+            _mm256_maskstore_ps(c, m0, _mm256_mul_ps(va, c0[i]));
+            if (VECS == 2) _mm256_maskstore_ps(c + 8, m1, _mm256_mul_ps(va, c1[i]));
+        } else {
+            _mm256_maskstore_ps(c, m0, _mm256_fmadd_ps(va, c0[i], _mm256_mul_ps(vb, _mm256_maskload_ps(c, m0))));
+            if (VECS == 2)
+                _mm256_maskstore_ps(c + 8, m1, _mm256_fmadd_ps(va, c1[i], _mm256_mul_ps(vb, _mm256_maskload_ps(c + 8, m1))));
+        }
+    }
+}
+
+// The tile for a compile-time number of rows (1..MR) and 8-column vectors (1..2); same FMAs per
+// element in the same order as the full tile, so the same bits.
+static inline __attribute__((always_inline)) void
+tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+     const int ROWS, const int VECS, int nr) {
+    __m256 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) {
+        _mm_prefetch((const char *)(C + (int64_t)i * ldc), _MM_HINT_T0);
+        if (VECS == 2) _mm_prefetch((const char *)(C + (int64_t)i * ldc + 15), _MM_HINT_T0);
+    }
+#pragma clang loop unroll_count(4)
+    for (int64_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_load_ps(Bp);
+        const __m256 b1 = VECS == 2 ? _mm256_load_ps(Bp + 8) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m256 a = _mm256_broadcast_ss(Ap + i);
+            c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
+// C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
+static void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const float *Bp, float alpha,
+                                    float beta, float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile(kc, Ap, Bp, alpha, beta, C, ldc, 1, V, nr); return;                               \
+    case 2: tile(kc, Ap, Bp, alpha, beta, C, ldc, 2, V, nr); return;                               \
+    case 3: tile(kc, Ap, Bp, alpha, beta, C, ldc, 3, V, nr); return;                               \
+    case 4: tile(kc, Ap, Bp, alpha, beta, C, ldc, 4, V, nr); return;                               \
+    case 5: tile(kc, Ap, Bp, alpha, beta, C, ldc, 5, V, nr); return;                               \
+    default: tile(kc, Ap, Bp, alpha, beta, C, ldc, 6, V, nr); return;                              \
+    }
+    if (nr > 8) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// The unpacked tile (nk_sgemm_ukernel_strided_fn): A broadcast from A[i*rsa + p*csa], B loaded
+// (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
+static inline __attribute__((always_inline)) void
+tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
+             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS, int nr) {
+    __m256 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm256_setzero_ps(); c1[i] = _mm256_setzero_ps(); }
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr), iota);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(nr - 8), iota);
+    const float *a[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) a[i] = A + i * rsa;
+    for (int64_t p = 0; p < kc; p++) {
+        const __m256 b0 = _mm256_maskload_ps(B, m0);
+        const __m256 b1 = VECS == 2 ? _mm256_maskload_ps(B + 8, m1) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m256 av = _mm256_broadcast_ss(a[i] + p * csa);
+            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
+        }
+        B += rsb;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
+static void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                            const float *B, int64_t rsb, float alpha, float beta,
+                                            float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 1, V, nr); return;          \
+    case 2: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 2, V, nr); return;          \
+    case 3: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 3, V, nr); return;          \
+    case 4: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 4, V, nr); return;          \
+    case 5: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 5, V, nr); return;          \
+    default: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 6, V, nr); return;         \
+    }
+    if (nr > 8) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// Packer (contract nk_pack_fn, internal.h): masked loads and stores, 8 columns at a time (see the
+// AVX-512 packer for why not memcpy).
+static void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                            int n, int64_t kc, int R, float *restrict dst) {
+    enum { MAXV = 8 }; // R <= 64
+    __m256i ld[MAXV], st[MAXV];
+    const int vecs = (R + 7) / 8;
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (int v = 0; v < vecs; v++) {
+        ld[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8 * v), iota);
+        st[v] = _mm256_cmpgt_epi32(_mm256_set1_epi32(R - 8 * v), iota);
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        const float *s = rows ? rows[p] + col0 : src + p * lds;
+        float *d = dst + p * R;
+        for (int v = 0; v < vecs; v++)
+            _mm256_maskstore_ps(d + 8 * v, st[v], _mm256_maskload_ps(s + 8 * v, ld[v]));
+    }
+}
+
+#pragma clang attribute pop
+
+// Outside the target attribute: this runs on CPUs without the ISA.
+static int supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+const nk_kernels nk_kernels_avx2 = {
+    .isa = NK_ISA_AVX2, .name = "avx2", .supported = supported,
+    .ukernel = nk_f32_gemm_ukernel_6x16__avx2, .mr = MR, .nr = NR,
+    .ukernel_strided = nk_f32_gemm_ukernel_6x16__avx2_strided,
+    .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__sse2,
+    .maxpool_row = nk_f32_maxpool_row__sse2,
+};
+#endif

@@ -1,0 +1,185 @@
+// AVX-512 kernels: the SGEMM microkernel and the copying packer. Microkernel, 8x32 tile: 16 zmm accumulators (8 rows x 2 vectors of 16 columns),
+// two B vectors loaded per k step and one broadcast of A per row. Contract: nk_sgemm_ukernel_fn
+// in internal.h. Why 8x32: Zen 4 issues one 512-bit FMA per cycle (two 256-bit halves) with a
+// latency of 4, so 16 independent chains keep it busy with room to spare, while 8 rows divide
+// the MLP's batch sizes (64, 256) exactly; edge columns use masked loads/stores.
+#include "internal.h"
+
+#if defined(__x86_64__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))), apply_to = function)
+#include <immintrin.h>
+
+#define MR 8
+#define NR 32
+
+// C[ROWS x nr] = alpha * acc + beta * C (beta == 0: C not read); full tiles unmasked.
+static inline __attribute__((always_inline)) void
+store_tile(const __m512 *c0, const __m512 *c1, float alpha, float beta, float *C, int64_t ldc,
+           const int ROWS, const int VECS, int nr) {
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (VECS == 2 && nr == NR) {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            float *c = C + (int64_t)i * ldc;
+            if (beta == 0) {
+                _mm512_storeu_ps(c, _mm512_mul_ps(va, c0[i]));
+                _mm512_storeu_ps(c + 16, _mm512_mul_ps(va, c1[i]));
+            } else {
+                _mm512_storeu_ps(c, _mm512_fmadd_ps(va, c0[i], _mm512_mul_ps(vb, _mm512_loadu_ps(c))));
+                _mm512_storeu_ps(c + 16, _mm512_fmadd_ps(va, c1[i], _mm512_mul_ps(vb, _mm512_loadu_ps(c + 16))));
+            }
+        }
+        return;
+    }
+    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) {
+        float *c = C + (int64_t)i * ldc;
+        if (beta == 0) {
+            _mm512_mask_storeu_ps(c, m0, _mm512_mul_ps(va, c0[i]));
+            if (VECS == 2) _mm512_mask_storeu_ps(c + 16, m1, _mm512_mul_ps(va, c1[i]));
+        } else {
+            _mm512_mask_storeu_ps(c, m0, _mm512_fmadd_ps(va, c0[i], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m0, c))));
+            if (VECS == 2)
+                _mm512_mask_storeu_ps(c + 16, m1, _mm512_fmadd_ps(va, c1[i], _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(m1, c + 16))));
+        }
+    }
+}
+
+// The tile for a compile-time number of rows (1..MR) and 16-column vectors (1..2): edge tiles
+// (the last rows of M, or N <= 16 such as a 10-class output layer) compute only what they store,
+// so a 10 x n product costs 10 rows of FMAs instead of 16 and an m x 10 one half the columns.
+// Each element still sees the same FMAs in the same order as in the full tile: same bits.
+static inline __attribute__((always_inline)) void
+tile(int64_t kc, const float *Ap, const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+     const int ROWS, const int VECS, int nr) {
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
+    // Warm the C tile while the products run; it is needed only at the end.
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) {
+        _mm_prefetch((const char *)(C + (int64_t)i * ldc), _MM_HINT_T0);
+        if (VECS == 2) _mm_prefetch((const char *)(C + (int64_t)i * ldc + 16), _MM_HINT_T0);
+    }
+#pragma clang loop unroll_count(4)
+    for (int64_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_load_ps(Bp);
+        const __m512 b1 = VECS == 2 ? _mm512_load_ps(Bp + 16) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m512 a = _mm512_set1_ps(Ap[i]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+        Ap += MR;
+        Bp += NR;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
+// C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C
+static void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const float *Bp, float alpha,
+                                      float beta, float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile(kc, Ap, Bp, alpha, beta, C, ldc, 1, V, nr); return;                               \
+    case 2: tile(kc, Ap, Bp, alpha, beta, C, ldc, 2, V, nr); return;                               \
+    case 3: tile(kc, Ap, Bp, alpha, beta, C, ldc, 3, V, nr); return;                               \
+    case 4: tile(kc, Ap, Bp, alpha, beta, C, ldc, 4, V, nr); return;                               \
+    case 5: tile(kc, Ap, Bp, alpha, beta, C, ldc, 5, V, nr); return;                               \
+    case 6: tile(kc, Ap, Bp, alpha, beta, C, ldc, 6, V, nr); return;                               \
+    case 7: tile(kc, Ap, Bp, alpha, beta, C, ldc, 7, V, nr); return;                               \
+    default: tile(kc, Ap, Bp, alpha, beta, C, ldc, 8, V, nr); return;                              \
+    }
+    if (nr > 16) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// The unpacked tile (nk_sgemm_ukernel_strided_fn): A broadcast from A[i*rsa + p*csa], B loaded
+// (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
+static inline __attribute__((always_inline)) void
+tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
+             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS, int nr) {
+    __m512 c0[MR], c1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
+    const __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+    const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
+    const float *a[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < ROWS; i++) a[i] = A + i * rsa;
+    for (int64_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, B);
+        const __m512 b1 = VECS == 2 ? _mm512_maskz_loadu_ps(m1, B + 16) : b0;
+#pragma clang loop unroll(full)
+        for (int i = 0; i < ROWS; i++) {
+            const __m512 av = _mm512_set1_ps(a[i][p * csa]);
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
+            if (VECS == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
+        }
+        B += rsb;
+    }
+    store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
+}
+
+static void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                              const float *B, int64_t rsb, float alpha, float beta,
+                                              float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 1, V, nr); return;          \
+    case 2: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 2, V, nr); return;          \
+    case 3: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 3, V, nr); return;          \
+    case 4: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 4, V, nr); return;          \
+    case 5: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 5, V, nr); return;          \
+    case 6: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 6, V, nr); return;          \
+    case 7: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 7, V, nr); return;          \
+    default: tile_strided(kc, A, rsa, csa, B, rsb, alpha, beta, C, ldc, 8, V, nr); return;         \
+    }
+    if (nr > 16) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// Packer (contract nk_pack_fn, internal.h): masked loads and stores, 16 columns at a time, so a
+// full or partial panel row is a few instructions and no libc memcpy/memset call (those cost more
+// than the copy itself on the short rows of convolution's per-image products).
+static void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float *const *rows,
+                              int64_t col0, int n, int64_t kc, int R, float *restrict dst) {
+    enum { MAXV = 4 }; // R <= 64
+    __mmask16 ld[MAXV], st[MAXV];
+    const int vecs = (R + 15) / 16;
+    for (int v = 0; v < vecs; v++) {
+        const int have = NK_MAX(0, NK_MIN(16, n - 16 * v)), room = NK_MIN(16, R - 16 * v);
+        ld[v] = (__mmask16)((1u << have) - 1);
+        st[v] = (__mmask16)((1u << room) - 1);
+    }
+    for (int64_t p = 0; p < kc; p++) {
+        const float *s = rows ? rows[p] + col0 : src + p * lds;
+        float *d = dst + p * R;
+        for (int v = 0; v < vecs; v++)
+            _mm512_mask_storeu_ps(d + 16 * v, st[v], _mm512_maskz_loadu_ps(ld[v], s + 16 * v));
+    }
+}
+
+#pragma clang attribute pop
+
+// Outside the target attribute: this runs on CPUs without the ISA.
+static int supported(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("fma");
+}
+
+const nk_kernels nk_kernels_avx512 = {
+    .isa = NK_ISA_AVX512, .name = "avx512", .supported = supported,
+    .ukernel = nk_f32_gemm_ukernel_8x32__avx512, .mr = MR, .nr = NR,
+    .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
+    .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__sse2,
+    .maxpool_row = nk_f32_maxpool_row__sse2,
+};
+#endif

@@ -1,0 +1,103 @@
+// Portable kernels (the "ref" row of the kernel table, and the model every SIMD file follows):
+// SGEMM microkernel 4x16, the packers and the max-pooling row. Contracts: internal.h.
+// Plain C the compiler vectorises for the baseline target.
+#include "internal.h"
+
+#include <math.h>
+
+#define MR 4
+#define NR 16
+
+// C[mr x nr] = alpha * A . B + beta * C, A(i, p) = A[i*rsa + p*csa], B(p, j) = B[p*rsb + j].
+// Each product is added with one fmaf, in order over p, as the SIMD kernels' FMAs do: the same
+// bits as every other row of the kernel table. An x86-64 CPU without FMA (before 2013) gets the
+// clone that calls libm's (exact, slow) fmaf; every other one the hardware instruction. (Clones
+// need ifunc, an ELF feature: elsewhere the baseline build calls fmaf.)
+#if defined(__x86_64__) && defined(__ELF__)
+__attribute__((target_clones("fma", "default")))
+#endif
+static void nk_f32_gemm_ukernel_4x16__ref_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
+                                           const float *B, int64_t rsb, float alpha, float beta,
+                                           float *C, int64_t ldc, int mr, int nr) {
+    float acc[MR][NR] = {{0}};
+    for (int64_t p = 0; p < kc; p++)
+        for (int i = 0; i < mr; i++)
+            for (int j = 0; j < nr; j++) acc[i][j] = fmaf(A[i * rsa + p * csa], B[p * rsb + j], acc[i][j]);
+    for (int i = 0; i < mr; i++) {
+        float *c = C + (int64_t)i * ldc;
+        if (beta == 0) {
+            for (int j = 0; j < nr; j++) c[j] = alpha * acc[i][j];
+        } else {
+            for (int j = 0; j < nr; j++) c[j] = fmaf(alpha, acc[i][j], beta * c[j]);
+        }
+    }
+}
+
+// C[mr x nr] = alpha * Ap[MR x kc] . Bp[kc x NR] + beta * C: the packed panels are the strided
+// case rsa = 1, csa = MR, rsb = NR.
+static void nk_f32_gemm_ukernel_4x16__ref(int64_t kc, const float *Ap, const float *Bp, float alpha,
+                                   float beta, float *C, int64_t ldc, int mr, int nr) {
+    nk_f32_gemm_ukernel_4x16__ref_strided(kc, Ap, 1, MR, Bp, NR, alpha, beta, C, ldc, mr, nr);
+}
+
+#define NK_SRC_ROW(k) (rows ? rows[(k)] + col0 : src + (int64_t)(k) * lds)
+
+static void nk_f32_pack_copy__ref(const float *src, int64_t lds, const float *const *rows, int64_t col0,
+                           int n, int64_t kc, int R, float *restrict dst) {
+    for (int64_t p = 0; p < kc; p++) {
+        const float *restrict s = NK_SRC_ROW(p);
+        float *restrict d = dst + p * R;
+        int j = 0;
+        for (; j < n; j++) d[j] = s[j];
+        for (; j < R; j++) d[j] = 0;
+    }
+}
+
+static void nk_f32_pack_transpose__ref(const float *src, int64_t lds, const float *const *rows,
+                                int64_t col0, int n, int64_t kc, int R, float *restrict dst) {
+    int i = 0;
+    for (; i < n; i++) {
+        const float *restrict s = NK_SRC_ROW(i);
+        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = s[p];
+    }
+    for (; i < R; i++)
+        for (int64_t p = 0; p < kc; p++) dst[p * R + i] = 0;
+}
+
+// The window offsets outermost and the outputs innermost: a branch-free sweep over the caller's
+// arrays that the compiler vectorises where it can (the select below is not a branch).
+static inline __attribute__((always_inline)) void
+maxpool_sweep(const float *restrict x0, int64_t W, int64_t KH, int64_t KW, const int64_t sw,
+              int64_t n, const int want_arg, float *restrict best, int32_t *restrict arg) {
+    for (int64_t o = 0; o < n; o++) best[o] = x0[o * sw];
+    if (want_arg)
+        for (int64_t o = 0; o < n; o++) arg[o] = (int32_t)(o * sw);
+    for (int64_t i = 0; i < KH; i++)
+        for (int64_t j = i == 0 ? 1 : 0; j < KW; j++) {
+            const float *restrict r = x0 + i * W + j;
+            const int32_t off = (int32_t)(i * W + j);
+            const int32_t n32 = (int32_t)n, sw32 = (int32_t)sw;
+            for (int32_t o = 0; o < n32; o++) {
+                float v = r[o * sw32], b = best[o];
+                int32_t t = -(int32_t)nk__max_takes(v, b); // all ones or zero
+                best[o] = t ? v : b;
+                if (want_arg) arg[o] = (arg[o] & ~t) | ((off + o * sw32) & t);
+            }
+        }
+}
+
+// Dispatches on the stride so the common strides get constant-stride loops.
+void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
+                             int64_t n, float *best, int32_t *arg) {
+    NK_MAXPOOL_ROW_SPECIALISED(maxpool_sweep, x0, W, KH, KW, sw, n, best, arg);
+}
+
+static int always(void) { return 1; }
+
+const nk_kernels nk_kernels_ref = {
+    .isa = NK_ISA_REF, .name = "ref", .supported = always,
+    .ukernel = nk_f32_gemm_ukernel_4x16__ref, .mr = MR, .nr = NR,
+    .ukernel_strided = nk_f32_gemm_ukernel_4x16__ref_strided,
+    .pack_copy = nk_f32_pack_copy__ref, .pack_transpose = nk_f32_pack_transpose__ref,
+    .maxpool_row = nk_f32_maxpool_row__ref,
+};

@@ -1,0 +1,334 @@
+// The kernel-test op table: every C op case with its inputs, its reference twin and its tolerance.
+// KernelOpTests runs each case on every ISA the machine has and at 1, 2 and 3 threads.
+
+import CNeurite
+import NeuriteTensor
+import TestSupport
+
+/// One case of the op table (ggml test-backend-ops style): the fast kernel on fixed inputs, run
+/// with a given ISA active and a given thread count, against its reference.
+struct KernelOpCase: CustomStringConvertible, Sendable {
+    /// The op ("sgemm", "conv2d", "maxpool2d", "avgpool2d", "lrn") and the case's shape.
+    var op: String
+    var detail: String
+    /// Allowed error of each output relative to max(1, |reference|) (0: exactly equal).
+    var tolerances: [Float]
+    /// Every output of the fast kernel, with `isa` active (for ops without an ISA argument) and
+    /// `threads` threads.
+    var run: @Sendable (_ isa: nk_isa, _ threads: Int) -> [[Float]]
+    /// The same outputs from the reference twin.
+    var reference: @Sendable () -> [[Float]]
+    var description: String { "\(op) \(detail)" }
+}
+
+/// The kernel families compiled into this library, the ones this machine runs, and the others.
+enum KernelISAs {
+    static let all: [nk_isa] = [NK_ISA_REF, NK_ISA_AVX2, NK_ISA_AVX512, NK_ISA_NEON]
+    static let supported = all.filter { nk_isa_supported($0) != 0 }
+    static let skipped = all.filter { nk_isa_supported($0) == 0 }
+    static func name(_ isa: nk_isa) -> String { String(cString: nk_isa_name(isa)) }
+}
+
+private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc: Int) {
+    var out = [Int32](repeating: 0, count: 5)
+    _ = nk_sgemm_blocking(isa, &out)
+    return (Int(out[0]), Int(out[1]), Int(out[2]), Int(out[3]), Int(out[4]))
+}
+
+// MARK: SGEMM
+
+/// One product with its operands. Padding columns of A and B hold NaN, so a kernel that reads
+/// past a row's width poisons its result; C's padding holds a sentinel that must survive.
+struct GemmCase: CustomStringConvertible, Sendable {
+    var m, n, k: Int
+    var transA, transB: Bool
+    var alpha, beta: Float
+    var lda, ldb, ldc: Int
+    var a, b, c: [Float]
+    static let sentinel: Float = -12345
+
+    init(m: Int, n: Int, k: Int, transA: Bool, transB: Bool, alpha: Float, beta: Float,
+         pad: Int, rng: inout SeededGenerator) {
+        (self.m, self.n, self.k, self.transA, self.transB, self.alpha, self.beta) =
+            (m, n, k, transA, transB, alpha, beta)
+        let (aRows, aCols) = transA ? (k, m) : (m, k)
+        let (bRows, bCols) = transB ? (n, k) : (k, n)
+        (lda, ldb, ldc) = (aCols + pad, bCols + (pad * 2) % 5, n + (pad + 1) % 3)
+        func fill(_ rows: Int, _ cols: Int, _ ld: Int, _ padValue: Float, _ rng: inout SeededGenerator) -> [Float] {
+            var x = [Float](repeating: padValue, count: max(1, rows * ld))
+            for r in 0..<rows { for q in 0..<cols { x[r * ld + q] = rng.nextUnitFloat() * 2 - 1 } }
+            return x
+        }
+        a = fill(aRows, aCols, lda, .nan, &rng)
+        b = fill(bRows, bCols, ldb, .nan, &rng)
+        c = fill(m, n, ldc, Self.sentinel, &rng)
+        // beta == 0 must not read C: make any read visible.
+        if beta == 0 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = .nan } } }
+    }
+
+    var description: String {
+        "\(m)x\(n)x\(k) \(transA ? "t" : "n")\(transB ? "t" : "n") alpha=\(alpha) beta=\(beta) ld=\(lda),\(ldb),\(ldc)"
+    }
+
+    /// C (with its padding) after the fast kernel.
+    func run(isa: nk_isa, threads: Int) -> [Float] {
+        var out = c
+        out.withUnsafeMutableBufferPointer { cp in
+            nk_sgemm_ex(isa, Int32(threads), transA ? 1 : 0, transB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
+                        a, Int64(lda), b, Int64(ldb), beta, cp.baseAddress, Int64(ldc))
+        }
+        return out
+    }
+
+    /// C (with its padding, which must come back unchanged) after the naive matmul.
+    func reference() -> [Float] {
+        var out = c
+        referenceGemm(transposeA: transA, transposeB: transB, m: m, n: n, k: k, alpha: alpha,
+                      a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: &out, ldc: ldc)
+        return out
+    }
+
+    /// Float summation of k products of values in [-1, 1] in blocked order drifts like
+    /// eps·sqrt(k)·|terms|; 1e-4·sqrt(k+1) is ~1000x that typical error yet far below any indexing
+    /// mistake (O(1)), and the sentinel in C's padding must match exactly (-12345 vs anything).
+    var tolerance: Float { 1e-4 * Float(k + 1).squareRoot() }
+
+    var opCase: KernelOpCase {
+        let g = self
+        return KernelOpCase(op: "sgemm", detail: description, tolerances: [tolerance],
+                            run: { isa, t in [g.run(isa: isa, threads: t)] }, reference: { [g.reference()] })
+    }
+}
+
+/// Shapes straddling every supported ISA's register tile and cache blocks, primes, 0 and 1, the
+/// small-product paths (N <= NR, M <= 2·MR), in all transposes, plus products large enough to
+/// run on several threads split along N and along M. At most one dimension is large so the Double
+/// reference stays fast.
+private func gemmCases() -> [GemmCase] {
+    var rng = SeededGenerator(seed: 0x5EED)
+    var shapes: [(Int, Int, Int)] = [(0, 0, 0), (0, 5, 3), (4, 0, 3), (3, 4, 0), (1, 1, 1), (37, 41, 43),
+                                     (97, 300, 130), (300, 97, 130), (40, 50, 140), (64, 10, 128), (10, 128, 64)]
+    for isa in KernelISAs.supported {
+        let bl = blocking(isa)
+        func near(_ x: Int) -> [Int] { [x - 1, x, x + 1] }
+        let small = [1, 2, 3, 5, 7, 13] + near(bl.mr) + near(bl.nr) + near(2 * bl.mr)
+        let mBig = near(bl.mc) + [2 * bl.mc + 3]
+        let nBig = near(bl.nc)
+        let kBig = near(bl.kc) + [2 * bl.kc + 1]
+        for _ in 0..<10 {
+            let s = { small[Int(rng.next() % UInt64(small.count))] }
+            switch rng.next() % 4 {
+            case 0: shapes.append((mBig[Int(rng.next() % UInt64(mBig.count))], s(), s() + 10))
+            case 1: shapes.append((s(), nBig[Int(rng.next() % UInt64(nBig.count))], s()))
+            case 2: shapes.append((s() + 8, s() + 8, kBig[Int(rng.next() % UInt64(kBig.count))]))
+            default: shapes.append((s(), s(), s()))
+            }
+        }
+    }
+    let scalars: [(Float, Float)] = [(1, 0), (1, 1), (-0.75, 0), (1.5, -0.5), (0, 0.5), (0.5, 2)]
+    var out: [GemmCase] = []
+    for (index, (m, n, k)) in shapes.enumerated() {
+        let (alpha, beta) = scalars[index % scalars.count]
+        for t in 0..<4 {
+            out.append(GemmCase(m: m, n: n, k: k, transA: t & 1 != 0, transB: t & 2 != 0,
+                                alpha: alpha, beta: beta, pad: Int(rng.next() % 4), rng: &rng))
+        }
+    }
+    // Above the parallel threshold: the thread-invariance cases split these for real.
+    for (m, n, k) in [(150, 400, 300), (400, 150, 300), (64, 784, 256)] {
+        for t in 0..<4 {
+            out.append(GemmCase(m: m, n: n, k: k, transA: t & 1 != 0, transB: t & 2 != 0,
+                                alpha: 0.5, beta: 0.25, pad: t, rng: &rng))
+        }
+    }
+    return out
+}
+
+// MARK: Convolution, pooling, LRN
+
+/// One convolution geometry.
+struct ConvCase: CustomStringConvertible, Sendable {
+    var n, c, h, w, k, kh, kw: Int
+    var stride: Size2D
+    var padding: Padding2D
+    var description: String { "x[\(n),\(c),\(h),\(w)] w[\(k),\(c),\(kh),\(kw)] s\(stride) p\(padding)" }
+    var shape: nk_conv2d_shape {
+        nk_conv2d_shape(batch: Int64(n), in_channels: Int64(c), in_h: Int64(h), in_w: Int64(w), out_channels: Int64(k),
+                        kernel_h: Int64(kh), kernel_w: Int64(kw), stride_h: Int64(stride.height), stride_w: Int64(stride.width),
+                        pad_top: Int64(padding.top), pad_bottom: Int64(padding.bottom),
+                        pad_left: Int64(padding.left), pad_right: Int64(padding.right))
+    }
+
+    /// Forward, backward-data and backward-filter (dw, db accumulated onto 0.5 / 0.25) as one op.
+    /// Float sums of L terms drift by ~L·ε: bound 1e-4 up to 2 000 terms, growing linearly beyond.
+    var opCase: KernelOpCase {
+        let t = self
+        var s = shape
+        var oh: Int64 = 0, ow: Int64 = 0
+        precondition(nk_conv2d_output_size(&s, &oh, &ow) > 0, "conv case \(t) does not fit")
+        let x = seededTensor([n, c, h, w], seed: 1), wt = seededTensor([k, c, kh, kw], seed: 2)
+        let b = seededTensor([k], seed: 3), dy = seededTensor([n, k, Int(oh), Int(ow)], seed: 4)
+        func bound(_ terms: Int) -> Float { 1e-4 * max(1, Float(terms) / 2000) }
+        let wTerms = n * Int(oh * ow)
+        return KernelOpCase(
+            op: "conv2d", detail: description,
+            tolerances: [bound(c * kh * kw), bound(k * kh * kw), bound(wTerms), bound(wTerms)],
+            run: { isa, threads in
+                withActiveISA(isa) {
+                    let y = Tensor.conv2d(x, weight: wt, bias: b, stride: t.stride, padding: t.padding, threads: threads)
+                    let dx = Tensor.conv2dBackwardData(dy, weight: wt, inputShape: x.shape, stride: t.stride,
+                                                       padding: t.padding, threads: threads)
+                    var dw = Tensor(shape: wt.shape, repeating: 0.5), db = Tensor(shape: [t.k], repeating: 0.25)
+                    Tensor.conv2dBackwardFilter(input: x, outputGradient: dy, stride: t.stride, padding: t.padding,
+                                                weightGradient: &dw, biasGradient: &db, threads: threads)
+                    return [y.scalars, dx.scalars, dw.scalars, db.scalars]
+                }
+            },
+            reference: {
+                var s = t.shape
+                var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+                var dw = [Float](repeating: 0.5, count: wt.count), db = [Float](repeating: 0.25, count: t.k)
+                x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+                    dy.withUnsafeBufferPointer { gp in
+                        nk_conv2d_forward_ref(&s, xp.baseAddress, wp.baseAddress, bp.baseAddress, &y)
+                        nk_conv2d_backward_data_ref(&s, gp.baseAddress, wp.baseAddress, &dx)
+                        nk_conv2d_backward_filter_ref(&s, xp.baseAddress, gp.baseAddress, &dw, &db)
+                    }
+                } } }
+                return [y, dx, dw, db]
+            })
+    }
+}
+
+private let convCases: [ConvCase] = [
+    ConvCase(n: 2, c: 3, h: 7, w: 9, k: 5, kh: 3, kw: 3, stride: 1, padding: 1),
+    ConvCase(n: 3, c: 17, h: 11, w: 10, k: 19, kh: 5, kw: 4, stride: Size2D(height: 2, width: 3),
+             padding: Padding2D(top: 1, bottom: 2, left: 0, right: 3)),
+    ConvCase(n: 2, c: 5, h: 9, w: 9, k: 7, kh: 1, kw: 1, stride: 1, padding: 0),          // direct 1×1
+    ConvCase(n: 1, c: 5, h: 9, w: 7, k: 33, kh: 1, kw: 1, stride: 1, padding: 0),         // direct, batch 1
+    ConvCase(n: 4, c: 300, h: 8, w: 8, k: 96, kh: 1, kw: 1, stride: 1, padding: 0),      // direct, images per thread,
+                                                                                         // channel chunks
+    ConvCase(n: 3, c: 2, h: 6, w: 7, k: 3, kh: 1, kw: 1, stride: 2, padding: 0),          // 1×1 strided
+    ConvCase(n: 1, c: 3, h: 23, w: 23, k: 6, kh: 11, kw: 11, stride: 4, padding: 0),      // AlexNet conv1-like
+    ConvCase(n: 5, c: 1, h: 8, w: 8, k: 2, kh: 8, kw: 8, stride: 1, padding: 0),          // kernel = image
+    ConvCase(n: 2, c: 3, h: 5, w: 5, k: 4, kh: 2, kw: 2, stride: 3, padding: 2),          // stride > kernel
+    ConvCase(n: 4, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),       // LeNet conv2
+    ConvCase(n: 3, c: 64, h: 64, w: 64, k: 3, kh: 3, kw: 3, stride: 1, padding: 1),       // several filter tiles
+    ConvCase(n: 7, c: 2, h: 20, w: 20, k: 5, kh: 3, kw: 2, stride: 1,                       // shifted rows: uneven
+             padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1)),                  // padding, partial last tile
+    ConvCase(n: 1, c: 40, h: 9, w: 9, k: 12, kh: 3, kw: 3, stride: 1, padding: 1),       // shifted rows, 2 channel chunks
+    ConvCase(n: 4, c: 40, h: 13, w: 13, k: 72, kh: 3, kw: 3, stride: 1, padding: 1),     // AlexNet conv3-like: images
+                                                                                         // side by side, channel chunks
+    ConvCase(n: 1, c: 40, h: 27, w: 27, k: 70, kh: 5, kw: 5, stride: 1, padding: 2),     // AlexNet conv2-like: filter
+                                                                                         // gradient by channel chunks
+]
+
+/// A seeded standard-normal tensor.
+func seededTensor(_ shape: [Int], seed: UInt64) -> Tensor {
+    var g = SeededGenerator(seed: seed)
+    return Tensor(randomNormal: shape, using: &g)
+}
+
+/// Runs `body` with `isa` as the active kernel family (the convolution, pooling and LRN kernels
+/// take no ISA argument), then restores the previous one. KernelOpTests is serialized, so no two
+/// cases switch at once; other suites running meanwhile see results that are bitwise the same on
+/// every ISA (which KernelOpTests checks).
+func withActiveISA<T>(_ isa: nk_isa, _ body: () -> T) -> T {
+    let previous = nk_isa_active()
+    _ = nk_isa_set_active(isa)
+    defer { _ = nk_isa_set_active(previous) }
+    return body()
+}
+
+func poolShape(_ shape: [Int], _ w: Window2D) -> nk_pool2d_shape {
+    nk_pool2d_shape(batch: Int64(shape[0]), channels: Int64(shape[1]), in_h: Int64(shape[2]), in_w: Int64(shape[3]),
+                    window_h: Int64(w.size.height), window_w: Int64(w.size.width),
+                    stride_h: Int64(w.stride.height), stride_w: Int64(w.stride.width),
+                    pad_top: Int64(w.padding.top), pad_bottom: Int64(w.padding.bottom),
+                    pad_left: Int64(w.padding.left), pad_right: Int64(w.padding.right))
+}
+
+private func poolOpCase(_ shape: [Int], _ window: Window2D) -> KernelOpCase {
+    var shapeC = poolShape(shape, window)
+    // Integer-valued inputs: many ties, so the arg-max rule (first in scan order) is exercised.
+    var xv = seededTensor(shape, seed: 7)
+    xv.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = (p[i] * 2).rounded() } }
+    let x = xv, s = shapeC
+    var oh: Int64 = 0, ow: Int64 = 0
+    let outCount = Int(nk_pool2d_output_size(&shapeC, &oh, &ow)) * shape[0] * shape[1]
+    let dy = seededTensor([shape[0], shape[1], Int(oh), Int(ow)], seed: 8)
+    let detail = "\(shape) window \(window.size) stride \(window.stride) padding \(window.padding)"
+    return KernelOpCase(
+        op: "pool2d", detail: detail,
+        // Max pooling and its backward pass (the same additions in output scan order) are exact.
+        tolerances: [0, 0, 0, 1e-5, 1e-5],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                let (y, am) = Tensor.maxPool2d(x, window: window, threads: threads)
+                let dx = Tensor.maxPool2dBackward(dy, argmax: am, inputShape: shape, window: window, threads: threads)
+                let ay = Tensor.avgPool2d(x, window: window, threads: threads)
+                let adx = Tensor.avgPool2dBackward(dy, inputShape: shape, window: window, threads: threads)
+                return [y.scalars, am.map(Float.init), dx.scalars, ay.scalars, adx.scalars]
+            }
+        },
+        reference: {
+            var s = s
+            var y = [Float](repeating: 0, count: outCount), am = [Int32](repeating: 0, count: outCount)
+            var dx = [Float](repeating: 0, count: x.count)
+            var ay = [Float](repeating: 0, count: outCount), adx = [Float](repeating: 0, count: x.count)
+            x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { gp in
+                nk_maxpool2d_forward_ref(&s, xp.baseAddress, &y, &am)
+                nk_maxpool2d_backward_ref(&s, gp.baseAddress, am, &dx)
+                nk_avgpool2d_forward_ref(&s, xp.baseAddress, &ay)
+                nk_avgpool2d_backward_ref(&s, gp.baseAddress, &adx)
+            } }
+            return [y, am.map(Float.init), dx, ay, adx]
+        })
+}
+
+private let poolCases: [([Int], Window2D)] = [
+    ([2, 3, 55, 55], Window2D(size: 3, stride: 2)),                                   // AlexNet, overlapping
+    ([1, 2, 7, 8], Window2D(size: 2, stride: 2)),                                     // odd extent: last row dropped
+    ([2, 3, 9, 10], Window2D(size: Size2D(height: 3, width: 2), stride: Size2D(height: 1, width: 2),
+                             padding: Padding2D(top: 1, bottom: 2, left: 0, right: 1))),
+    ([3, 5, 6, 6], Window2D(size: 3, stride: 3, padding: 1)),
+    ([2, 17, 13, 13], Window2D(size: 3, stride: 2, padding: 1)),
+    ([1, 1, 4, 4], Window2D(size: 4, stride: 1)),
+    ([1, 2, 6, 40], Window2D(size: 2, stride: 1)),                                    // 4-wide groups, stride 1
+]
+
+private func lrnOpCase(_ shape: [Int], size: Int, k: Float, alpha: Float, beta: Float) -> KernelOpCase {
+    let x = seededTensor(shape, seed: 9), dy = seededTensor(shape, seed: 10)
+    let n = shape[0], c = shape[1], hw = shape[2] * shape[3]
+    return KernelOpCase(
+        op: "lrn", detail: "\(shape) size \(size) k \(k) alpha \(alpha) beta \(beta)", tolerances: [1e-5, 1e-5, 1e-5],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                let (y, s) = Tensor.localResponseNorm(x, size: size, k: k, alpha: alpha, beta: beta, threads: threads)
+                let dx = Tensor.localResponseNormBackward(dy, input: x, output: y, scale: s, size: size, alpha: alpha,
+                                                          beta: beta, threads: threads)
+                return [y.scalars, s.scalars, dx.scalars]
+            }
+        },
+        reference: {
+            var y = [Float](repeating: 0, count: x.count), s = y, dx = y
+            x.withUnsafeBufferPointer { xp in
+                nk_lrn_forward_ref(Int64(n), Int64(c), Int64(hw), Int64(size), k, alpha, beta, xp.baseAddress, &y, &s)
+                dy.withUnsafeBufferPointer { gp in
+                    nk_lrn_backward_ref(Int64(n), Int64(c), Int64(hw), Int64(size), alpha, beta, xp.baseAddress, y, s,
+                                        gp.baseAddress, &dx)
+                }
+            }
+            return [y, s, dx]
+        })
+}
+
+/// The whole table.
+let kernelOpCases: [KernelOpCase] =
+    gemmCases().map(\.opCase)
+    + convCases.map(\.opCase)
+    + poolCases.map { poolOpCase($0.0, $0.1) }
+    + [lrnOpCase([2, 7, 5, 3], size: 5, k: 2, alpha: 1e-4, beta: 0.75),
+       lrnOpCase([1, 96, 27, 27], size: 5, k: 2, alpha: 1e-4, beta: 0.75),   // AlexNet's first norm, one image
+       lrnOpCase([2, 3, 4, 4], size: 5, k: 1, alpha: 0.5, beta: 0.75),       // window wider than the channels
+       lrnOpCase([3, 9, 7, 11], size: 4, k: 1.5, alpha: 0.3, beta: 0.6)]     // even size, powf path
