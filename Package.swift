@@ -25,7 +25,10 @@ let package = Package(
     ],
     traits: [
         .trait(name: "OpenMP", description: "Parallel C kernels through LLVM's libomp (Debian: libomp-dev)."),
-        .trait(name: "MPI", description: "Data-parallel training across processes with Open MPI (Debian: libopenmpi-dev, openmpi-bin)."),
+        // MPI brings OpenMP along: `--traits MPI` replaces the default traits, and ranks still want
+        // parallel kernels.
+        .trait(name: "MPI", description: "Data-parallel training across processes with Open MPI (Debian: libopenmpi-dev, openmpi-bin).",
+               enabledTraits: ["OpenMP"]),
         .default(enabledTraits: ["OpenMP"]),
     ],
     dependencies: [
