@@ -138,6 +138,9 @@ public enum Checkpoint {
                 }
                 trainer.reduceOnPlateau = try t.reduceOnPlateau?.validated()
                 if let a = t.augmentation {
+                    guard a.imageShape.reduce(1, *) == model.inputShape.reduce(1, *) else {
+                        throw ModelError("the augmentation is for images \(a.imageShape) but the model takes \(model.inputShape)")
+                    }
                     trainer.augmentation = try Augmentation(a.text, imageShape: a.imageShape)   // re-validated
                 }
                 if let es = t.earlyStopping {
