@@ -114,7 +114,7 @@ struct Train: ParsableCommand {
         // --dropout adds dropout only to models without any; a model with its own would ignore it.
         if let d = dropout, d > 0 {
             let plain = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: 0, seed: s)
-            if plain.layers.contains(where: { $0 is Dropout }) {
+            if Models.hasOwnDropout(plain.layers) {
                 throw CLIError("--dropout \(d) has no effect: the model \(model ?? "mlp") has dropout layers of its own (\(plain.spec)); set their rates in the layer list instead")
             }
         }

@@ -130,7 +130,7 @@ public enum Models {
                 _ = e   // try the image shape next
             }
         }
-        if dropout > 0, !layers.contains(where: { $0 is Dropout }) {
+        if dropout > 0, !hasOwnDropout(layers) {
             var items: [String] = []
             for (i, l) in layers.enumerated() {
                 items.append(l.spec)
@@ -147,6 +147,11 @@ public enum Models {
         model.initialize(nil, seed: seed)
         return model
     }
+}
+
+extension Models {
+    /// Whether `layers` contain dropout of their own (`make`'s `dropout` then leaves them as they are).
+    public static func hasOwnDropout(_ layers: [any Layer]) -> Bool { layers.contains { $0 is Dropout } }
 }
 
 /// Marks the element-wise activation layers (where `--dropout` inserts dropout).
