@@ -63,7 +63,7 @@ struct CommandLineTests {
         let plot = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(plot.hasPrefix("<svg") && plot.contains("epoch") && plot.contains("polyline"))
 
-        let eval = try run(["evaluate", "--checkpoint", ckpt, "--data", "fashion-mnist", "--json"])
+        let eval = try run(["evaluate", "--checkpoint", ckpt, "--json"])   // the data source comes from the checkpoint
         #expect(eval.status == 0, "\(eval.err)")
         func field(_ s: String, _ name: String) -> String? {
             guard let r = s.range(of: "\"\(name)\":") else { return nil }
