@@ -262,6 +262,31 @@ void nk_lrn_backward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float a
                          const float *x, const float *y, const float *scale, const float *dy,
                          float *dx);
 
+/// Batch normalisation over x: [N, C, S] (S = H·W after a convolution, 1 after a dense layer),
+/// statistics per channel over its m = N·S values (training):
+///   mean[c] = (1/m) Σ x,  σ²[c] = (1/m) Σ (x − mean)²,  invstd[c] = 1/√(σ² + eps),
+///   var_unbiased[c] = σ²·m/(m − 1),  xhat = (x − mean)·invstd,  y = gamma[c]·xhat + beta[c].
+/// gamma, beta, mean, invstd, var_unbiased: [C]; xhat, y: [N, C, S] (overwritten). Each channel is
+/// summed by one thread in a fixed order: results are the same for every thread count.
+void nk_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                                const float *beta, float eps, int threads, float *xhat, float *y,
+                                float *mean, float *invstd, float *var_unbiased);
+void nk_batchnorm_forward_train_ref(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                                    const float *beta, float eps, float *xhat, float *y, float *mean,
+                                    float *invstd, float *var_unbiased);
+/// Inference: y = gamma[c]·(x − mean[c])/√(var[c] + eps) + beta[c] with running statistics [C].
+void nk_batchnorm_forward_infer(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                                const float *beta, const float *mean, const float *var, float eps,
+                                int threads, float *y);
+/// Backward of the training forward: dbeta[c] = Σ dy, dgamma[c] = Σ dy·xhat (overwritten, [C]) and,
+/// when dx is not NULL, dx = gamma·invstd/m · (m·dy − dbeta − xhat·dgamma) ([N, C, S], overwritten).
+void nk_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *dy, const float *xhat,
+                           const float *gamma, const float *invstd, int threads, float *dgamma,
+                           float *dbeta, float *dx);
+void nk_batchnorm_backward_ref(int64_t N, int64_t C, int64_t S, const float *dy, const float *xhat,
+                               const float *gamma, const float *invstd, float *dgamma, float *dbeta,
+                               float *dx);
+
 // ---------------------------------------------------------------------------------------------
 // Distributed data parallelism (MPI; single-process stand-ins without the MPI trait)
 // ---------------------------------------------------------------------------------------------

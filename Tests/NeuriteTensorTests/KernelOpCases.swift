@@ -323,6 +323,51 @@ private func lrnOpCase(_ shape: [Int], size: Int, k: Float, alpha: Float, beta: 
         })
 }
 
+/// Batch normalisation, training forward and backward (and inference), on [N, C, …] with `shape`;
+/// large enough cases run on several threads (the kernels stay serial under 16 384 values).
+private func batchNormOpCase(_ shape: [Int]) -> KernelOpCase {
+    let x = seededTensor(shape, seed: 11), dy = seededTensor(shape, seed: 12)
+    let c = shape[1], n = shape[0], s = shape.dropFirst(2).reduce(1, *)
+    let gamma = Tensor((0..<c).map { 0.5 + Float($0 % 7) * 0.25 }), beta = Tensor((0..<c).map { Float($0 % 5) * 0.1 - 0.2 })
+    let runningVar = Tensor((0..<c).map { 0.5 + Float($0 % 3) }), runningMean = Tensor((0..<c).map { Float($0 % 4) * 0.1 })
+    return KernelOpCase(
+        op: "batchnorm", detail: "\(shape)", tolerances: [1e-5, 1e-5, 1e-5, 1e-5, 1e-4, 1e-4, 1e-5],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                let f = Tensor.batchNormTraining(x, gamma: gamma, beta: beta, epsilon: 1e-5, threads: threads)
+                let b = Tensor.batchNormBackward(dy, normalized: f.normalized, gamma: gamma, inverseStd: f.inverseStd,
+                                                 inputGradient: true, threads: threads)
+                let y = Tensor.batchNormInference(x, gamma: gamma, beta: beta, mean: runningMean, variance: runningVar,
+                                                  epsilon: 1e-5, threads: threads)
+                return [f.output.scalars, f.mean.scalars, f.inverseStd.scalars, f.unbiasedVariance.scalars,
+                        b.gamma.scalars, b.input!.scalars, y.scalars]
+            }
+        },
+        reference: {
+            var y = [Float](repeating: 0, count: x.count), xhat = y, dx = y, infer = y
+            var mean = [Float](repeating: 0, count: c), inv = mean, unbiased = mean, dgamma = mean, dbeta = mean
+            x.withUnsafeBufferPointer { xp in
+                gamma.withUnsafeBufferPointer { g in
+                    beta.withUnsafeBufferPointer { bt in
+                        nk_batchnorm_forward_train_ref(Int64(n), Int64(c), Int64(s), xp.baseAddress, g.baseAddress, bt.baseAddress,
+                                                       1e-5, &xhat, &y, &mean, &inv, &unbiased)
+                        dy.withUnsafeBufferPointer { d in
+                            nk_batchnorm_backward_ref(Int64(n), Int64(c), Int64(s), d.baseAddress, xhat, g.baseAddress, inv,
+                                                      &dgamma, &dbeta, &dx)
+                        }
+                    }
+                }
+            }
+            // Inference is one multiply-add per value: the formula itself is its reference.
+            let sv = runningVar.scalars, sm = runningMean.scalars, g = gamma.scalars, bt = beta.scalars, xs = x.scalars
+            for i in 0..<x.count {
+                let ch = (i / s) % c
+                infer[i] = Float(Double(g[ch]) * (Double(xs[i]) - Double(sm[ch])) / (Double(sv[ch]) + 1e-5).squareRoot() + Double(bt[ch]))
+            }
+            return [y, mean, inv, unbiased, dgamma, dx, infer]
+        })
+}
+
 /// The whole table.
 let kernelOpCases: [KernelOpCase] =
     gemmCases().map(\.opCase)
@@ -332,3 +377,7 @@ let kernelOpCases: [KernelOpCase] =
        lrnOpCase([1, 96, 27, 27], size: 5, k: 2, alpha: 1e-4, beta: 0.75),   // AlexNet's first norm, one image
        lrnOpCase([2, 3, 4, 4], size: 5, k: 1, alpha: 0.5, beta: 0.75),       // window wider than the channels
        lrnOpCase([3, 9, 7, 11], size: 4, k: 1.5, alpha: 0.3, beta: 0.6)]     // even size, powf path
+    + [batchNormOpCase([3, 5, 4, 7]),        // small: one thread, planes shorter than 16 lanes + tail
+       batchNormOpCase([8, 32, 14, 14]),     // a convolution's output: several threads
+       batchNormOpCase([96, 200]),           // after a dense layer (one value per channel), 4 channel blocks
+       batchNormOpCase([5, 3])]              // tiny dense batch

@@ -87,107 +87,34 @@ public final class BatchNorm: Layer {
         return inputShape
     }
 
-    /// (batch, positions per channel) of an input [N, C] or [N, C, H, W].
-    private func extents(_ x: Tensor) -> (n: Int, s: Int) {
-        precondition(x.rank >= 2 && x.shape[1] == channels, "layer \(name) expects [batch, \(channels), …] but got \(x.shape)")
-        return (x.shape[0], x.shape.dropFirst(2).reduce(1, *))
-    }
-
-    /// Calls `body(c, plane)` for every plane of channel c, in batch order.
-    private func forEachPlane(_ p: UnsafePointer<Float>, n: Int, s: Int, _ c: Int, _ body: (UnsafePointer<Float>) -> Void) {
-        for b in 0..<n { body(p + (b * channels + c) * s) }
-    }
-
     // x: [N, C, …] → y: [N, C, …]
     public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
-        let (n, s) = extents(input)
-        let gamma = weight.view, beta = bias.view
-        var y = Tensor(uninitializedShape: input.shape)
+        precondition(input.rank >= 2 && input.shape[1] == channels, "layer \(name) expects [batch, \(channels), …] but got \(input.shape)")
         guard let step else {
-            let mean = runningMean.value.scalars, variance = runningVariance.value.scalars
-            let gs = gamma.scalars, bs = beta.scalars
-            input.withUnsafeBufferPointer { xp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    for c in 0..<channels {
-                        let inv = 1 / (variance[c] + epsilon).squareRoot()
-                        let scale = gs[c] * inv, shift = bs[c] - mean[c] * scale
-                        for b in 0..<n {
-                            let o = (b * channels + c) * s
-                            for i in 0..<s { yp[o + i] = xp[o + i] * scale + shift }
-                        }
-                    }
-                }
-            }
-            return y
+            return Tensor.batchNormInference(input, gamma: weight.view, beta: bias.view, mean: runningMean.value,
+                                             variance: runningVariance.value, epsilon: epsilon)
         }
-        let m = Double(n * s)
-        var means = [Float](repeating: 0, count: channels), invStd = means, unbiased = means
-        var xhat = Tensor(uninitializedShape: input.shape)
-        let g = gamma.scalars, bt = beta.scalars
-        input.withUnsafeBufferPointer { xp in
-            xhat.withUnsafeMutableBufferPointer { hp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    for c in 0..<channels {
-                        var sum = 0.0
-                        forEachPlane(xp.baseAddress!, n: n, s: s, c) { sum += planeSum($0, s) { $0 } }
-                        let mu = Float(sum / m)
-                        var sq = 0.0
-                        forEachPlane(xp.baseAddress!, n: n, s: s, c) { sq += planeSum($0, s) { ($0 - mu) * ($0 - mu) } }
-                        let variance = sq / m
-                        let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
-                        means[c] = mu
-                        invStd[c] = inv
-                        unbiased[c] = Float(m > 1 ? sq / (m - 1) : variance)
-                        for b in 0..<n {
-                            let o = (b * channels + c) * s
-                            for i in 0..<s {
-                                let h = (xp[o + i] - mu) * inv
-                                hp[o + i] = h
-                                yp[o + i] = g[c] * h + bt[c]
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        step.saved = [xhat, Tensor(invStd), Tensor(means), Tensor(unbiased)]
-        return y
+        let r = Tensor.batchNormTraining(input, gamma: weight.view, beta: bias.view, epsilon: epsilon)
+        step.saved = [r.normalized, r.inverseStd, r.mean, r.unbiasedVariance]
+        return r.output
     }
 
     // δ: [N, C, …] → ∇γ, ∇β; returns ∇x: [N, C, …]
     public func backward(_ delta: Tensor, step: LayerStep) -> Tensor {
-        let xhat = step.savedTensor(0, name), invStd = step.savedTensor(1, name).scalars
-        let (n, s) = extents(delta)
-        let m = Float(n * s), g = weight.view.scalars, beta = step.gradientBeta
-        var dgamma = step.gradient(weight), dbeta = step.gradient(bias)
-        var dx = Tensor(uninitializedShape: delta.shape)
-        delta.withUnsafeBufferPointer { dp in
-            xhat.withUnsafeBufferPointer { hp in
-                dx.withUnsafeMutableBufferPointer { xp in
-                    dgamma.withUnsafeMutableBufferPointer { dg in
-                        dbeta.withUnsafeMutableBufferPointer { db in
-                            for c in 0..<channels {
-                                var sumD = 0.0, sumDH = 0.0
-                                for b in 0..<n {
-                                    let o = (b * channels + c) * s
-                                    sumD += planeSum(dp.baseAddress! + o, s) { $0 }
-                                    sumDH += planeDot(dp.baseAddress! + o, hp.baseAddress! + o, s)
-                                }
-                                let sd = Float(sumD), sdh = Float(sumDH)
-                                db[c] = beta * db[c] + sd
-                                dg[c] = beta * dg[c] + sdh
-                                let k = g[c] * invStd[c] / m
-                                for b in 0..<n {
-                                    let o = (b * channels + c) * s
-                                    for i in 0..<s { xp[o + i] = k * (m * dp[o + i] - sd - hp[o + i] * sdh) }
-                                }
-                            }
-                        }
-                    }
-                }
+        let xhat = step.savedTensor(0, name), invStd = step.savedTensor(1, name)
+        let r = Tensor.batchNormBackward(delta, normalized: xhat, gamma: weight.view, inverseStd: invStd,
+                                         inputGradient: step.needsInputGradient)
+        // Into the gradient arena (shared views): overwritten, or added to when the context accumulates.
+        let beta = step.gradientBeta
+        func store(_ sums: Tensor, into parameter: Parameter) {
+            var g = step.gradient(parameter)
+            sums.withUnsafeBufferPointer { src in
+                g.withUnsafeMutableBufferPointer { dst in for c in 0..<channels { dst[c] = beta * dst[c] + src[c] } }
             }
         }
-        return step.needsInputGradient ? dx : Tensor(shape: [0])
+        store(r.gamma, into: weight)
+        store(r.beta, into: bias)
+        return r.input ?? Tensor(shape: [0])
     }
 
     public func commit(_ step: LayerStep) {
@@ -197,35 +124,4 @@ public final class BatchNorm: Layer {
         runningVariance.value = Tensor(zip(runningVariance.value.scalars, variance).map { (1 - k) * $0 + k * $1 })
         batchesTracked.value = Tensor(scalar: batchesTracked.value.scalar + 1)
     }
-}
-
-/// Σ f(p[i]) over a plane of `count` floats: 16 float lanes, then a Double total (accurate and
-/// independent of threads).
-@inline(__always)
-private func planeSum(_ p: UnsafePointer<Float>, _ count: Int, _ f: (Float) -> Float) -> Double {
-    var lanes = SIMD16<Float>()
-    var i = 0
-    while i + 16 <= count {
-        var v = SIMD16<Float>()
-        for j in 0..<16 { v[j] = f(p[i + j]) }
-        lanes += v
-        i += 16
-    }
-    var total = Double(lanes.sum())
-    while i < count { total += Double(f(p[i])); i += 1 }
-    return total
-}
-
-/// Σ a[i]·b[i] over `count` floats, as `planeSum`.
-@inline(__always)
-private func planeDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Double {
-    var lanes = SIMD16<Float>()
-    var i = 0
-    while i + 16 <= count {
-        lanes += UnsafeRawPointer(a + i).loadUnaligned(as: SIMD16<Float>.self) * UnsafeRawPointer(b + i).loadUnaligned(as: SIMD16<Float>.self)
-        i += 16
-    }
-    var total = Double(lanes.sum())
-    while i < count { total += Double(a[i] * b[i]); i += 1 }
-    return total
 }
