@@ -50,6 +50,13 @@ typedef void (*nk_pack_fn)(const float *src, int64_t lds, const float *const *ro
 typedef void (*nk_maxpool_row_fn)(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                                   int64_t n, float *best, int32_t *arg);
 
+// 2×2 stride-2 max-pooling row (the commonest pooling): for o < n, the window's top row is
+// r0[2o], r0[2o + 1] and its bottom row r0[W + 2o], r0[W + 2o + 1]; y[o] = its maximum and, when
+// arg is not NULL, arg[o] = base + the offset (from r0) of its first maximum in row-major order
+// (NaN wins, see pool.c). Reads only inside the windows; writes y[0:n] and arg[0:n] directly.
+typedef void (*nk_maxpool_2x2_row_fn)(const float *r0, int64_t W, int64_t n, int32_t base, float *y,
+                                      int32_t *arg);
+
 // One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
 // register tile, and the cache blocks derived for it (dispatch.c). Each kernels_<isa>.c defines
 // its row (nk_kernels_<isa>, cache blocks left 0) next to the kernels it names.
@@ -66,6 +73,7 @@ typedef struct nk_kernels {
     nk_pack_fn pack_copy;        // packing, see nk_pack_fn
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
+    nk_maxpool_2x2_row_fn maxpool_2x2_row;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)
     int kc_model;      // the KC the analytic model gives for this machine's L1 (reported; used only
                        // with NEURITE_GEMM_KC=model)
@@ -102,6 +110,7 @@ extern const nk_kernels nk_kernels_avx2, nk_kernels_avx512;
 // rows) and the SSE2 routines the avx2 and avx512 rows use.
 void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                              int64_t n, float *best, int32_t *arg);
+void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t base, float *y, int32_t *arg);
 #if defined(__x86_64__)
 void nk_f32_pack_transpose__sse2(const float *src, int64_t lds, const float *const *rows,
                                  int64_t col0, int n, int64_t kc, int R, float *dst);

@@ -165,6 +165,44 @@ static void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float 
     }
 }
 
+// 2×2 stride-2 max-pool row, 16 windows per step: two 32-float loads per input row, split into
+// the windows' left (even) and right (odd) columns with one permute each, then the four compares
+// of nk__max_takes in row-major order as mask moves on values and offsets. The last step's loads
+// and stores are masked, so nothing outside the windows is read.
+static void nk_f32_maxpool_2x2_row__avx512(const float *r0, int64_t W, int64_t n, int32_t base, float *y,
+                                           int32_t *arg) {
+    const float *r1 = r0 + W;
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+    for (int64_t o = 0; o < n; o += 16) {
+        const int64_t rem = NK_MIN(16, n - o);
+        const __mmask16 out = (__mmask16)((1u << rem) - 1);
+        const int64_t lo = NK_MIN(32, 2 * rem);
+        const __mmask16 m0 = (__mmask16)(lo >= 16 ? 0xFFFF : (1u << lo) - 1);
+        const __mmask16 m1 = (__mmask16)(lo > 16 ? (1u << (lo - 16)) - 1 : 0);
+        const __m512 t0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * o), t1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * o + 16);
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * o), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * o + 16);
+        const __m512 v[4] = {_mm512_permutex2var_ps(t0, even, t1), _mm512_permutex2var_ps(t0, odd, t1),
+                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+        const __m512i first = _mm512_add_epi32(lane2, _mm512_set1_epi32(base + (int32_t)(2 * o)));
+        const __m512i off[4] = {first, _mm512_add_epi32(first, _mm512_set1_epi32(1)),
+                                _mm512_add_epi32(first, _mm512_set1_epi32((int32_t)W)),
+                                _mm512_add_epi32(first, _mm512_set1_epi32((int32_t)W + 1))};
+        __m512 best = v[0];
+        __m512i at = off[0];
+        for (int j = 1; j < 4; j++) {
+            // nk__max_takes: v > best, or v is NaN and best is not.
+            const __mmask16 t = _mm512_cmp_ps_mask(v[j], best, _CMP_GT_OQ) |
+                                (_mm512_cmp_ps_mask(v[j], v[j], _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+            best = _mm512_mask_mov_ps(best, t, v[j]);
+            at = _mm512_mask_mov_epi32(at, t, off[j]);
+        }
+        _mm512_mask_storeu_ps(y + o, out, best);
+        if (arg) _mm512_mask_storeu_epi32(arg + o, out, at);
+    }
+}
+
 #pragma clang attribute pop
 
 // Outside the target attribute: this runs on CPUs without the ISA.
@@ -180,6 +218,6 @@ const nk_kernels nk_kernels_avx512 = {
     .ukernel = nk_f32_gemm_ukernel_8x32__avx512, .mr = MR, .nr = NR,
     .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__sse2,
-    .maxpool_row = nk_f32_maxpool_row__sse2,
+    .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
 };
 #endif

@@ -109,16 +109,29 @@ static void maxpool_plane(const pool_geo *g, const float *x, float *y, int32_t *
     }
 }
 
+// The commonest pooling, 2×2 stride 2 with no padding (LeNet, VGG-style CNNs): its output rows are
+// short (14 or 7 outputs at 28×28 input), so the general row kernel's staging copy and edge
+// handling cost more than its compares; the table's 2×2 row kernel writes each row directly.
+static void maxpool_plane_2x2(const pool_geo *g, const float *x, float *y, int32_t *am) {
+    const nk_maxpool_2x2_row_fn row = nk_kernels_for(NK_ISA_AUTO)->maxpool_2x2_row;
+    for (int64_t oh = 0; oh < g->OH; oh++)
+        row(x + 2 * oh * g->W, g->W, g->OW, (int32_t)(2 * oh * g->W), y + oh * g->OW, am ? am + oh * g->OW : NULL);
+}
+
 void nk_maxpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y,
                           int32_t *argmax) {
     pool_geo g = geo_of(s);
     const int64_t is = g.H * g.W, os = g.OH * g.OW;
     int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+    const int is_2x2 = g.KH == 2 && g.KW == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 &&
+                       2 * g.OH <= g.H && 2 * g.OW <= g.W;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
-    for (int64_t p = 0; p < g.planes; p++)
-        maxpool_plane(&g, x + p * is, y + p * os, argmax ? argmax + p * os : NULL);
+    for (int64_t p = 0; p < g.planes; p++) {
+        if (is_2x2) maxpool_plane_2x2(&g, x + p * is, y + p * os, argmax ? argmax + p * os : NULL);
+        else maxpool_plane(&g, x + p * is, y + p * os, argmax ? argmax + p * os : NULL);
+    }
 }
 
 void nk_maxpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y, int32_t *argmax) {
