@@ -79,7 +79,7 @@ struct SplitPercentages: Equatable, CustomStringConvertible {
         for f in fields {
             // Double("nan"), Double("inf") and hexadecimal forms parse: only plain decimals are percentages.
             guard !f.isEmpty, f.allSatisfy({ $0.isNumber || $0 == "." }), let v = Double(f), v.isFinite else {
-                throw ValidationError("--split \(text): '\(f)' is not a number; expected \(expected)")
+                throw ValidationError("--split \(text): '\(f)' is not a percentage (a plain decimal number from 0 to 100); expected \(expected)")
             }
             parts.append(v)
         }
