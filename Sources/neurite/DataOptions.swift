@@ -137,7 +137,8 @@ func splitWords(_ d: DataDescription) -> String {
         let v = d.validationFraction
         return "--split \(fmtPercent(100 * (1 - v - t)))/\(fmtPercent(100 * v))/\(fmtPercent(100 * t))"
     }
-    return d.validationFraction > 0 ? "validation fraction \(d.validationFraction) of the training data" : "no validation split"
+    let validation = d.validationFraction > 0 ? "validation fraction \(d.validationFraction) of the training data" : "no validation data"
+    return hasOwnTestSet(d.source) ? validation : "the default 80/20 training/test split and \(validation)"
 }
 
 /// Training, validation and test data, prepared as `description` says.

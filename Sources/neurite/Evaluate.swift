@@ -35,7 +35,7 @@ func regressionText(_ r: RegressionMetrics, description: DataDescription) -> Str
 
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint on its test data: loss, accuracy, per-class accuracy and confusion matrix.",
+        abstract: "Evaluate a checkpoint on its test data: loss, accuracy, per-class accuracy and confusion matrix (regression: MSE, RMSE, MAE, R² in the targets' units).",
         discussion: "The data source and its preparation come from the checkpoint; --data evaluates on another source of the same kind.")
 
     @Option(name: .long, help: "Checkpoint written by `neurite train --checkpoint`.") var checkpoint: String
@@ -56,7 +56,7 @@ struct Evaluate: ParsableCommand {
             seed = s
         }
         let data: LoadedData
-        do { data = try loadData(description, seed: seed) } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }
+        do { data = try loadData(description, seed: seed, origin: "the split recorded in \(checkpoint)") } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }
         let test = data.test
         let trainer = Trainer(model: loaded.model, loss: loaded.loss, optimizer: SGD(learningRate: 1))
         do { try trainer.validate(test, role: "test") } catch {
@@ -101,8 +101,8 @@ struct Evaluate: ParsableCommand {
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Predict classes (and probabilities) for new inputs: an IDX image file or a CSV of features.",
-        discussion: "The inputs are prepared as the checkpoint records (pixel scaling, standardisation).")
+        abstract: "Predict classes (and probabilities), or regression values, for new inputs: an IDX image file or a CSV of features.",
+        discussion: "The inputs are prepared as the checkpoint records (pixel scaling, standardisation); regression values are in the targets' own units.")
 
     @Option(name: .long, help: "Checkpoint written by `neurite train --checkpoint`.") var checkpoint: String
     @Option(name: .long, help: "IDX images (.gz or raw) or a CSV file of feature rows (no label column).") var input: String

@@ -244,7 +244,12 @@ struct Train: ParsableCommand {
             if let text = split {
                 var flagged = description
                 try applySplitFlags(split: try SplitPercentages(text), valSplit: nil, to: &flagged)
-                if flagged.validationFraction != description.validationFraction || flagged.testFraction != description.testFraction {
+                // The default 80/20 split (no test fraction recorded, no validation) is --split 80/0/20.
+                func cut(_ d: DataDescription) -> [Double?] {
+                    d.testFraction == nil && d.validationFraction == 0 && !hasOwnTestSet(d.source)
+                        ? [0, DataDescription.defaultTestFraction] : [d.validationFraction, d.testFraction]
+                }
+                if cut(flagged) != cut(description) {
                     throw CLIError("--split \(text) contradicts \(path), which was trained with \(splitWords(description))")
                 }
             }
