@@ -12,9 +12,30 @@ func loadCheckpoint(_ path: String) throws -> Checkpoint.Loaded {
     } catch { throw CLIError(error.userMessage) }
 }
 
+/// Regression figures of `model` on `test` in the targets' own units (predictions and targets
+/// mapped back through the description's target standardiser); nil for classification data.
+func regressionFigures(_ model: Sequential, _ test: Dataset, _ description: DataDescription) throws -> RegressionMetrics? {
+    guard let targets = test.targets, test.count > 0 else { return nil }
+    do {
+        return try RegressionMetrics(predictions: description.targetsInOriginalUnits(model.predict(test.inputs)),
+                                     targets: description.targetsInOriginalUnits(targets))
+    } catch { throw CLIError("the regression figures: \(error.userMessage)") }
+}
+
+/// The JSON fields of regression figures (in the targets' own units).
+func regressionFields(_ r: RegressionMetrics) -> [(key: String, value: JSONRecord.Value)] {
+    [("test_mse", .double(r.mse)), ("test_rmse", .double(r.rmse)), ("test_mae", .double(r.mae)), ("test_r2", r.r2.map { .double($0) } ?? .null)]
+}
+
+/// Regression figures in words, saying which units the loss and the figures are in.
+func regressionText(_ r: RegressionMetrics, description: DataDescription) -> String {
+    let units = description.targetStandardizer != nil ? "in the targets' own units; the loss is ½·MSE of standardised targets" : "in the targets' own units"
+    return String(format: "test MSE %.4g, RMSE %.4g, MAE %.4g, R² %@ (\(units))", r.mse, r.rmse, r.mae, r.r2.map { String(format: "%.4f", $0) } ?? "undefined")
+}
+
 struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a checkpoint on its test data: loss, accuracy, per-class accuracy and confusion matrix.",
+        abstract: "Evaluate a checkpoint on its test data: loss, accuracy, per-class accuracy and confusion matrix (regression: MSE, RMSE, MAE, R² in the targets' units).",
         discussion: "The data source and its preparation come from the checkpoint; --data evaluates on another source of the same kind.")
 
     @Option(name: .long, help: "Checkpoint written by `neurite train --checkpoint`.") var checkpoint: String
@@ -35,7 +56,7 @@ struct Evaluate: ParsableCommand {
             seed = s
         }
         let data: LoadedData
-        do { data = try loadData(description, seed: seed) } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }
+        do { data = try loadData(description, seed: seed, origin: "the split recorded in \(checkpoint)") } catch let e as CLIError { throw e } catch { throw CLIError(error.userMessage) }
         let test = data.test
         let trainer = Trainer(model: loaded.model, loss: loaded.loss, optimizer: SGD(learningRate: 1))
         do { try trainer.validate(test, role: "test") } catch {
@@ -43,7 +64,13 @@ struct Evaluate: ParsableCommand {
         }
         let result = loaded.model.evaluate(test, loss: loaded.loss)
         guard let accuracy = result.accuracy else {
-            if json { print(JSONRecord([("test_loss", .float(result.loss)), ("examples", .int(test.count))]).line) } else { print(String(format: "test loss %.4f on %d examples", result.loss, test.count)) }
+            let regression = try regressionFigures(loaded.model, test, data.description)
+            if json {
+                print(JSONRecord([("test_loss", .float(result.loss))] + (regression.map(regressionFields) ?? []) + [("examples", .int(test.count))]).line)
+            } else {
+                print(String(format: "test loss %.4f", result.loss) + (regression.map { ", " + regressionText($0, description: data.description) } ?? "")
+                      + " on \(test.count) examples")
+            }
             return
         }
         let c = max(test.classCount, loaded.task.classCount)
@@ -74,8 +101,8 @@ struct Evaluate: ParsableCommand {
 
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Predict classes (and probabilities) for new inputs: an IDX image file or a CSV of features.",
-        discussion: "The inputs are prepared as the checkpoint records (pixel scaling, standardisation).")
+        abstract: "Predict classes (and probabilities), or regression values, for new inputs: an IDX image file or a CSV of features.",
+        discussion: "The inputs are prepared as the checkpoint records (pixel scaling, standardisation); regression values are in the targets' own units.")
 
     @Option(name: .long, help: "Checkpoint written by `neurite train --checkpoint`.") var checkpoint: String
     @Option(name: .long, help: "IDX images (.gz or raw) or a CSV file of feature rows (no label column).") var input: String
@@ -107,7 +134,17 @@ struct Predict: ParsableCommand {
         }
         let out = loaded.model.predict(x)
         guard loaded.task.classCount > 0 else {
-            for r in 0..<out.rowCount { print(out.rows(r..<(r + 1)).scalars.map { String($0) }.joined(separator: " ")) }
+            // Models trained on standardised targets predict standardised values: print the targets' own units.
+            let values: Tensor
+            do { values = try loaded.data.targetsInOriginalUnits(out) } catch { throw CLIError("\(checkpoint): \(error.userMessage)") }
+            for r in 0..<values.rowCount {
+                let row = values.rows(r..<(r + 1)).scalars
+                if json {
+                    print(JSONRecord([("index", .int(r)), ("values", .floats(row))]).line)
+                } else {
+                    print(row.map { String($0) }.joined(separator: " "))
+                }
+            }
             return
         }
         let probs = out.rowWidth == 1 ? out.sigmoid() : out.softmax()

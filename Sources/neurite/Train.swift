@@ -31,6 +31,8 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Cut each batch into N micro-shards trained in parallel on separate threads (results identical for every thread count; default 1).") var shards: Int?
     @Option(name: .long, help: "Augment image training batches: comma-separated crop[=PAD], flip, erase[=P] (e.g. crop,flip).") var augment: String?
     @Option(name: .long, help: "Fraction of the training data held out for validation (default 0).") var valSplit: Double?
+    @Option(name: .long, help: "Split percentages: TRAIN/VAL/TEST of all examples for data without a test set of its own (csv:, sklearn:; default 80/0/20), e.g. 80/10/10; TRAIN/VAL of the training set for fashion-mnist and idx:, e.g. 90/10. Stratified for classes, seeded by --seed.") var split: String?
+    @Option(name: .long, help: "Regression targets: standard (default: trained standardised, reported and predicted in their own units) or none (trained raw).") var targetScaling: String?
     @Option(name: .long, help: "Stop after this many epochs without validation-loss improvement and restore the best weights.") var earlyStopping: Int?
     @Option(name: .long, help: "Threads for the kernels (default: NEURITE_NUM_THREADS, OMP_NUM_THREADS or the physical cores).") var threads: Int?
     @Option(name: .long, help: "Seed for initialisation, shuffling, splits and dropout (default 1).") var seed: UInt64?
@@ -52,9 +54,17 @@ struct Train: ParsableCommand {
         if let w = weightDecay { guard w >= 0, w <= 1000 else { throw ValidationError("--weight-decay must be in [0, 1000], got \(w)") } }
         if let m = momentum { guard m >= 0, m < 1 else { throw ValidationError("--momentum must be in [0, 1), got \(m)") } }
         if let v = valSplit { guard v >= 0, v < 1 else { throw ValidationError("--val-split must be in [0, 1), got \(v)") } }
+        let splitParts = try split.map { try SplitPercentages($0) }
+        if let s = split, valSplit != nil {
+            throw ValidationError("--split \(s) and --val-split both set the validation part: give one (--split \(s) alone, or --val-split alone)")
+        }
+        if let t = targetScaling, !["standard", "none"].contains(t.lowercased()) {
+            throw ValidationError("--target-scaling must be standard or none, got \(t)")
+        }
+        let validationAsked = (valSplit ?? 0) > 0 || (splitParts?.validationFraction ?? 0) > 0
         if let p = earlyStopping, p < 1 || p > 1_000_000 { throw ValidationError("--early-stopping must be in 1...1000000, got \(p)") }
-        if (earlyStopping != nil || recipe.reduceOnPlateau != nil) && recipe.metric != .trainLoss && (valSplit ?? 0) == 0 && resume == nil {
-            throw ValidationError("--early-stopping and --reduce-on-plateau watch validation data: add --val-split 0.1 (or --monitor train_loss)")
+        if (earlyStopping != nil || recipe.reduceOnPlateau != nil) && recipe.metric != .trainLoss && !validationAsked && resume == nil {
+            throw ValidationError("--early-stopping and --reduce-on-plateau watch validation data: add --val-split 0.1 or a --split with a validation part such as 80/10/10 (or --monitor train_loss)")
         }
         if let n = shards, n < 1 || n > 64 { throw ValidationError("--shards must be in 1...64, got \(n)") }
         if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
@@ -62,6 +72,10 @@ struct Train: ParsableCommand {
             guard k >= 2, k <= 1000 else { throw ValidationError("--kfold must be in 2...1000, got \(k)") }
             if checkpoint != nil || resume != nil || earlyStopping != nil || valSplit != nil || log != nil || plot != nil {
                 throw ValidationError("--kfold trains k models on its own folds: it cannot be combined with --checkpoint, --resume, --early-stopping, --val-split, --log or --plot")
+            }
+            // The folds are the validation data; a --split may only size the test set.
+            if let s = splitParts, s.validationFraction > 0 {
+                throw ValidationError("--kfold makes its own validation folds: --split \(s.text) may not hold out validation data (use e.g. --split 80/0/20)")
             }
         }
         let outputs = [("--checkpoint", checkpoint), ("--log", log), ("--plot", plot)].compactMap { f in f.1.map { (flag: f.0, path: $0) } }
@@ -156,7 +170,7 @@ struct Train: ParsableCommand {
         if let b = batchSize, b != trainer.batchSize { throw conflict("--batch-size", "\(b)", "batch size \(trainer.batchSize)") }
         if let d = dropout, d > 0 { throw conflict("--dropout", "\(d)", "the architecture \(loaded.model.spec)") }
         if let a = augment, a != trainer.augmentation?.text { throw conflict("--augment", a, trainer.augmentation.map { "augmentation \($0.text)" } ?? "no augmentation") }
-        if let v = valSplit, v != loaded.data.validationFraction { throw conflict("--val-split", "\(v)", "validation fraction \(loaded.data.validationFraction)") }
+        if let v = valSplit, v != loaded.data.validationFraction || loaded.data.testFraction != nil { throw conflict("--val-split", "\(v)", splitWords(loaded.data)) }
         if let p = earlyStopping, p != trainer.earlyStopping?.patience { throw conflict("--early-stopping", "\(p)", trainer.earlyStopping.map { "patience \($0.patience)" } ?? "no early stopping") }
         if let s = schedule, lrSchedule(epochs: trainer.targetEpochs, lr: trainer.baseLearningRate) != trainer.schedule {
             throw conflict("--schedule", s, "\(trainer.schedule)")
@@ -213,7 +227,7 @@ struct Train: ParsableCommand {
             do { try DataFile.checkWritableDestination(p) } catch { throw CLIError("\(flag): \(error.userMessage)") }
         }
         let loaded = try resume.map { try Checkpoint.load($0) }
-        let description = try dataOptions.resolved(with: loaded?.data, checkpoint: resume)
+        var description = try dataOptions.resolved(with: loaded?.data, checkpoint: resume)
         let trainingSeed: UInt64
         if let l = loaded, let path = resume {
             // The split seed of a resumed run is the recorded one; a malformed one is an error, not a default.
@@ -223,23 +237,38 @@ struct Train: ParsableCommand {
         } else {
             trainingSeed = seed ?? 1
         }
-        var data = try loadData(description, seed: trainingSeed)
-        if stopRequests.isRequested { throw CLIError("interrupted while loading the data") }
-        if let k = kfold { return try crossValidate(data.train, imageShape: data.imageShape, description: data.description, k: k) }
-        var train = data.train
-        var validation: Dataset?
-        let fraction = loaded?.data.validationFraction ?? valSplit ?? 0
-        if fraction > 0 {
-            let flag = loaded != nil ? "the recorded validation fraction" : "--val-split"
-            do {
-                let parts = try train.splittingValidation(fraction: fraction, seed: trainingSeed, stratified: train.isClassification)
-                train = parts.train
-                validation = parts.validation
-            } catch {
-                throw CLIError("\(flag) \(fraction) cannot split the \(train.count) training examples: \(error.userMessage)")
+        let splitOrigin: String
+        let scaleTargets = (targetScaling ?? "standard").lowercased() == "standard"
+        if let path = resume {
+            // The split and the target scaling are the recorded ones: a flag may only repeat them.
+            if let text = split {
+                var flagged = description
+                try applySplitFlags(split: try SplitPercentages(text), valSplit: nil, to: &flagged)
+                // The default 80/20 split (no test fraction recorded, no validation) is --split 80/0/20.
+                func cut(_ d: DataDescription) -> [Double?] {
+                    d.testFraction == nil && d.validationFraction == 0 && !hasOwnTestSet(d.source)
+                        ? [0, DataDescription.defaultTestFraction] : [d.validationFraction, d.testFraction]
+                }
+                if cut(flagged) != cut(description) {
+                    throw CLIError("--split \(text) contradicts \(path), which was trained with \(splitWords(description))")
+                }
             }
+            if let t = targetScaling, scaleTargets != (description.targetStandardizer != nil) {
+                throw CLIError("--target-scaling \(t) contradicts \(path), which was trained with " + (description.targetStandardizer != nil ? "standardised targets" : "raw targets"))
+            }
+            splitOrigin = "the split recorded in \(path) (\(splitWords(description)))"
+        } else {
+            try applySplitFlags(split: try split.map { try SplitPercentages($0) }, valSplit: valSplit, to: &description)
+            splitOrigin = split.map { "--split \($0)" } ?? valSplit.map { "--val-split \($0)" } ?? "the default 80/20 split"
         }
-        data.description.validationFraction = fraction
+        let data = try loadData(description, seed: trainingSeed, fitTargetScaling: loaded == nil && scaleTargets, origin: splitOrigin)
+        if stopRequests.isRequested { throw CLIError("interrupted while loading the data") }
+        if let t = targetScaling, data.train.isClassification {
+            throw CLIError("--target-scaling \(t) applies to regression data (csv:FILE with --regression, sklearn:diabetes); \(description.source ?? "fashion-mnist") has class labels")
+        }
+        if let k = kfold { return try crossValidate(data.train, imageShape: data.imageShape, description: data.description, k: k) }
+        let train = data.train
+        let validation = data.validation
         let trainer: Trainer
         if let l = loaded, let path = resume {
             trainer = try l.makeTrainer()
@@ -321,6 +350,7 @@ struct Train: ParsableCommand {
         if let c = checkpoint, trainer.earlyStopping != nil { try Checkpoint.save(trainer, to: c) }
         if let p = plot, Distributed.rank == 0 { try TrainingCurves.write(history, to: p, title: "\(model ?? "model") on \(description.source ?? "data")") }
         let result = trainer.evaluate(data.test)
+        let regression = try regressionFigures(trainer.model, data.test, data.description)
         if trainer.isDistributed, trainer.communication.steps > 0, !json {
             let c = trainer.communication
             let exposed = c.exposedSeconds / Double(c.steps)
@@ -330,13 +360,16 @@ struct Train: ParsableCommand {
         if json {
             var fields: [(key: String, value: JSONRecord.Value)] = [("event", .string("done"))]
             if let a = result.accuracy { fields.append(("test_accuracy", .float(a))) }
-            fields += [("test_loss", .float(result.loss)), ("epochs", .int(trainer.completedEpochs)),
+            fields.append(("test_loss", .float(result.loss)))
+            if let r = regression { fields += regressionFields(r) }
+            fields += [("epochs", .int(trainer.completedEpochs)),
                        ("seconds", .double((seconds * 1000).rounded() / 1000))]
             print(JSONRecord(fields).line)
         } else {
             let acc = result.accuracy.map { String(format: "test accuracy %.4f, ", $0) } ?? ""
             let epochWord = trainer.completedEpochs == 1 ? "epoch" : "epochs"
-            print(String(format: "Done: \(acc)test loss %.4f after %d \(epochWord) in %.1f s", result.loss, trainer.completedEpochs, seconds))
+            let figures = regression.map { ", " + regressionText($0, description: data.description) } ?? ""
+            print(String(format: "Done: \(acc)test loss %.4f\(figures) after %d \(epochWord) in %.1f s", result.loss, trainer.completedEpochs, seconds))
         }
         // The figures are printed (NaN as null with --json), but a model whose test loss is not a
         // number has not trained: that is a failure, not a result.

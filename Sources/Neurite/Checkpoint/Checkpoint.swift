@@ -13,7 +13,8 @@ import Foundation
 ///
 /// Metadata (JSON strings): `format`; `architecture` (input shape and the layer list — decoded
 /// through the layers' own validated parsers); `task` (loss, class count); `data` (source, class
-/// names, input scaling, standardiser, CSV settings, validation fraction); `training` (optimizer
+/// names, input scaling, standardiser, CSV settings, validation and test fractions, target
+/// standardiser); `training` (optimizer
 /// and every hyper-parameter as JSON numbers, schedule, seed, epochs done and asked for, batch size,
 /// step count, batches done in an interrupted epoch, the shuffling generator, early-stopping state).
 public enum Checkpoint {
@@ -307,6 +308,17 @@ public enum Checkpoint {
             guard st.mean.count == model.inputShape.reduce(1, *), st.std.count == st.mean.count,
                   (st.mean + st.std).allSatisfy({ $0.isFinite }), st.std.allSatisfy({ $0 > 0 }) else {
                 throw CheckpointError(path: path, "the standardiser has \(st.mean.count) means and \(st.std.count) deviations (finite, deviations > 0) for \(model.inputShape.reduce(1, *)) inputs")
+            }
+        }
+        do { try data.validateSplit() } catch { throw CheckpointError(path: path, "the data metadata: \(error)") }
+        if let ts = data.targetStandardizer {
+            // Predictions are mapped back through it: it must fit the outputs one to one.
+            let outputs = model.outputShape.reduce(1, *)
+            guard task.classCount == 0 else {
+                throw CheckpointError(path: path, "the data metadata holds a target standardiser, which only regression models have, but the task has \(task.classCount) classes")
+            }
+            guard ts.mean.count == outputs, ts.std.count == outputs, (ts.mean + ts.std).allSatisfy({ $0.isFinite }), ts.std.allSatisfy({ $0 > 0 }) else {
+                throw CheckpointError(path: path, "the target standardiser has \(ts.mean.count) means and \(ts.std.count) deviations but must have one finite mean and one finite deviation > 0 for each of the model's \(outputs) outputs")
             }
         }
         return loaded
