@@ -96,9 +96,18 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
             const float beta = ch > 0 || bias ? 1.0f : 0.0f;
             nk__sgemm_pa(g->isa, t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
         }
-        for (int64_t i = 0; i < tn; i++)
-            for (int64_t k = 0; k < g->K; k++)
-                memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+        // The copy-out is a pass over the whole tile's output: split it over the threads too,
+        // rather than leave them idle between two parallel SGEMMs.
+        const int64_t blocks = tn * g->K;
+        const int ct = blocks * g->P >= 16384 ? t : 1;
+        (void)ct;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
+#endif
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t i = b / g->K, k = b % g->K;
+            memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+        }
     }
     free(col);
     free(yt);
