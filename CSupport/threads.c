@@ -80,3 +80,32 @@ int nk_openmp_enabled(void) {
     return 0;
 #endif
 }
+
+// Host-language loops over the OpenMP team (see neurite.h). The ranges depend on count, align and
+// the thread count only; callers whose elements are independent (element-wise maps) get the same
+// result for every thread count.
+void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, void *context,
+                        nk_range_fn fn) {
+    if (count <= 0) return;
+    if (align < 1) align = 1;
+    int t = nk_get_num_threads();
+#ifdef _OPENMP
+    if (min_per_thread > 0 && count < 2 * min_per_thread) t = 1;
+    const int64_t units = (count + align - 1) / align;
+    if (t > units) t = (int)units;
+#else
+    t = 1;
+#endif
+    nk_fp_prepare(t);
+    if (t <= 1) { fn(context, 0, count); return; }
+    const int64_t per = (units + t - 1) / t; // alignment units per range
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static)
+#endif
+    for (int r = 0; r < t; r++) {
+        const int64_t begin = (int64_t)r * per * align;
+        int64_t end = begin + per * align;
+        if (end > count) end = count;
+        if (begin < end) fn(context, begin, end);
+    }
+}

@@ -58,6 +58,14 @@ void nk_set_num_threads(int n);
 void nk_set_thread_limit(int n);
 /// Physical cores of this machine (logical CPUs / SMT siblings).
 int nk_physical_cores(void);
+/// A range [begin, end) of a host-language loop run by nk_parallel_ranges.
+typedef void (*nk_range_fn)(void *context, int64_t begin, int64_t end);
+/// Runs fn on contiguous ranges covering [0, count), one per thread of the OpenMP team (the current
+/// thread setting, or 1 when count < 2·min_per_thread); range bounds are multiples of `align` except
+/// the last end. For element-wise loops written in Swift (activations), whose results then do not
+/// depend on the thread count. Sets the floating-point mode (nk_fp_prepare) of the team.
+void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, void *context,
+                        nk_range_fn fn);
 
 // ---------------------------------------------------------------------------------------------
 // Floating-point mode (denormals)

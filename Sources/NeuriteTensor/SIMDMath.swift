@@ -18,6 +18,8 @@
 // softmax 5.6–6.2. The transcendental ones are compute-bound: without -march the x86-64 baseline is
 // SSE2, so one SIMD16 operation is four 4-lane instructions (exp ≈ 200 instructions per 16 floats).
 
+import CNeurite
+
 /// Vectorised elementary functions on `SIMD16<Float>` and buffer drivers for them.
 public enum SIMDMath {
     public typealias Vector = SIMD16<Float>
@@ -286,5 +288,51 @@ public enum SIMDMath {
             storePartial(f(loadPartial(a + i, count: n), loadPartial(b + i, count: n),
                            loadPartial(c + i, count: n)), dst + i, count: n)
         }
+    }
+
+    // MARK: parallel drivers
+
+    /// Buffers at least this long (2¹⁵ floats, 128 KiB) are split over the kernel threads; below
+    /// it a fork and join costs about what a thread saves.
+    public static let parallelThreshold = 1 << 15
+
+    /// Runs `body(begin, end)` over ranges covering 0..<count, split over the kernel threads
+    /// (`Runtime.threads`) when count ≥ 2·`parallelThreshold`, else once on this thread. Range
+    /// bounds are multiples of 16, so each vector is whole except the buffer's last, and an
+    /// element-wise map gives the same bits for every thread count.
+    @usableFromInline
+    static func inRanges(count: Int, _ body: (Int, Int) -> Void) {
+        guard count >= 2 * parallelThreshold, nk_get_num_threads() > 1 else { body(0, count); return }
+        withoutActuallyEscaping(body) { escapable in
+            var closure = escapable
+            withUnsafeMutablePointer(to: &closure) { context in
+                nk_parallel_ranges(Int64(count), 16, Int64(parallelThreshold), context) { context, begin, end in
+                    context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(begin), Int(end))
+                }
+            }
+        }
+    }
+
+    /// `map`, split over the kernel threads for long buffers (see `inRanges`).
+    @inlinable @inline(__always)
+    public static func parallelMap(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
+                                   _ f: (Vector) -> Vector) {
+        inRanges(count: count) { begin, end in map(src + begin, dst + begin, count: end - begin, f) }
+    }
+
+    /// `map2`, split over the kernel threads for long buffers (see `inRanges`).
+    @inlinable @inline(__always)
+    public static func parallelMap2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                    _ dst: UnsafeMutablePointer<Float>, count: Int,
+                                    _ f: (Vector, Vector) -> Vector) {
+        inRanges(count: count) { begin, end in map2(a + begin, b + begin, dst + begin, count: end - begin, f) }
+    }
+
+    /// `map3`, split over the kernel threads for long buffers (see `inRanges`).
+    @inlinable @inline(__always)
+    public static func parallelMap3(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                                    _ dst: UnsafeMutablePointer<Float>, count: Int,
+                                    _ f: (Vector, Vector, Vector) -> Vector) {
+        inRanges(count: count) { begin, end in map3(a + begin, b + begin, c + begin, dst + begin, count: end - begin, f) }
     }
 }

@@ -15,7 +15,7 @@ extension Tensor {
     @inlinable public static func sigmoidBackward(output y: Tensor, gradient g: Tensor) -> Tensor {
         _checkSame("sigmoidBackward", y, g)
         let out = Tensor(uninitializedShape: y.shape)
-        SIMDMath.map2(y.storage.base, g.storage.base, out.storage.base, count: y.count) { y, g in
+        SIMDMath.parallelMap2(y.storage.base, g.storage.base, out.storage.base, count: y.count) { y, g in
             g * y * (1 - y)
         }
         return out
@@ -33,7 +33,7 @@ extension Tensor {
     @inlinable public static func tanhBackward(output y: Tensor, gradient g: Tensor) -> Tensor {
         _checkSame("tanhBackward", y, g)
         let out = Tensor(uninitializedShape: y.shape)
-        SIMDMath.map2(y.storage.base, g.storage.base, out.storage.base, count: y.count) { y, g in
+        SIMDMath.parallelMap2(y.storage.base, g.storage.base, out.storage.base, count: y.count) { y, g in
             g * ((1 - y) * (1 + y))   // (1−y)(1+y): 1 − y is exact near y = ±1
         }
         return out
@@ -55,7 +55,7 @@ extension Tensor {
     @inlinable public static func reluBackward(input x: Tensor, gradient g: Tensor) -> Tensor {
         _checkSame("reluBackward", x, g)
         let out = Tensor(uninitializedShape: x.shape)
-        SIMDMath.map2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
+        SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
             g.replacing(with: 0, where: .!(x .> 0))
         }
         return out
@@ -80,7 +80,7 @@ extension Tensor {
         _checkSame("leakyReluBackward", x, g)
         let s = SIMD16(repeating: slope)
         let out = Tensor(uninitializedShape: x.shape)
-        SIMDMath.map2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
+        SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
             g.replacing(with: s * g, where: .!(x .> 0))
         }
         return out
@@ -108,7 +108,7 @@ extension Tensor {
         _checkSame("eluBackward", x, g)
         let a = SIMD16(repeating: alpha)
         let out = Tensor(uninitializedShape: x.shape)
-        SIMDMath.map3(x.storage.base, y.storage.base, g.storage.base, out.storage.base,
+        SIMDMath.parallelMap3(x.storage.base, y.storage.base, g.storage.base, out.storage.base,
                       count: x.count) { x, y, g in
             g.replacing(with: g * (y + a), where: .!(x .> 0))
         }

@@ -58,13 +58,13 @@ extension Tensor {
                        _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) {
         switch pairing {
         case .elementwise:
-            SIMDMath.map2(a, b, dst, count: aCount, f)
+            SIMDMath.parallelMap2(a, b, dst, count: aCount, f)
         case .rhsScalar:
             let s = SIMD16<Float>(repeating: b[0])
-            SIMDMath.map(a, dst, count: aCount) { f($0, s) }
+            SIMDMath.parallelMap(a, dst, count: aCount) { f($0, s) }
         case .lhsScalar:
             let s = SIMD16<Float>(repeating: a[0])
-            SIMDMath.map(b, dst, count: bCount) { f(s, $0) }
+            SIMDMath.parallelMap(b, dst, count: bCount) { f(s, $0) }
         case .rhsRow(let d):
             guard d > 0 else { return }
             var r = 0
@@ -98,7 +98,7 @@ extension Tensor {
     @inlinable
     func _map(_ f: (SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
         let out = Tensor(uninitializedShape: shape)
-        SIMDMath.map(storage.base, out.storage.base, count: count, f)
+        SIMDMath.parallelMap(storage.base, out.storage.base, count: count, f)
         return out
     }
 
@@ -106,7 +106,7 @@ extension Tensor {
     @inlinable
     mutating func _mapInPlace(_ f: (SIMD16<Float>) -> SIMD16<Float>) {
         makeUnique()
-        SIMDMath.map(storage.base, storage.base, count: count, f)
+        SIMDMath.parallelMap(storage.base, storage.base, count: count, f)
     }
 
     // MARK: Tensor ⊕ Tensor

@@ -237,3 +237,40 @@ func eluD(_ x: Double, _ a: Double) -> Double { x > 0 ? x : a * Foundation.expm1
         #expect(x.logSoftmax().shape == [3, 4, 10])
     }
 }
+
+/// Long buffers are split over the kernel threads (SIMDMath.inRanges): every element-wise pass
+/// must give the same bits at 1, 2 and 3 threads, and the same as on a short buffer (below the split
+/// threshold) holding the same values, so no element's result depends on where a range starts.
+@Suite struct ParallelElementwiseTests {
+    @Test func threadCountAndPositionDoNotChangeBits() {
+        let n = 3 * SIMDMath.parallelThreshold + 37   // splits into ranges with a partial last vector
+        var g = SeededGenerator(seed: 5)
+        let x = Tensor(randomNormal: [n], using: &g) * Tensor(scalar: 4)
+        let d = Tensor(randomNormal: [n], using: &g)
+        func passes() -> [[Float]] {
+            let s = x.sigmoid(), t = x.tanh(), e = x.elu()
+            return [x.relu().scalars, Tensor.reluBackward(input: x, gradient: d).scalars, s.scalars,
+                    Tensor.sigmoidBackward(output: s, gradient: d).scalars, t.scalars,
+                    Tensor.tanhBackward(output: t, gradient: d).scalars, e.scalars,
+                    Tensor.eluBackward(input: x, output: e, gradient: d).scalars, (x + d).scalars, (x * d).scalars,
+                    x.leakyRelu().scalars]
+        }
+        let one = Runtime.withThreads(1) { passes() }
+        for threads in [2, 3] {
+            let many = Runtime.withThreads(threads) { passes() }
+            for (i, (a, b)) in zip(one, many).enumerated() {
+                #expect(a.elementsEqualBitwise(b), "pass \(i): \(threads) threads differ from 1")
+            }
+        }
+        // The last 1000 values again, alone in a short buffer (one unsplit pass).
+        let tail = Tensor(Array(x.scalars.suffix(1000)))
+        #expect(tail.sigmoid().scalars.elementsEqualBitwise(Array(one[2].suffix(1000))))
+        #expect(tail.tanh().scalars.elementsEqualBitwise(Array(one[4].suffix(1000))))
+    }
+}
+
+private extension Array where Element == Float {
+    func elementsEqualBitwise(_ other: [Float]) -> Bool {
+        count == other.count && zip(self, other).allSatisfy { $0.bitPattern == $1.bitPattern }
+    }
+}
