@@ -43,7 +43,7 @@ let package = Package(
             path: "CSupport",
             // -fno-math-errno: sqrtf never sets errno here, and without the flag clang keeps it a
             // scalar call, which leaves the Adam pass unvectorised (sqrtss per element).
-            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast", "-fno-math-errno", "-std=gnu11"]),
+            cSettings: openMPC + [.unsafeFlags(["-O3", "-ffp-contract=fast-honor-pragmas", "-fno-math-errno", "-std=gnu11"]),
                                   .define("NEURITE_MPI", .when(traits: ["MPI"]))],
             linkerSettings: openMPLink + [.linkedLibrary("m")]
         ),

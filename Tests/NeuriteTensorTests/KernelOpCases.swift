@@ -369,6 +369,40 @@ private func batchNormOpCase(_ shape: [Int]) -> KernelOpCase {
         })
 }
 
+/// One Adam/AdamW step over `n` elements (several threads' worth at 200 000), against the formula
+/// written out in Float: every operation is correctly rounded and none may be fused, so the wide
+/// (AVX-512) and baseline builds of the pass must both equal it exactly.
+private func adamOpCase(_ n: Int, l2: Float, shrink: Float) -> KernelOpCase {
+    let w0 = seededTensor([n], seed: 21), g = seededTensor([n], seed: 22), m0 = seededTensor([n], seed: 23)
+    let v0 = Tensor(seededTensor([n], seed: 24).scalars.map { $0 * $0 })
+    let (lr, b1, b2, eps, c1, c2): (Float, Float, Float, Float, Float, Float) = (0.001, 0.9, 0.999, 1e-8, 1 / (1 - 0.9 * 0.9), 1 / (1 - 0.999 * 0.999))
+    return KernelOpCase(
+        op: "adam", detail: "n \(n) l2 \(l2) shrink \(shrink)", tolerances: [0, 0, 0],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                Runtime.withThreads(threads) {
+                    let w = w0.copied(), m = m0.copied(), v = v0.copied()
+                    ParameterUpdate.adam(w, gradient: g, m: m, v: v, range: 0..<n, learningRate: lr, beta1: b1, beta2: b2,
+                                         epsilon: eps, c1: c1, c2: c2, l2: l2, shrink: shrink)
+                    return [w.scalars, m.scalars, v.scalars]
+                }
+            }
+        },
+        reference: {
+            var w = w0.scalars, m = m0.scalars, v = v0.scalars
+            let gs = g.scalars
+            for i in 0..<n {
+                let grad = gs[i] + l2 * w[i]
+                let mi = b1 * m[i] + (1 - b1) * grad
+                let vi = b2 * v[i] + (1 - b2) * grad * grad
+                m[i] = mi
+                v[i] = vi
+                w[i] = w[i] - shrink * w[i] - lr * (mi * c1) / ((vi * c2).squareRoot() + eps)
+            }
+            return [w, m, v]
+        })
+}
+
 /// The whole table.
 let kernelOpCases: [KernelOpCase] =
     gemmCases().map(\.opCase)
@@ -382,3 +416,6 @@ let kernelOpCases: [KernelOpCase] =
        batchNormOpCase([8, 32, 14, 14]),     // a convolution's output: several threads
        batchNormOpCase([96, 200]),           // after a dense layer (one value per channel), 4 channel blocks
        batchNormOpCase([5, 3])]              // tiny dense batch
+    + [adamOpCase(1003, l2: 0, shrink: 0),                 // Adam, one thread, a partial vector
+       adamOpCase(200_003, l2: 0.01, shrink: 0),           // coupled L2, several threads
+       adamOpCase(200_003, l2: 0, shrink: 1e-4)]           // AdamW's decoupled decay
