@@ -295,6 +295,13 @@ void nk_batchnorm_backward_ref(int64_t N, int64_t C, int64_t S, const float *dy,
                                const float *gamma, const float *invstd, float *dgamma, float *dbeta,
                                float *dx);
 
+/// Dropout forward over n values: for each consecutive pair, one xoshiro256** draw r from `state`
+/// (advanced in place; NeuriteTensor's SeededGenerator stream) gives u0 = r >> 40 and
+/// u1 = (r >> 8) & 0xFFFFFF; mask = scale where u < threshold (keep·2²⁴), else 0; y = x · mask.
+/// x, y, mask: [n] (y may equal x).
+void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float scale, const float *x,
+                        float *y, float *mask);
+
 // ---------------------------------------------------------------------------------------------
 // Distributed data parallelism (MPI; single-process stand-ins without the MPI trait)
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 // Seeded, reproducible random numbers: every random choice in Neurite goes through one of these.
 
+import CNeurite
 import Foundation
 
 /// xoshiro256** seeded through SplitMix64: fast, 256-bit state, reproducible across platforms.
@@ -94,5 +95,23 @@ extension Tensor {
         self.init(uninitializedShape: shape)
         let lo = range.lowerBound, w = range.upperBound - range.lowerBound
         for i in 0..<count { storage.base[i] = lo + w * generator.nextUnitFloat() }
+    }
+}
+
+extension Tensor {
+    /// Inverted dropout of `input` with keep probability `keep`: the mask (1/keep where kept, else 0)
+    /// and input ⊙ mask, in one pass. Each 64-bit draw of `generator` decides two consecutive values
+    /// (24-bit uniforms from bits 63…40 and 31…8, kept when below keep·2²⁴); the generator advances
+    /// past the draws used, exactly as that many `next()` calls.
+    public static func dropout(_ input: Tensor, keep: Float, generator: inout SeededGenerator) -> (output: Tensor, mask: Tensor) {
+        precondition(keep > 0 && keep <= 1, "Tensor.dropout: keep probability \(keep) must be in (0, 1]")
+        let threshold = UInt32((Double(keep) * 16_777_216).rounded(.down))
+        let y = Tensor(uninitializedShape: input.shape), mask = Tensor(uninitializedShape: input.shape)
+        var words = generator.stateWords
+        input.withUnsafeBufferPointer { x in
+            nk_dropout_forward(&words, Int64(input.count), threshold, 1 / keep, x.baseAddress, y.storage.base, mask.storage.base)
+        }
+        generator = SeededGenerator(stateWords: words)
+        return (y, mask)
     }
 }

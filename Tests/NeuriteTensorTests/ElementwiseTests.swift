@@ -90,3 +90,30 @@ import NeuriteTensor
         #expect(e.relu().count == 0)
     }
 }
+
+/// Tensor.dropout (a C pass) against the stream consumed in Swift: the same mask, output and
+/// generator state afterwards, for odd and even lengths.
+@Suite struct DropoutKernelTests {
+    @Test(arguments: [1, 2, 7, 1000, 4097])
+    func matchesTheGeneratorStream(_ n: Int) {
+        var source = SeededGenerator(seed: 77)
+        let x = Tensor(randomNormal: [n], using: &source)
+        let keep: Float = 0.7
+        var g = SeededGenerator(seed: 99), reference = g
+        let (y, mask) = Tensor.dropout(x, keep: keep, generator: &g)
+        let threshold = UInt64((Double(keep) * 16_777_216).rounded(.down)), scale = 1 / keep
+        var want = [Float](repeating: 0, count: n)
+        var i = 0
+        while i < n {
+            let r = reference.next()
+            want[i] = (r >> 40) < threshold ? scale : 0
+            if i + 1 < n { want[i + 1] = ((r >> 8) & 0xFF_FFFF) < threshold ? scale : 0 }
+            i += 2
+        }
+        #expect(mask.scalars == want)
+        #expect(y.scalars == zip(x.scalars, want).map { $0 * $1 })
+        #expect(g == reference)
+        let kept = want.filter { $0 != 0 }.count
+        if n >= 1000 { #expect(abs(Double(kept) / Double(n) - Double(keep)) < 0.05) }
+    }
+}

@@ -33,21 +33,11 @@ public final class Dropout: Layer {
     public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
         guard let s = step, rate > 0 else { return input }
         var g = SeededGenerator(seed: s.randomSeed)
-        let keep = 1 - rate, scale = 1 / keep
         // Each 64-bit draw gives two 24-bit uniforms u (upper and lower halves): keep when
-        // u < keep·2²⁴. Mask and output in one pass.
-        let threshold = UInt64((Double(keep) * 16_777_216).rounded(.down))
-        let mask = Tensor(shape: input.shape) { m in
-            var i = 0
-            while i < m.count {
-                let r = g.next()
-                m[i] = (r >> 40) < threshold ? scale : 0
-                if i + 1 < m.count { m[i + 1] = ((r >> 8) & 0xFF_FFFF) < threshold ? scale : 0 }
-                i += 2
-            }
-        }
+        // u < keep·2²⁴. Mask and output in one pass (Tensor.dropout).
+        let (output, mask) = Tensor.dropout(input, keep: 1 - rate, generator: &g)
         s.saved = [mask]
-        return input * mask
+        return output
     }
 
     // ∇h → ∇h ⊙ mask
