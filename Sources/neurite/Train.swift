@@ -110,7 +110,7 @@ struct Train: ParsableCommand {
         let outputs = data.isClassification ? data.classCount : (data.targets?.rowWidth ?? 1)
         let shape = Array(data.inputs.shape.dropFirst())
         let s = seed ?? 1
-        let m = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: dropout ?? 0, seed: s)
+        let m = try makeModel(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: dropout ?? 0, seed: s)
         // --dropout adds dropout only to models without any; a model with its own would ignore it.
         if let d = dropout, d > 0 {
             let plain = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: 0, seed: s)
