@@ -89,3 +89,64 @@ func runNeurite(_ args: [String]) throws -> (status: Int32, out: String, err: St
         }
     }
 }
+
+@Suite struct TrainingCurvesTests {
+    static func history(_ losses: [Float], validation: [Float]? = nil, accuracy: Bool = true) -> History {
+        var h = History()
+        for (i, l) in losses.enumerated() {
+            h.epochs.append(EpochMetrics(epoch: i + 1, trainLoss: l, trainAccuracy: accuracy ? 1 - l / 2 : nil,
+                                         validationLoss: validation?[i], learningRate: 0.1, seconds: 1, samplesPerSecond: 1))
+        }
+        return h
+    }
+
+    /// Laws of the axis: ticks are 1, 2 or 5 × 10^k apart, multiples of the step, enclose the data,
+    /// number at most targetTicks + 2, and their labels show each tick exactly and differently.
+    @Test func ticksAreRoundAndEncloseTheData() {
+        var g = SeededGenerator(seed: 5)
+        var cases: [(Double, Double)] = [(0.396, 0.531), (0, 1), (0.2817, 2.3026), (1e-5, 3e-5), (-3, 7), (120, 120), (0, 0), (1, 10_000)]
+        for _ in 0..<200 {
+            let a = Double(g.next() % 100_000) / 1000 - 50, scale = pow(10, Double(g.next() % 8) - 4)
+            cases.append((a * scale, (a + Double(g.next() % 1000) / 10) * scale))
+        }
+        for (lo, hi) in cases {
+            let axis = TrainingCurves.niceAxis(lo, hi)
+            let mantissa = axis.step / pow(10, floor(log10(axis.step) + 1e-9))
+            #expect([1, 2, 5].contains { abs(mantissa - $0) < 1e-6 }, "step \(axis.step) for \(lo)...\(hi)")
+            #expect(axis.lower <= lo + 1e-12 && axis.upper >= hi - 1e-12, "\(axis) for \(lo)...\(hi)")
+            let ticks = axis.ticks
+            #expect(ticks.count >= 2 && ticks.count <= 7, "\(ticks.count) ticks for \(lo)...\(hi)")
+            for t in ticks { #expect(abs(t / axis.step - (t / axis.step).rounded()) < 1e-6) }
+            let labels = ticks.map(axis.label)
+            #expect(Set(labels).count == labels.count, "\(labels)")
+            #expect(labels.allSatisfy { $0.count <= 8 }, "\(labels)")
+        }
+        let a = TrainingCurves.niceAxis(0.396, 0.531)
+        #expect(a.ticks.map(a.label) == ["0.38", "0.40", "0.42", "0.44", "0.46", "0.48", "0.50", "0.52", "0.54"]
+                || a.ticks.map(a.label) == ["0.35", "0.40", "0.45", "0.50", "0.55"], "\(a.ticks.map(a.label))")
+        let epochs = TrainingCurves.niceAxis(1, 3, targetTicks: 6, integer: true)
+        #expect(epochs.ticks == [1, 2, 3])
+    }
+
+    @Test func aPanelWithoutDataIsLeftOutAndTheWidthFollows() {
+        let classification = Self.history([2.3, 1.1, 0.7], validation: [2.0, 0.9, 1.0])
+        #expect(TrainingCurves.chartNames(classification) == ["Loss", "Accuracy"])
+        #expect(TrainingCurves.svg(classification).contains("width=\"840\""))
+        let regression = Self.history([30, 20, 25], accuracy: false)
+        #expect(TrainingCurves.chartNames(regression) == ["Loss"])
+        let svg = TrainingCurves.svg(regression)
+        #expect(svg.contains("width=\"420\"") && !svg.contains(">Accuracy<"))
+    }
+
+    @Test func theBestEpochIsMarkedAndOneEpochIsAPoint() {
+        // Lowest validation loss at epoch 2, though the training loss is lowest at epoch 3.
+        let h = Self.history([2.3, 1.1, 0.7], validation: [2.0, 0.9, 1.0])
+        #expect(TrainingCurves.bestEpoch(h) == 2)
+        #expect(TrainingCurves.svg(h).contains("best: epoch 2"))
+        #expect(TrainingCurves.bestEpoch(Self.history([3, 1, 2])) == 2)
+        #expect(TrainingCurves.bestEpoch(History()) == nil)
+        let one = TrainingCurves.svg(Self.history([0.5]))
+        #expect(one.contains("<circle") && !one.contains("<polyline"))
+        #expect(!TrainingCurves.svg(History()).contains("nan"))
+    }
+}
