@@ -37,6 +37,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Write a checkpoint (safetensors) here after every epoch.") var checkpoint: String?
     @Option(name: .long, help: "Resume from this checkpoint: model, data, optimizer, schedule and position come from it.") var resume: String?
     @Option(name: .long, help: "Write per-epoch metrics as JSON lines here.") var log: String?
+    @Option(name: .long, help: "With --log: also log the loss and learning rate every N batches.") var logEvery: Int?
     @Option(name: .long, help: "Write training curves (SVG) here.") var plot: String?
     @Option(name: .long, help: "k-fold cross-validation on the training data instead of one training run.") var kfold: Int?
     @Flag(name: .long, help: "Print one JSON object per epoch and a final summary object.") var json = false
@@ -55,6 +56,10 @@ struct Train: ParsableCommand {
         if let p = earlyStopping, p < 1 || p > 1_000_000 { throw ValidationError("--early-stopping must be in 1...1000000, got \(p)") }
         if (earlyStopping != nil || recipe.reduceOnPlateau != nil) && recipe.metric != .trainLoss && (valSplit ?? 0) == 0 && resume == nil {
             throw ValidationError("--early-stopping and --reduce-on-plateau watch validation data: add --val-split 0.1 (or --monitor train_loss)")
+        }
+        if let n = logEvery {
+            guard log != nil else { throw ValidationError("--log-every \(n) writes batch lines into the metrics log: add --log FILE") }
+            guard n >= 1, n <= 1_000_000_000 else { throw ValidationError("--log-every must be in 1...1000000000, got \(n)") }
         }
         if let n = shards, n < 1 || n > 64 { throw ValidationError("--shards must be in 1...64, got \(n)") }
         if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
@@ -277,7 +282,7 @@ struct Train: ParsableCommand {
         var callbacks: [any TrainingCallback] = []
         let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: trainer.batchSize)
         callbacks.append(progress)
-        if let l = log, Distributed.rank == 0 { callbacks.append(try MetricsLogger(path: l)) }
+        if let l = log, Distributed.rank == 0 { callbacks.append(try MetricsLogger(path: l, batchEvery: logEvery)) }
         // After the log (which records the diverged epoch), before the checkpoint (which keeps the last good one).
         if validation != nil { callbacks.append(FiniteValidationLoss()) }
         let writer = checkpoint.map { CheckpointWriter(path: $0) }

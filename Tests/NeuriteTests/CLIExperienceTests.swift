@@ -150,3 +150,33 @@ func runNeurite(_ args: [String]) throws -> (status: Int32, out: String, err: St
         #expect(!TrainingCurves.svg(History()).contains("nan"))
     }
 }
+
+@Suite struct BatchLoggingTests {
+    @Test func everyNthBatchIsLoggedWithItsLossAndLearningRate() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("neurite-batchlog-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var g = SeededGenerator(seed: 3)
+        let x = Tensor(randomNormal: [50, 4], using: &g)
+        let data = Dataset(inputs: x, labels: (0..<50).map { x[$0, 0] > 0 ? 1 : 0 })
+        let trainer = Trainer(model: try Sequential("dense:2", inputShape: [4], seed: 1), loss: SoftmaxCrossEntropy(),
+                              optimizer: SGD(learningRate: 0.1), schedule: .step(every: 1, factor: 0.5), seed: 1)
+        _ = try trainer.fit(data, epochs: 2, batchSize: 8, callbacks: [try MetricsLogger(path: path, batchEvery: 3)])
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        let objects = try lines.map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        // 7 batches an epoch: batches 3 and 6, then the epoch line; twice.
+        #expect(objects.map { $0["event"] as! String } == ["batch", "batch", "epoch", "batch", "batch", "epoch"])
+        #expect(objects.compactMap { $0["batch"] as? Int } == [3, 6, 3, 6])
+        #expect(objects[0]["epoch"] as? Int == 1 && objects[3]["epoch"] as? Int == 2)
+        #expect((objects[1]["loss"] as? Double).map { $0 > 0 && $0.isFinite } == true)
+        // The step schedule halves the rate in epoch 2: each batch line carries its step's rate.
+        #expect(objects[0]["learning_rate"] as? Double == 0.1 && objects[4]["learning_rate"] as? Double == 0.05)
+        #expect(throws: (any Error).self) { try MetricsLogger(path: path, batchEvery: 0) }
+    }
+
+    @Test func logEveryNeedsALogAndAPositiveInterval() throws {
+        let r = try runNeurite(["train", "--log-every", "5"])
+        #expect(r.status == 64 && r.err.contains("--log-every 5") && r.err.contains("--log FILE"), "\(r.err)")
+        let zero = try runNeurite(["train", "--log-every", "0", "--log", "/tmp/never-written.jsonl"])
+        #expect(zero.status == 64 && zero.err.contains("--log-every must be in 1...1000000000, got 0"), "\(zero.err)")
+    }
+}
