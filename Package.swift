@@ -1,14 +1,26 @@
 // swift-tools-version: 6.2
 // Neurite: neural-network training for Swift on Linux, hot loops in C.
+import Foundation
 import PackageDescription
 
-// OpenMP comes from Debian's libomp-dev (LLVM 14). The toolchain's clang ships no omp.h, so the
-// C sources declare the few omp_* functions they call themselves (see CSupport/threads.c).
+// OpenMP comes from Debian's libomp-dev. The toolchain's clang ships no omp.h, so the C sources
+// declare the few omp_* functions they call themselves (see CSupport/threads.c).
 let openMPC: [CSetting] = [
     .unsafeFlags(["-fopenmp"], .when(traits: ["OpenMP"])),
 ]
+/// Where libomp.so is: NEURITE_OMP_LIB_DIR when set, else the highest-versioned
+/// /usr/lib/llvm-N/lib that holds it (Debian installs LLVM versions side by side and libomp-dev
+/// follows the distribution's default, 14 on Debian 12), else no -L at all (libomp on the default
+/// linker path).
+let openMPLibraryDirectory: String? = {
+    if let dir = ProcessInfo.processInfo.environment["NEURITE_OMP_LIB_DIR"], !dir.isEmpty { return dir }
+    let versions = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib")) ?? [])
+        .compactMap { name -> Int? in name.hasPrefix("llvm-") ? Int(name.dropFirst(5)) : nil }
+        .sorted(by: >)
+    return versions.map { "/usr/lib/llvm-\($0)/lib" }.first { FileManager.default.fileExists(atPath: $0 + "/libomp.so") }
+}()
 let openMPLink: [LinkerSetting] = [
-    .unsafeFlags(["-L/usr/lib/llvm-14/lib"], .when(platforms: [.linux], traits: ["OpenMP"])),
+    .unsafeFlags(openMPLibraryDirectory.map { ["-L\($0)"] } ?? [], .when(platforms: [.linux], traits: ["OpenMP"])),
     .linkedLibrary("omp", .when(platforms: [.linux], traits: ["OpenMP"])),
 ]
 // Swift numeric loops are ~100x slower unoptimised; keep debug builds (and `swift test`) usable.

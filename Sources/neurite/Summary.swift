@@ -33,34 +33,3 @@ struct Summary: ParsableCommand {
         }
     }
 }
-
-/// For a `--model` that is one word rather than a layer list: the closest named model when the
-/// word looks like a misspelling of one, and the list of named models (the layer registry's error
-/// lists only layer keywords).
-func namedModelHint(_ description: String) -> String {
-    guard !description.contains(":"), !description.contains(","), Models.named(description) == nil else { return "" }
-    let names = Models.all.map(\.name)
-    let word = description.lowercased()
-    let distances = names.map { editDistance($0, word) }
-    var hint = ""
-    if let best = distances.indices.min(by: { distances[$0] < distances[$1] }), distances[best] <= max(1, names[best].count / 3) {
-        hint = "\ndid you mean '\(names[best])'?"
-    }
-    return hint + "\nnamed models: " + names.joined(separator: ", ")
-}
-
-/// Levenshtein distance between `a` and `b` (insertions, deletions and substitutions of characters).
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    var row = Array(0...b.count)
-    for (i, ca) in a.enumerated() {
-        var diagonal = row[0]
-        row[0] = i + 1
-        for (j, cb) in b.enumerated() {
-            let substitution = diagonal + (ca == cb ? 0 : 1)
-            diagonal = row[j + 1]
-            row[j + 1] = min(substitution, row[j + 1] + 1, row[j] + 1)
-        }
-    }
-    return row[b.count]
-}

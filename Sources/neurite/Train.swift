@@ -39,6 +39,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Write a checkpoint (safetensors) here after every epoch.") var checkpoint: String?
     @Option(name: .long, help: "Resume from this checkpoint: model, data, optimizer, schedule and position come from it.") var resume: String?
     @Option(name: .long, help: "Write per-epoch metrics as JSON lines here.") var log: String?
+    @Option(name: .long, help: "With --log: also log the loss and learning rate every N batches.") var logEvery: Int?
     @Option(name: .long, help: "Write training curves (SVG) here.") var plot: String?
     @Option(name: .long, help: "k-fold cross-validation on the training data instead of one training run.") var kfold: Int?
     @Flag(name: .long, help: "Print one JSON object per epoch and a final summary object.") var json = false
@@ -65,6 +66,10 @@ struct Train: ParsableCommand {
         if let p = earlyStopping, p < 1 || p > 1_000_000 { throw ValidationError("--early-stopping must be in 1...1000000, got \(p)") }
         if (earlyStopping != nil || recipe.reduceOnPlateau != nil) && recipe.metric != .trainLoss && !validationAsked && resume == nil {
             throw ValidationError("--early-stopping and --reduce-on-plateau watch validation data: add --val-split 0.1 or a --split with a validation part such as 80/10/10 (or --monitor train_loss)")
+        }
+        if let n = logEvery {
+            guard log != nil else { throw ValidationError("--log-every \(n) writes batch lines into the metrics log: add --log FILE") }
+            guard n >= 1, n <= 1_000_000_000 else { throw ValidationError("--log-every must be in 1...1000000000, got \(n)") }
         }
         if let n = shards, n < 1 || n > 64 { throw ValidationError("--shards must be in 1...64, got \(n)") }
         if let t = threads, t < 1 || t > 4096 { throw ValidationError("--threads must be in 1...4096, got \(t)") }
@@ -124,7 +129,7 @@ struct Train: ParsableCommand {
         let outputs = data.isClassification ? data.classCount : (data.targets?.rowWidth ?? 1)
         let shape = Array(data.inputs.shape.dropFirst())
         let s = seed ?? 1
-        let m = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: dropout ?? 0, seed: s)
+        let m = try makeModel(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: dropout ?? 0, seed: s)
         // --dropout adds dropout only to models without any; a model with its own would ignore it.
         if let d = dropout, d > 0 {
             let plain = try Models.make(model ?? "mlp", inputShape: shape, imageShape: imageShape, outputs: outputs, dropout: 0, seed: s)
@@ -306,7 +311,7 @@ struct Train: ParsableCommand {
         var callbacks: [any TrainingCallback] = []
         let progress = ProgressReporter(json: json, total: remaining, trainCount: train.count, batchSize: trainer.batchSize)
         callbacks.append(progress)
-        if let l = log, Distributed.rank == 0 { callbacks.append(try MetricsLogger(path: l)) }
+        if let l = log, Distributed.rank == 0 { callbacks.append(try MetricsLogger(path: l, batchEvery: logEvery)) }
         // After the log (which records the diverged epoch), before the checkpoint (which keeps the last good one).
         if validation != nil { callbacks.append(FiniteValidationLoss()) }
         let writer = checkpoint.map { CheckpointWriter(path: $0) }
@@ -431,61 +436,4 @@ final class StopRequests: @unchecked Sendable {
         if requested { t.requestStop() }
     }
     var isRequested: Bool { lock.lock(); defer { lock.unlock() }; return requested }
-}
-
-/// Progress: a live bar on a terminal, one line per epoch otherwise, JSON lines with --json.
-final class ProgressReporter: TrainingCallback {
-    let json: Bool
-    let total: Int
-    let isTTY = isatty(STDOUT_FILENO) != 0
-    var epochStart = Date()
-    var lastDraw = Date.distantPast
-    let trainCount: Int
-    let batchSize: Int
-    /// Running mean of the epoch's batch losses (what the bar shows, not the last batch's).
-    var lossSum = 0.0, lossCount = 0
-
-    init(json: Bool, total: Int, trainCount: Int, batchSize: Int) {
-        self.json = json
-        self.total = total
-        self.trainCount = trainCount
-        self.batchSize = batchSize
-    }
-
-    func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {
-        if batch == 1 || lossCount == 0 && batch > 1 { epochStart = Date(); lossSum = 0; lossCount = 0 }
-        lossSum += Double(loss)
-        lossCount += 1
-        // Redraw at most 10 times a second, and not before a rate can be measured.
-        let elapsed = Date().timeIntervalSince(epochStart)
-        guard isTTY, !json, Date().timeIntervalSince(lastDraw) > 0.1 || batch == batches, elapsed > 0.05 else { return }
-        lastDraw = Date()
-        let frac = Double(batch) / Double(batches)
-        let rate = Double(min(lossCount * batchSize, trainCount)) / elapsed
-        let eta = elapsed / max(Double(lossCount) / Double(batches), 1e-9) - elapsed
-        let width = 20, filled = Int(frac * Double(width))
-        let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
-        // ≤ 78 columns, cleared to the end of the line, so nothing wraps or lingers in 80 columns.
-        let line = String(format: "\repoch %d [%@] %3.0f%% %7.0f/s loss %.4f ETA %3.0fs\u{1B}[K", epoch, bar, frac * 100, rate,
-                          lossSum / Double(lossCount), max(0, eta))
-        FileHandle.standardOutput.write(Data(line.utf8))
-    }
-
-    func trainerDidFinishEpoch(_ trainer: Trainer, metrics m: EpochMetrics) -> TrainingAction {
-        if json {
-            print(MetricsLogger.jsonLine(m))
-        } else {
-            if isTTY { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
-            var s = String(format: "epoch %d/%d  loss %.4f", m.epoch, trainer.completedEpochs - m.epoch + total, m.trainLoss)
-            if let a = m.trainAccuracy { s += String(format: "  acc %.4f", a) }
-            if let v = m.validationLoss { s += String(format: "  val_loss %.4f", v) }
-            if let v = m.validationAccuracy { s += String(format: "  val_acc %.4f", v) }
-            s += String(format: "  %.1f s  %.0f samples/s", m.seconds, m.samplesPerSecond)
-            print(s)
-        }
-        fflush(nil)
-        return .continue
-    }
-
-    func finishLine() { if isTTY && !json { print("") } }
 }

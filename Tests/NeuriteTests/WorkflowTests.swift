@@ -61,7 +61,7 @@ struct CommandLineTests {
         let logLines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
         #expect(logLines.count == 1 && logLines[0].contains("\"train_loss\""))
         let plot = try String(contentsOfFile: svg, encoding: .utf8)
-        #expect(plot.hasPrefix("<svg") && plot.contains("epoch") && plot.contains("polyline"))
+        #expect(plot.hasPrefix("<svg") && plot.contains("epoch") && plot.contains("<circle"))   // one epoch: a dot, no line
 
         let eval = try run(["evaluate", "--checkpoint", ckpt, "--json"])   // the data source comes from the checkpoint
         #expect(eval.status == 0, "\(eval.err)")

@@ -149,15 +149,23 @@ public struct JSONRecord: Sendable {
 ///
 /// Each line is `{"event":"epoch","epoch":…,"train_loss":…,["train_accuracy",] ["val_loss",]
 /// ["val_accuracy",] "learning_rate":…,"seconds":…,"samples_per_s":…}`, encoded by `JSONEncoder`;
-/// a loss that is NaN or infinite is written as `null`.
+/// a loss that is NaN or infinite is written as `null`. With `batchEvery` N, every Nth batch of an
+/// epoch also gets `{"event":"batch","epoch":…,"batch":…,"loss":…,"learning_rate":…}` (the batch's
+/// loss and the rate its optimizer step used).
 public final class MetricsLogger: TrainingCallback {
     /// The log file.
     public let path: String
+    /// Log every this many batches (nil: epochs only).
+    public let batchEvery: Int?
     private let handle: FileHandle
+    /// A failed batch-line write: the batch hook cannot throw, so the epoch hook reports it.
+    private var batchWriteError: (any Error)?
 
-    /// Creates (truncates) `path`.
-    public init(path: String) throws {
+    /// Creates (truncates) `path`; `batchEvery` (≥ 1) adds a line every that many batches.
+    public init(path: String, batchEvery: Int? = nil) throws {
+        if let n = batchEvery, n < 1 { throw CheckpointError(path: path, "the batch interval of the metrics log must be ≥ 1, got \(n)") }
         self.path = path
+        self.batchEvery = batchEvery
         guard !path.isEmpty, FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
             throw CheckpointError(path: path, "cannot create the metrics log (missing directory, a directory at that path, or no permission)")
         }
@@ -166,7 +174,15 @@ public final class MetricsLogger: TrainingCallback {
 
     deinit { try? handle.close() }
 
+    public func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {
+        guard let n = batchEvery, batch % n == 0, batchWriteError == nil else { return }
+        let record = JSONRecord([("event", .string("batch")), ("epoch", .int(epoch)), ("batch", .int(batch)), ("loss", .float(loss)),
+                                 ("learning_rate", .float(trainer.optimizer.learningRate))])
+        do { try handle.write(contentsOf: Data((record.line + "\n").utf8)) } catch { batchWriteError = error }
+    }
+
     public func trainerDidFinishEpoch(_ trainer: Trainer, metrics: EpochMetrics) throws -> TrainingAction {
+        if let e = batchWriteError { throw CheckpointError(path: path, "writing the metrics log failed: \(e.localizedDescription)") }
         // The throwing write: a full disk is an error that ends training, not a crash.
         do { try handle.write(contentsOf: Data((MetricsLogger.jsonLine(metrics) + "\n").utf8)) } catch {
             throw CheckpointError(path: path, "writing the metrics log failed: \(error.localizedDescription)")
