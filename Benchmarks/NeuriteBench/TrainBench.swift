@@ -19,19 +19,26 @@ struct TrainBench: ParsableCommand {
     @OptionGroup var common: BenchOptions
     @Option(help: "Model: mlp (or any `neurite` model spec over 784 inputs and 10 classes).") var model: String = "mlp"
     @Option(help: "Epochs per run.") var epochs: Int = 1
-    @Option(help: "Mini-batch size.") var batch: Int = 64
+    @Option(name: .long, help: "Mini-batch size (as `neurite train --batch-size`).") var batchSize: Int = 64
+    /// The flag's earlier name, still accepted.
+    @Option(name: .customLong("batch"), help: .hidden) var legacyBatch: Int?
+    /// The mini-batch size, from either spelling.
+    var batch: Int { legacyBatch ?? batchSize }
     @Option(help: "Training examples (default: all 60 000).") var limit: Int?
     @Option(help: "Micro-shards per batch run in parallel (Trainer.microShards; 1 = whole batches).") var shards: Int = 1
     @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.2).") var recipe: String = "plain"
-    @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults, so accuracies line up with the peers) or default (He/Glorot, zero biases).")
+    @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults) or default (He/Glorot, zero biases; `neurite train`'s default). The benchmark defaults to pytorch so that its accuracies line up with the peers', which train PyTorch's own initialisation.")
     var initialization: String = "pytorch"
 
     func validate() throws {
-        guard ["pytorch", "default"].contains(initialization) else { throw ValidationError("--initialization must be pytorch or default") }
+        guard ["pytorch", "default"].contains(initialization.lowercased()) else {
+            throw ValidationError("--initialization must be pytorch or default, got \(initialization)")
+        }
+        if legacyBatch != nil && batchSize != 64 { throw ValidationError("--batch is the old name of --batch-size: give one of them") }
         guard (1...64).contains(shards) else { throw ValidationError("--shards must be in 1...64, got \(shards)") }
-        guard ["plain", "main"].contains(recipe) else { throw ValidationError("--recipe must be plain or main, got \(recipe)") }
+        guard ["plain", "main"].contains(recipe.lowercased()) else { throw ValidationError("--recipe must be plain or main, got \(recipe)") }
         guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be in 1...1000, got \(epochs)") }
-        guard batch >= 1, batch <= 65_536 else { throw ValidationError("--batch must be in 1...65536, got \(batch)") }
+        guard batch >= 1, batch <= 65_536 else { throw ValidationError("--batch-size must be in 1...65536, got \(batch)") }
     }
 
     func run() throws {
@@ -47,9 +54,9 @@ struct TrainBench: ParsableCommand {
         }
         for t in counts {
             Runtime.threads = t
-            let main = recipe == "main"
+            let main = recipe.lowercased() == "main"
             let m = try Models.make(model, inputShape: [784], imageShape: [1, 28, 28], outputs: 10, dropout: main ? 0.2 : 0, seed: 1)
-            if initialization == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
+            if initialization.lowercased() == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
             let optimizer: any Optimizer = main ? Adam(learningRate: 0.001) : SGD(learningRate: 0.05)
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
                                   schedule: main ? .cosine(epochs: epochs, minimum: 1e-5) : .constant, seed: 1)

@@ -112,7 +112,7 @@ def main():
     p.add_argument("--bench", default="gemm,train", help="comma-separated: gemm, train (default both)")
     p.add_argument("--model", default="mlp,lenet", help="train: comma-separated models, mlp and/or lenet")
     p.add_argument("--epochs", type=int, default=1, help="train: epochs per run")
-    p.add_argument("--batch", type=int, default=64, help="train: mini-batch size")
+    p.add_argument("--batch-size", "--batch", dest="batch", type=int, default=64, help="train: mini-batch size")
     p.add_argument("--limit", type=int, default=None, help="train: training examples (default all 60 000)")
     p.add_argument("--recipe", default="plain", choices=["plain", "main"],
                    help="train: plain (SGD lr 0.05) or main (make run's: Adam 1e-3, cosine, dropout 0.2)")

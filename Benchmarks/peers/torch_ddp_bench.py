@@ -59,7 +59,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="mlp,lenet")
     p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch", type=int, default=32, help="per-rank batch")
+    p.add_argument("--batch-size", "--batch", dest="batch", type=int, default=32, help="per-rank batch")
     p.add_argument("--ranks", type=int, default=2)
     args = p.parse_args()
     import torch.multiprocessing as mp

@@ -76,7 +76,7 @@ def main():
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--lr", type=float, default=0.002)
     p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--batch-size", "--batch", dest="batch", type=int, default=64)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--augment", default="crop,flip", help="as Neurite's --augment (default crop,flip)")
