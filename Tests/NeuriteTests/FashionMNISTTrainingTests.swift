@@ -5,8 +5,9 @@ import Neurite
 /// 10 000 Fashion-MNIST training images, evaluated on all 10 000 test images.
 @Suite(.enabled(if: FashionMNIST.isAvailable, "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"))
 struct FashionMNISTTrainingTests {
-    /// The cnn-bn recipe, shortened: 4 000 training images, 2 epochs, AdamW lr 0.002, weight decay
-    /// 0.05, cosine schedule, crop and flip augmentation.
+    /// The cnn-bn recipe of README (24 epochs on 60 000 images: 0.938 over 3 seeds), shortened:
+    /// 4 000 training images, 2 epochs, AdamW lr 0.002, weight decay 0.05, cosine schedule, crop,
+    /// flip and erasing augmentation.
     @Test func cnnWithBatchNormAndAugmentationOnASubset() throws {
         let train = try FashionMNIST.load(split: .train, limit: 4_000, shape: .image)
         let test = try FashionMNIST.load(split: .test, shape: .image)
@@ -14,7 +15,7 @@ struct FashionMNISTTrainingTests {
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(),
                               optimizer: Adam(learningRate: 0.002, weightDecay: 0.05, decoupled: true),
                               schedule: .cosine(epochs: 2, minimum: 2e-5))
-        trainer.augmentation = try Augmentation("crop,flip", imageShape: [1, 28, 28])
+        trainer.augmentation = try Augmentation("crop,flip,erase=0.3", imageShape: [1, 28, 28])
         _ = try trainer.fit(train, epochs: 2, batchSize: 64)
         let accuracy = trainer.evaluate(test).accuracy!
         print("Fashion-MNIST cnn-bn, 4k subset, 2 epochs: test accuracy \(accuracy)")
