@@ -88,12 +88,13 @@ void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, vo
                         nk_range_fn fn) {
     if (count <= 0) return;
     if (align < 1) align = 1;
+    const int64_t units = (count + align - 1) / align;
     int t = nk_get_num_threads();
 #ifdef _OPENMP
     if (min_per_thread > 0 && count < 2 * min_per_thread) t = 1;
-    const int64_t units = (count + align - 1) / align;
     if (t > units) t = (int)units;
 #else
+    (void)min_per_thread;
     t = 1;
 #endif
     nk_fp_prepare(t);
