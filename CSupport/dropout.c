@@ -18,21 +18,29 @@ static inline uint64_t next(uint64_t s[4]) {
     return result;
 }
 
+// Draws come 64 at a time into a small buffer (the generator's dependency chain alone), then the
+// 128 values they decide are masked in a loop without branches, which the compiler vectorises: a
+// data-dependent branch per value mispredicted about once in five (keep = 0.8) and made the pass
+// a quarter of LeNet-5's main-recipe step.
+#define NK_DROPOUT_DRAWS 64
+
 void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float scale, const float *x,
                         float *y, float *mask) {
-    int64_t i = 0;
-    for (; i + 2 <= n; i += 2) {
-        const uint64_t r = next(state);
-        const float m0 = (r >> 40) < threshold ? scale : 0.0f;
-        const float m1 = ((r >> 8) & 0xFFFFFF) < threshold ? scale : 0.0f;
-        mask[i] = m0;
-        mask[i + 1] = m1;
-        y[i] = x[i] * m0;
-        y[i + 1] = x[i + 1] * m1;
-    }
-    if (i < n) {
-        const uint64_t r = next(state);
-        mask[i] = (r >> 40) < threshold ? scale : 0.0f;
-        y[i] = x[i] * mask[i];
+    uint32_t u[2 * NK_DROPOUT_DRAWS];
+    for (int64_t i0 = 0; i0 < n; i0 += 2 * NK_DROPOUT_DRAWS) {
+        const int64_t len = n - i0 < 2 * NK_DROPOUT_DRAWS ? n - i0 : 2 * NK_DROPOUT_DRAWS;
+        const int64_t draws = (len + 1) / 2; // an odd tail still takes a whole draw
+        for (int64_t d = 0; d < draws; d++) {
+            const uint64_t r = next(state);
+            u[2 * d] = (uint32_t)(r >> 40);
+            u[2 * d + 1] = (uint32_t)((r >> 8) & 0xFFFFFF);
+        }
+        const float *xi = x + i0;
+        float *yi = y + i0, *mi = mask + i0;
+        for (int64_t j = 0; j < len; j++) {
+            const float m = u[j] < threshold ? scale : 0.0f;
+            mi[j] = m;
+            yi[j] = xi[j] * m;
+        }
     }
 }
