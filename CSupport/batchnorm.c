@@ -12,6 +12,13 @@
 // Channels per block in the S = 1 case (its accumulators stay in registers / L1).
 #define NK_BN_CHANNEL_BLOCK 64
 
+// The team for `items` units of parallel work over `values` floats in all: one thread below
+// 16 384 values (a dense layer's small batch), where waking the team costs more than it saves.
+static int team(int threads, int64_t items, int64_t values) {
+    const int t = nk__threads(threads, items, 1);
+    return values < (1 << 14) ? 1 : t;
+}
+
 // Σ p[i] (square = 0), Σ (p[i] − mu)² (square = 1) or Σ p[i]·q[i] (q given) over one plane.
 static double plane_reduce(const float *p, const float *q, int64_t n, float mu, int square) {
     float lanes[16] = {0};
@@ -73,8 +80,7 @@ void nk_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x,
     if (N <= 0 || C <= 0 || S <= 0) return;
     if (S == 1) {
         const int64_t blocks = (C + NK_BN_CHANNEL_BLOCK - 1) / NK_BN_CHANNEL_BLOCK;
-        int t = nk__threads(threads, blocks, 1);
-        if (N * C < (1 << 14)) t = 1;
+        const int t = team(threads, blocks, N * C);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
@@ -90,8 +96,7 @@ void nk_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x,
         }
         return;
     }
-    int t = nk__threads(threads, C, 1);
-    if (N * C * S < (1 << 14)) t = 1;
+    const int t = team(threads, C, N * C * S);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
@@ -113,8 +118,7 @@ void nk_batchnorm_forward_infer(int64_t N, int64_t C, int64_t S, const float *x,
                                 const float *beta, const float *mean, const float *var, float eps,
                                 int threads, float *y) {
     if (N <= 0 || C <= 0 || S <= 0) return;
-    int t = nk__threads(threads, N * C, 1);
-    if (N * C * S < (1 << 14)) t = 1;
+    const int t = team(threads, N * C, N * C * S);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
@@ -133,8 +137,7 @@ void nk_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *dy, con
     const float m = (float)(N * S);
     if (S == 1) {
         const int64_t blocks = (C + NK_BN_CHANNEL_BLOCK - 1) / NK_BN_CHANNEL_BLOCK;
-        int t = nk__threads(threads, blocks, 1);
-        if (N * C < (1 << 14)) t = 1;
+        const int t = team(threads, blocks, N * C);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
@@ -158,8 +161,7 @@ void nk_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *dy, con
         }
         return;
     }
-    int t = nk__threads(threads, C, 1);
-    if (N * C * S < (1 << 14)) t = 1;
+    const int t = team(threads, C, N * C * S);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
