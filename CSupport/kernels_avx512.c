@@ -165,6 +165,47 @@ static void nk_f32_pack_copy__avx512(const float *src, int64_t lds, const float 
     }
 }
 
+// Transposing packer (contract nk_pack_fn, internal.h) for panels of a multiple of 8 rows (the
+// 8x32 tile's A and B panels): 8 source rows × 8 columns at a time, transposed in registers
+// (unpack, shuffle, 128-bit lane permute) and stored as 8 panel rows of 8; the last columns go
+// through masked loads, so nothing past a row's kc floats is read, and rows past n are zeros. The
+// SSE2 packer it replaces here moved 4 × 4 blocks (about twice the instructions per float); it
+// remains the fallback for other R.
+static void nk_f32_pack_transpose__avx512(const float *src, int64_t lds, const float *const *rows,
+                                          int64_t col0, int n, int64_t kc, int R, float *restrict dst) {
+    if (R % 8 != 0) { nk_f32_pack_transpose__sse2(src, lds, rows, col0, n, kc, R, dst); return; }
+    const __m256 z = _mm256_setzero_ps();
+    for (int i = 0; i < R; i += 8) {
+        const int v = NK_MAX(0, NK_MIN(8, n - i)); // rows of this group that exist
+        const float *s[8];
+        for (int k = 0; k < 8; k++) s[k] = k < v ? (rows ? rows[i + k] + col0 : src + (int64_t)(i + k) * lds) : NULL;
+        for (int64_t p = 0; p < kc; p += 8) {
+            const int64_t rem = NK_MIN(8, kc - p);
+            const __mmask8 m = (__mmask8)((1u << rem) - 1);
+            __m256 r[8];
+            for (int k = 0; k < 8; k++) r[k] = k < v ? _mm256_maskz_loadu_ps(m, s[k] + p) : z;
+            const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+            const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+            const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+            const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+            const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+            const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+            // Column j of the 8 × 8 block (rows i..i+7 at column p + j).
+            const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
+                                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
+                                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
+                                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            for (int j = 0; j < rem; j++) _mm256_storeu_ps(dst + (p + j) * R + i, col[j]);
+        }
+    }
+}
+
 // 2×2 stride-2 max-pool row, 16 windows per step: two 32-float loads per input row, split into
 // the windows' left (even) and right (odd) columns with one permute each, then the four compares
 // of nk__max_takes in row-major order as mask moves on values and offsets. The last step's loads
@@ -217,7 +258,7 @@ const nk_kernels nk_kernels_avx512 = {
     .isa = NK_ISA_AVX512, .name = "avx512", .supported = supported,
     .ukernel = nk_f32_gemm_ukernel_8x32__avx512, .mr = MR, .nr = NR,
     .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
-    .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__sse2,
+    .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
 };
 #endif
