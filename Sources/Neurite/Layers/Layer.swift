@@ -43,7 +43,7 @@ public final class Parameter: @unchecked Sendable {
         set {
             precondition(newValue.shape == shape, "parameter \(qualifiedName) has shape \(shape), not \(newValue.shape)")
             var v = view
-            newValue.withUnsafeBufferPointer { src in v.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: src) } }
+            newValue.withUnsafeBufferPointer { src in v.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: src) } }
         }
     }
 

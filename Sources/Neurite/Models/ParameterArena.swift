@@ -52,7 +52,7 @@ public final class ParameterArena {
         for (p, offset) in zip(params, offsets) {
             let current = p.view
             var dst = storage.sharedView(offset: offset, shape: p.shape)
-            current.withUnsafeBufferPointer { src in dst.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: src) } }
+            current.withUnsafeBufferPointer { src in dst.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: src) } }
             p.backing = storage
             p.offset = offset
             p.qualifiedName = "\(layerIndex[ObjectIdentifier(p)]!).\(p.name)"
@@ -82,7 +82,7 @@ public final class ParameterArena {
     /// Writes `value` into parameter `p`'s slice of `arena` in place.
     public func write(_ value: Tensor, to p: Parameter, in arena: Tensor) {
         var dst = arena.sharedView(offset: p.offset, shape: p.shape)
-        value.withUnsafeBufferPointer { src in dst.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: src) } }
+        value.withUnsafeBufferPointer { src in dst.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: src) } }
     }
 
     /// The arena as maximal runs whose parameters agree on `decays` (gaps join the run before

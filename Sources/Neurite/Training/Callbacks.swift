@@ -93,7 +93,7 @@ public final class EarlyStopping: TrainingCallback {
     public func trainerDidFinishTraining(_ trainer: Trainer, history: History) {
         guard state.restoreBest, let best = bestWeights else { return }
         var arena = trainer.model.parameters.mutableView
-        best.parameters.withUnsafeBufferPointer { src in arena.withUnsafeMutableBufferPointer { $0.update(fromContentsOf: src) } }
+        best.parameters.withUnsafeBufferPointer { src in arena.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: src) } }
         for (name, buffer) in trainer.model.buffers { if let v = best.buffers[name] { buffer.value = v } }
     }
 }
