@@ -384,25 +384,38 @@ struct Train: ParsableCommand {
     func crossValidate(_ data: Dataset, imageShape: [Int]?, description: DataDescription, k: Int) throws {
         let folds = try data.kFoldIndices(k: k, seed: seed ?? 1, stratified: data.isClassification)
         var scores: [Double] = []
+        var lastMetric = "accuracy"
         for (i, fold) in folds.enumerated() {
             let train = data.subset(fold.train), val = data.subset(fold.validation)
             let trainer = try makeTrainer(for: train, imageShape: imageShape, description: description)
             _ = try trainer.fit(train, epochs: epochs ?? 10, batchSize: batchSize ?? 64)
+            // Classification: the fold's accuracy; regression: its RMSE in the targets' own units
+            // (the loss is on the standardised scale, which a reader cannot compare with anything).
             let e = trainer.evaluate(val)
-            let score = Double(e.accuracy ?? e.loss)
-            scores.append(score)
-            if json {
-                print(JSONRecord([("event", .string("fold")), ("fold", .int(i + 1)), (e.accuracy != nil ? "accuracy" : "loss", .double(score))]).line)
+            let score: Double, metric: String
+            if let a = e.accuracy {
+                (score, metric) = (Double(a), "accuracy")
+            } else if let r = try regressionFigures(trainer.model, val, description) {
+                (score, metric) = (r.rmse, "rmse")
             } else {
-                print(String(format: "fold %2d/%d: %@ %.4f", i + 1, k, e.accuracy != nil ? "accuracy" : "loss", score))
+                (score, metric) = (Double(e.loss), "loss")
+            }
+            scores.append(score)
+            lastMetric = metric
+            if json {
+                print(JSONRecord([("event", .string("fold")), ("fold", .int(i + 1)), (metric, .double(score))]).line)
+            } else {
+                print(String(format: "fold %2d/%d: %@ %.4f", i + 1, k, metric, score))
             }
         }
         let mean = scores.reduce(0, +) / Double(scores.count)
         let std = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(max(scores.count - 1, 1))).squareRoot()
         if json {
-            print(JSONRecord([("event", .string("done")), ("folds", .int(k)), ("mean", .double(mean)), ("std", .double(std))]).line)
+            print(JSONRecord([("event", .string("done")), ("folds", .int(k)), ("metric", .string(lastMetric)), ("mean", .double(mean)),
+                              ("std", .double(std))]).line)
         } else {
-            print(String(format: "%d-fold cross-validation: %.4f ± %.4f", k, mean, std))
+            let units = lastMetric == "rmse" ? " (RMSE in the targets' units)" : ""
+            print(String(format: "%d-fold cross-validation: %@ %.4f ± %.4f%@", k, lastMetric, mean, std, units))
         }
     }
 }

@@ -144,6 +144,20 @@ import Neurite
 
     /// A CSV regression (--regression) with targets far from 0: a linear model fits it at the
     /// default learning rate, and `--target-scaling none` records no standardiser.
+    /// k-fold cross-validation on a regression set reports each fold's RMSE in the targets' own
+    /// units (diabetes targets span 25–346: a standardised-scale loss would be below 1).
+    @Test(.enabled(if: hasExecutable && SklearnData.isAvailable, "needs the neurite binary and python3-sklearn"))
+    func kFoldReportsRMSEInTheTargetsUnits() throws {
+        let r = try run(["train", "--model", "dense:16,relu,dense:1", "--data", "sklearn:diabetes", "--kfold", "3",
+                         "--epochs", "20", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let done = lastLine(r.out)
+        #expect(done.contains("\"metric\":\"rmse\""), "\(done)")
+        let mean = field(done, "mean") ?? 0
+        #expect(mean > 30 && mean < 90, "mean fold RMSE \(mean)")
+        #expect(r.out.split(separator: "\n").filter { $0.contains("\"event\":\"fold\"") && $0.contains("\"rmse\":") }.count == 3)
+    }
+
     @Test(.enabled(if: hasExecutable))
     func csvRegressionInOriginalUnits() throws {
         let dir = TemporaryDirectory()
