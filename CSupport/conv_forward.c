@@ -99,7 +99,7 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
         // The copy-out is a pass over the whole tile's output: split it over the threads too,
         // rather than leave them idle between two parallel SGEMMs.
         const int64_t blocks = tn * g->K;
-        const int ct = blocks * g->P >= 16384 ? t : 1;
+        const int ct = nk__threads(t, blocks * g->P, 8192); // floats copied
         (void)ct;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)

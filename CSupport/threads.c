@@ -1,6 +1,7 @@
 // Thread-count control shared by every kernel.
 #include "neurite.h"
 #include "internal.h"
+#include "nn_internal.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -88,16 +89,9 @@ void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, vo
                         nk_range_fn fn) {
     if (count <= 0) return;
     if (align < 1) align = 1;
+    // Work items are alignment units; the usual rule for how many threads they get (nn_internal.h).
     const int64_t units = (count + align - 1) / align;
-    int t = nk_get_num_threads();
-#ifdef _OPENMP
-    if (min_per_thread > 0 && count < 2 * min_per_thread) t = 1;
-    if (t > units) t = (int)units;
-#else
-    (void)min_per_thread;
-    t = 1;
-#endif
-    nk_fp_prepare(t);
+    const int t = nk__threads(0, units, (min_per_thread + align - 1) / align);
     if (t <= 1) { fn(context, 0, count); return; }
     const int64_t per = (units + t - 1) / t; // alignment units per range
 #ifdef _OPENMP

@@ -114,6 +114,8 @@ struct CheckGradients: ParsableCommand {
     /// `--outputs` is needed only for named models; nil when the description does not build.
     static func ownOutputs(_ description: String, shape: [Int]) -> Int? {
         if description.allSatisfy({ $0.isNumber || $0 == "-" }) { return description.split(separator: "-").last.flatMap { Int($0) } }
+        // A probe, not a check: a description that builds neither way falls through, and `run`
+        // then builds it with makeModel, which reports the error.
         for s in [[shape.reduce(1, *)], shape] {
             if let m = try? Sequential(description, inputShape: s) { return m.outputShape.reduce(1, *) }
         }

@@ -89,7 +89,6 @@ public final class BatchNorm: Layer {
 
     // x: [N, C, …] → y: [N, C, …]
     public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
-        precondition(input.rank >= 2 && input.shape[1] == channels, "layer \(name) expects [batch, \(channels), …] but got \(input.shape)")
         guard let step else {
             return Tensor.batchNormInference(input, gamma: weight.view, beta: bias.view, mean: runningMean.value,
                                              variance: runningVariance.value, epsilon: epsilon)

@@ -174,6 +174,7 @@ public final class MetricsLogger: TrainingCallback {
 
     deinit { try? handle.close() }
 
+    /// Writes a batch line every `batchEvery` batches (a failed write is thrown at the epoch's end).
     public func trainerDidFinishBatch(_ trainer: Trainer, epoch: Int, batch: Int, batches: Int, loss: Float) {
         guard let n = batchEvery, batch % n == 0, batchWriteError == nil else { return }
         let record = JSONRecord([("event", .string("batch")), ("epoch", .int(epoch)), ("batch", .int(batch)), ("loss", .float(loss)),
