@@ -83,8 +83,41 @@ void nk__im2col(const conv_geo *g, const float *x, float *col, int64_t ldcol, in
 // dx[c] += the entries of dcol that im2col copied from x[c], for channels [c0, c1) of one image.
 // Each channel's sum runs in the same order (kernel row, kernel column, output position) whoever
 // runs it.
+// Stride-1 col2im gathered row by row: dx row h of channel c takes, for every (i, j) of the kernel
+// with output row oh = h + pt - i inside [0, OH), dcol row (c, i, j) at oh shifted by pl - j, over
+// the columns w whose output column w + pl - j is inside [0, OW) — in (i, j) order, the order the
+// scatter below adds them, so both give the same bits. The terms of row h are the same for every
+// channel (offsets from the channel's first dcol row), so the kernel table's shifted_sum runs all
+// the channels' row h at once.
+#define NK_SHIFTED_SUM_MAX_TERMS 64
+static void col2im_rows(const conv_geo *g, const float *dcol, int64_t ldcol, float *dx, int64_t c0,
+                        int64_t c1) {
+    const nk_shifted_sum_fn sum = nk_kernels_for(g->isa)->shifted_sum;
+    int64_t off[NK_SHIFTED_SUM_MAX_TERMS], lo[NK_SHIFTED_SUM_MAX_TERMS], hi[NK_SHIFTED_SUM_MAX_TERMS];
+    const int64_t KK = g->KH * g->KW;
+    for (int64_t h = 0; h < g->H; h++) {
+        int terms = 0;
+        for (int64_t i = 0; i < g->KH; i++) {
+            const int64_t oh = h + g->pt - i;
+            if (oh < 0 || oh >= g->OH) continue;
+            for (int64_t j = 0; j < g->KW; j++) {
+                off[terms] = (i * g->KW + j) * ldcol + oh * g->OW + g->pl - j;
+                lo[terms] = NK_MAX((int64_t)0, j - g->pl);
+                hi[terms] = NK_MIN(g->W, j - g->pl + g->OW);
+                terms++;
+            }
+        }
+        sum(c1 - c0, dcol + c0 * KK * ldcol, KK * ldcol, off, lo, hi, terms, g->W,
+            dx + (c0 * g->H + h) * g->W, g->H * g->W);
+    }
+}
+
 void nk__col2im(const conv_geo *g, const float *dcol, int64_t ldcol, float *dx, int64_t c0,
                    int64_t c1) {
+    if (g->sh == 1 && g->sw == 1 && g->KH * g->KW <= NK_SHIFTED_SUM_MAX_TERMS) {
+        col2im_rows(g, dcol, ldcol, dx, c0, c1);
+        return;
+    }
     for (int64_t c = c0; c < c1; c++) {
         float *dxc = dx + c * g->H * g->W;
         for (int64_t i = 0; i < g->KH; i++) {

@@ -57,6 +57,16 @@ typedef void (*nk_maxpool_row_fn)(const float *x0, int64_t W, int64_t KH, int64_
 typedef void (*nk_maxpool_2x2_row_fn)(const float *r0, int64_t W, int64_t n, int32_t base, float *y,
                                       int32_t *arg);
 
+// Sums of shifted rows (col2im in gather form), for `rows` rows at once: for r < rows and w < n,
+// dst[r*ldd + w] += src[r*lds + off[t] + w] for each term t whose range holds w (lo[t] <= w < hi[t]),
+// added in term order t = 0, 1, ... . src is read only inside the terms' ranges. A dx row takes all
+// its adds in a register, and rows (channels) side by side keep independent sums in flight (a
+// scatter-add re-read what it had just stored; one row's chain of adds waits on their latency).
+// Same adds in the same order on every ISA: same bits.
+typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, const int64_t *off,
+                                  const int64_t *lo, const int64_t *hi, int terms, int64_t n,
+                                  float *dst, int64_t ldd);
+
 // One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
 // register tile, and the cache blocks derived for it (dispatch.c). Each kernels_<isa>.c defines
 // its row (nk_kernels_<isa>, cache blocks left 0) next to the kernels it names.
@@ -74,6 +84,7 @@ typedef struct nk_kernels {
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
     nk_maxpool_2x2_row_fn maxpool_2x2_row;
+    nk_shifted_sum_fn shifted_sum;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)
     int kc_model;      // the KC the analytic model gives for this machine's L1 (reported; used only
                        // with NEURITE_GEMM_KC=model)
@@ -111,6 +122,9 @@ extern const nk_kernels nk_kernels_avx2, nk_kernels_avx512;
 void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                              int64_t n, float *best, int32_t *arg);
 void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t base, float *y, int32_t *arg);
+void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const int64_t *off,
+                             const int64_t *lo, const int64_t *hi, int terms, int64_t n, float *dst,
+                             int64_t ldd);
 #if defined(__x86_64__)
 void nk_f32_pack_transpose__sse2(const float *src, int64_t lds, const float *const *rows,
                                  int64_t col0, int n, int64_t kc, int R, float *dst);

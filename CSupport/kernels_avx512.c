@@ -244,6 +244,43 @@ static void nk_f32_maxpool_2x2_row__avx512(const float *r0, int64_t W, int64_t n
     }
 }
 
+// Sums of shifted rows, 16 outputs of up to 4 rows a step, each held in a register across all
+// terms; each term's load is masked to its range (lanes outside read as +0, and adding +0 to a sum
+// that started from dst changes nothing unless the sum is -0, which a sum started from +0 never
+// is: the same bits as adding only the terms in range).
+static inline __attribute__((always_inline)) void
+shifted_sum_rows(const int R, const float *src, int64_t lds, const int64_t *off, const int64_t *lo,
+                 const int64_t *hi, int terms, int64_t w0, __mmask16 out, int64_t rem, float *dst,
+                 int64_t ldd) {
+    __m512 acc[4];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) acc[r] = _mm512_maskz_loadu_ps(out, dst + r * ldd + w0);
+    for (int t = 0; t < terms; t++) {
+        const int64_t a = NK_MAX(lo[t] - w0, (int64_t)0), b = NK_MIN(hi[t] - w0, rem);
+        if (a >= b) continue;
+        const __mmask16 m = (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1));
+        const float *s = src + off[t] + w0;
+#pragma clang loop unroll(full)
+        for (int r = 0; r < R; r++) acc[r] = _mm512_add_ps(acc[r], _mm512_maskz_loadu_ps(m, s + r * lds));
+    }
+#pragma clang loop unroll(full)
+    for (int r = 0; r < R; r++) _mm512_mask_storeu_ps(dst + r * ldd + w0, out, acc[r]);
+}
+
+static void nk_f32_shifted_sum__avx512(int64_t rows, const float *src, int64_t lds, const int64_t *off,
+                                       const int64_t *lo, const int64_t *hi, int terms, int64_t n,
+                                       float *dst, int64_t ldd) {
+    for (int64_t w0 = 0; w0 < n; w0 += 16) {
+        const int64_t rem = NK_MIN((int64_t)16, n - w0);
+        const __mmask16 out = (__mmask16)((1u << rem) - 1);
+        int64_t r = 0;
+        for (; r + 4 <= rows; r += 4)
+            shifted_sum_rows(4, src + r * lds, lds, off, lo, hi, terms, w0, out, rem, dst + r * ldd, ldd);
+        for (; r < rows; r++)
+            shifted_sum_rows(1, src + r * lds, lds, off, lo, hi, terms, w0, out, rem, dst + r * ldd, ldd);
+    }
+}
+
 #pragma clang attribute pop
 
 // Outside the target attribute: this runs on CPUs without the ISA.
@@ -260,5 +297,6 @@ const nk_kernels nk_kernels_avx512 = {
     .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
+    .shifted_sum = nk_f32_shifted_sum__avx512,
 };
 #endif

@@ -111,6 +111,15 @@ void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t 
     }
 }
 
+void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const int64_t *off,
+                             const int64_t *lo, const int64_t *hi, int terms, int64_t n, float *dst,
+                             int64_t ldd) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int t = 0; t < terms; t++)
+            for (int64_t w = NK_MAX(lo[t], (int64_t)0); w < NK_MIN(hi[t], n); w++)
+                dst[r * ldd + w] += src[r * lds + off[t] + w];
+}
+
 static int always(void) { return 1; }
 
 const nk_kernels nk_kernels_ref = {
@@ -119,4 +128,5 @@ const nk_kernels nk_kernels_ref = {
     .ukernel_strided = nk_f32_gemm_ukernel_4x16__ref_strided,
     .pack_copy = nk_f32_pack_copy__ref, .pack_transpose = nk_f32_pack_transpose__ref,
     .maxpool_row = nk_f32_maxpool_row__ref, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
+    .shifted_sum = nk_f32_shifted_sum__ref,
 };
