@@ -127,6 +127,10 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
     const int inA = !Apre && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
     const int inB = !brows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
+    // Row-pointer B (convolution's shifted rows, few filters) read in place on the same terms,
+    // where the table row has the kernel for it.
+    const int inBrows = brows && !transB && !inA && cfg->ukernel_brows &&
+                        M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
     // Element (i, p) of op(A) at A[i*rsa + p*csa]; of the packed panel, Ap[p*MR + i].
     const int64_t rsa = inA ? (transA ? 1 : lda) : 1, csa = inA ? (transA ? lda : 1) : MR;
     for (int64_t jc = 0; jc < N; jc += NC) {
@@ -134,7 +138,8 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
         for (int64_t pc = 0; pc < K; pc += KC) {
             const int64_t kc = NK_MIN(KC, K - pc);
             const float beta_k = pc == 0 ? beta : 1.0f;
-            if (brows) pack_b(cfg, transB, NULL, 0, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, Bp);
+            if (inBrows) {} // read in place below
+            else if (brows) pack_b(cfg, transB, NULL, 0, transB ? brows + jc : brows + pc, transB ? pc : jc, kc, nc, Bp);
             else if (!inB) pack_b(cfg, transB, transB ? B + jc * ldb + pc : B + pc * ldb + jc, ldb, NULL, 0, kc, nc, Bp);
             for (int64_t ic = 0; ic < M; ic += MC) {
                 const int64_t mc = NK_MIN(MC, M - ic);
@@ -148,7 +153,9 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
                     float *cc = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-                        if (inA || inB)
+                        if (inBrows)
+                            cfg->ukernel_brows(kc, ap + ir * kc, brows + pc, jc + jr, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        else if (inA || inB)
                             cfg->ukernel_strided(kc, ap + (inA ? ir * rsa : ir * kc), rsa, csa, bp,
                                                  inB ? ldb : NR, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
                         else ukernel(kc, ap + ir * kc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);

@@ -36,6 +36,15 @@ typedef void (*nk_sgemm_ukernel_strided_fn)(int64_t kc, const float *A, int64_t 
                                             const float *B, int64_t rsb, float alpha, float beta,
                                             float *C, int64_t ldc, int mr, int nr);
 
+// The product with a packed A panel and B's rows read in place through row pointers: B's element
+// (p, j) at brows[p][bcol + j], only columns j < nr read. For a B whose rows are not a constant
+// stride apart (convolution's shifted image rows) used by too few A panels for packing it to pay.
+// Same operations per element as nk_sgemm_ukernel_fn: same bits. Optional in a table row (NULL:
+// gemm.c packs B instead).
+typedef void (*nk_sgemm_ukernel_brows_fn)(int64_t kc, const float *Ap, const float *const *brows,
+                                          int64_t bcol, float alpha, float beta, float *C,
+                                          int64_t ldc, int mr, int nr);
+
 // Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
 // Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
 //  copy:      dst[p*R + j] = row p [j]  for j < n, 0 for n <= j < R, p < kc  (panel across a row)
@@ -80,6 +89,7 @@ typedef struct nk_kernels {
     nk_sgemm_ukernel_fn ukernel;
     int mr, nr;                  // register tile
     nk_sgemm_ukernel_strided_fn ukernel_strided; // same tile, unpacked operands
+    nk_sgemm_ukernel_brows_fn ukernel_brows;     // same tile, B through row pointers (or NULL)
     nk_pack_fn pack_copy;        // packing, see nk_pack_fn
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
