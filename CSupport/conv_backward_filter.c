@@ -68,7 +68,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         {
             const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr, wmax = tile * Wp;
             const int64_t xtn = g.C * Hp * wmax + g.KW, dtn = g.K * g.OH * wmax;
-            float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn);
+            float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = pl.transposed ? nk__alloc_floats(KC) : NULL;
             const float **rows = (const float **)malloc((size_t)g.CKK * sizeof(float *));
             if (!rows) abort();
             int64_t laid = -1; // tile width the zeroed layout is for
@@ -99,10 +99,19 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
                                    (size_t)g.OW * sizeof(float));
                 }
                 const int64_t n = (g.OH - 1) * wt + (tn - 1) * Wp + g.OW; // to the last real column
-                nk__sgemm_brows(g.isa, 1, g.K, g.CKK, n, dt, g.OH * wt, rows, 0.0f, part + ti * KC, g.CKK);
+                float *dst = part + ti * KC;
+                if (pl.transposed) {
+                    // dstᵀ[CKK, K] = col · dtᵀ, the shifted rows the SGEMM's A, read in place (see
+                    // conv_plan.c). Each element is the same in-order sum of the same products as
+                    // dt · colᵀ, so the bits are the untransposed product's.
+                    nk__sgemm_arows(g.isa, g.CKK, g.K, n, rows, 1, dt, g.OH * wt, 0.0f, pt, g.K);
+                    for (int64_t k = 0; k < g.K; k++)
+                        for (int64_t r = 0; r < g.CKK; r++) dst[k * g.CKK + r] = pt[r * g.K + k];
+                } else nk__sgemm_brows(g.isa, 1, g.K, g.CKK, n, dt, g.OH * wt, rows, 0.0f, dst, g.CKK);
             }
             free(xt);
             free(dt);
+            free(pt);
             free((void *)rows);
         }
         nk__conv_add_partials(ntiles, KC, part, dw);

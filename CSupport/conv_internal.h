@@ -80,6 +80,7 @@ typedef struct conv_plan {
     int64_t tile;    // images per tile (side by side, tiles, filter tiles)
     int64_t chunk;   // channels per chunk (side by side, filter chunks)
     int bias_threads; // backward-filter: team for db's sums over images
+    int transposed;   // backward-filter, shifted partials: computed as dwᵀ = col · dyᵀ
 } conv_plan;
 
 conv_plan nk__conv_plan_forward(const conv_geo *g, int threads);

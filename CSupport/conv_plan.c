@@ -43,6 +43,14 @@
 // 7 MB of columns per image, 190 -> 155 ms).
 #define NK_CONV_LARGE_TILE_FLOATS ((int64_t)1 << 18)
 
+// The shifted filter gradient runs as its transpose, dwᵀ = col · dyᵀ with the column matrix's
+// shifted rows read in place as the SGEMM's A, when the filters fill at least 1/NK_CONV_TRANSPOSED_FILL
+// of one NR-wide B panel; with fewer, most of each panel's lanes would multiply zeros. Otherwise
+// the shifted rows are B, packed (as much work as the products when there are few filters).
+// Measured (1 thread, batch 64, Zen 5, AVX-512 NR = 32): LeNet conv2 (16 filters) backward 0.55 ->
+// 0.50 ms; conv1 (6 filters) 0.51 -> 0.65, so it stays untransposed.
+#define NK_CONV_TRANSPOSED_FILL 2
+
 // db's sums (N·P adds per filter) go parallel over filters from this many adds per thread.
 #define NK_CONV_BIAS_MIN_WORK_PER_THREAD ((int64_t)1 << 14)
 
@@ -83,7 +91,7 @@ static int64_t filter_tile(const conv_geo *g) {
 }
 
 conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
     const int t = p.threads;
@@ -103,7 +111,7 @@ conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
 }
 
 conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
     if (g->N <= 0 || g->C * g->H * g->W <= 0) return p;
     if (g->P <= 0 || g->K <= 0) { p.path = NK_CONV_ZERO; return p; }
     p.threads = nk__conv_threads(g, threads);
@@ -129,7 +137,7 @@ conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
 }
 
 conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
     p.bias_threads = (int)NK_MIN((int64_t)nk__threads(threads, g->K * g->N * g->P, NK_CONV_BIAS_MIN_WORK_PER_THREAD), g->K);
@@ -138,6 +146,7 @@ conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
     if (g->CKK == 0) return p; // db only (the entry computes db for every path)
     if (ntiles > 1 && ntiles * g->K * g->CKK <= NK_CONV_PARTIAL_FLOATS) {
         p.path = shifted_ok(g) ? NK_CONV_FILTER_SHIFTED_PARTIALS : NK_CONV_FILTER_PARTIALS;
+        p.transposed = g->K * NK_CONV_TRANSPOSED_FILL >= nk__sgemm_geometry(g->isa).nr;
         return p;
     }
     p.tile = NK_MAX((int64_t)1, NK_MIN(p.tile, NK_CONV_LARGE_TILE_FLOATS / (g->CKK * g->P)));

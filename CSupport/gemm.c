@@ -36,12 +36,15 @@ int64_t nk_sgemm_parallel_threshold(void) { return NK_SGEMM_PARALLEL_THRESHOLD; 
 
 // Packs op(A)[0:mc, 0:kc] (A already offset to the block's first element) into MR-row
 // micro-panels: Ap[(ir/MR)*MR*kc + p*MR + i] = op(A)[ir+i][p], rows past mc zero-filled.
-static void pack_a(const nk_kernels *kt, int transA, const float *A, int64_t lda, int64_t mc,
-                   int64_t kc, float *restrict Ap) {
+// arows, when not NULL, replaces A: row i of A at arows[i][col0:col0+kc], already offset to the
+// block's first row (nk__sgemm_arows).
+static void pack_a(const nk_kernels *kt, int transA, const float *A, int64_t lda,
+                   const float *const *arows, int64_t col0, int64_t mc, int64_t kc, float *restrict Ap) {
     const int MR = kt->mr;
     for (int64_t ir = 0; ir < mc; ir += MR) {
         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-        if (transA) kt->pack_copy(A + ir, lda, NULL, 0, mr, kc, MR, Ap + ir * kc); // A stored [K x M]
+        if (arows) kt->pack_transpose(NULL, 0, arows + ir, col0, mr, kc, MR, Ap + ir * kc);
+        else if (transA) kt->pack_copy(A + ir, lda, NULL, 0, mr, kc, MR, Ap + ir * kc); // A stored [K x M]
         else kt->pack_transpose(A + ir * lda, lda, NULL, 0, mr, kc, MR, Ap + ir * kc);
     }
 }
@@ -120,13 +123,17 @@ static float *thread_scratch(size_t floats) {
 // brows, when not NULL, replaces B (see pack_b; B's column offset is then 0).
 static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M, int64_t N,
                        int64_t K, float alpha, const float *A, int64_t lda, const float *B,
-                       int64_t ldb, const float *const *brows, float beta, float *C, int64_t ldc,
-                       float *Ap, float *Bp, const float *Apre, int64_t Mpad, int64_t m0) {
+                       int64_t ldb, const float *const *brows, const float *const *arows, float beta,
+                       float *C, int64_t ldc, float *Ap, float *Bp, const float *Apre, int64_t Mpad,
+                       int64_t m0) {
     const int MR = cfg->mr, NR = cfg->nr;
     const int64_t MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
     const nk_sgemm_ukernel_fn ukernel = cfg->ukernel;
-    const int inA = !Apre && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
-    const int inB = !brows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
+    // Row-pointer A (convolution's shifted rows in the filter gradient) is read in place where the
+    // table row has the kernel for it: each of its panels meets one B panel there.
+    const int inArows = arows && cfg->ukernel_arows;
+    const int inA = !Apre && !arows && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
+    const int inB = !brows && !arows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
     // Row-pointer B (convolution's shifted rows, few filters) read in place on the same terms,
     // where the table row has the kernel for it.
     const int inBrows = brows && !transB && !inA && cfg->ukernel_brows &&
@@ -145,15 +152,19 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
                 const int64_t mc = NK_MIN(MC, M - ic);
                 const float *ap = Ap;
                 if (Apre) ap = Apre + Mpad * pc + (m0 + ic) * kc; // packed once by nk__sgemm_pack_a
+                else if (inArows) ap = NULL;
+                else if (arows) pack_a(cfg, 0, NULL, 0, arows + ic, pc, mc, kc, Ap);
                 else if (inA) ap = transA ? A + pc * lda + ic : A + ic * lda + pc;
-                else pack_a(cfg, transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, mc, kc, Ap);
+                else pack_a(cfg, transA, transA ? A + pc * lda + ic : A + ic * lda + pc, lda, NULL, 0, mc, kc, Ap);
                 for (int64_t jr = 0; jr < nc; jr += NR) {
                     const int nr = (int)NK_MIN((int64_t)NR, nc - jr);
                     const float *bp = inB ? B + pc * ldb + jc + jr : Bp + jr * kc;
                     float *cc = C + ic * ldc + jc + jr;
                     for (int64_t ir = 0; ir < mc; ir += MR) {
                         const int mr = (int)NK_MIN((int64_t)MR, mc - ir);
-                        if (inBrows)
+                        if (inArows)
+                            cfg->ukernel_arows(kc, arows + ic + ir, pc, bp, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
+                        else if (inBrows)
                             cfg->ukernel_brows(kc, ap + ir * kc, brows + pc, jc + jr, alpha, beta_k, cc + ir * ldc, ldc, mr, nr);
                         else if (inA || inB)
                             cfg->ukernel_strided(kc, ap + (inA ? ir * rsa : ir * kc), rsa, csa, bp,
@@ -193,7 +204,7 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     float *Bp = Ap ? Ap + aFloats : NULL;
     if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
-                   transB ? B + n0 * ldb : B + n0, ldb, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp,
+                   transB ? B + n0 * ldb : B + n0, ldb, NULL, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp,
                    Apre, (M + cfg->mr - 1) / cfg->mr * cfg->mr, m0);
     } else if (!Apre) {
         // Out of memory for the pack buffers: still produce the right answer.
@@ -263,7 +274,7 @@ void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K,
 #endif
     for (int64_t b = 0; b < blocks; b++) {
         const int64_t pc = b * KC, kc = NK_MIN(KC, K - pc);
-        pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, M, kc, Apk + Mpad * pc);
+        pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, NULL, 0, M, kc, Apk + Mpad * pc);
     }
 }
 
@@ -290,6 +301,21 @@ void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, co
     const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
     float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
     if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
-    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, beta, C, ldc, Ap, Ap + aFloats,
+    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, NULL, beta, C, ldc, Ap, Ap + aFloats,
+               NULL, 0, 0);
+}
+
+void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int transB,
+                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
+    const nk_kernels *cfg = nk_kernels_for(isa);
+    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
+    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
+    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);
+    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
+    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
+    if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
+    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, NULL, arows, beta, C, ldc, Ap, Ap + aFloats,
                NULL, 0, 0);
 }

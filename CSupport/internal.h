@@ -45,6 +45,14 @@ typedef void (*nk_sgemm_ukernel_brows_fn)(int64_t kc, const float *Ap, const flo
                                           int64_t bcol, float alpha, float beta, float *C,
                                           int64_t ldc, int mr, int nr);
 
+// The product with A's rows read in place through row pointers and a packed B panel: A's element
+// (i, p) at arows[i][acol + p], only rows i < mr read. For an A whose rows are not a constant
+// stride apart (convolution's shifted image rows) used by a single B panel. Same operations per
+// element as nk_sgemm_ukernel_fn: same bits. Optional in a table row (NULL: gemm.c packs A).
+typedef void (*nk_sgemm_ukernel_arows_fn)(int64_t kc, const float *const *arows, int64_t acol,
+                                          const float *Bp, float alpha, float beta, float *C,
+                                          int64_t ldc, int mr, int nr);
+
 // Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
 // Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
 //  copy:      dst[p*R + j] = row p [j]  for j < n, 0 for n <= j < R, p < kc  (panel across a row)
@@ -90,6 +98,7 @@ typedef struct nk_kernels {
     int mr, nr;                  // register tile
     nk_sgemm_ukernel_strided_fn ukernel_strided; // same tile, unpacked operands
     nk_sgemm_ukernel_brows_fn ukernel_brows;     // same tile, B through row pointers (or NULL)
+    nk_sgemm_ukernel_arows_fn ukernel_arows;     // same tile, A through row pointers (or NULL)
     nk_pack_fn pack_copy;        // packing, see nk_pack_fn
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
@@ -168,6 +177,11 @@ static inline int nk__max_takes(float v, float b) { return (v > b) | ((v != v) &
 // nk_sgemm_ex's on the same B bitwise.
 void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                      const float *const *brows, float beta, float *C, int64_t ldc);
+// C[M x N] = beta * C + A · op(B), single-threaded, where row i of A is arows[i][0:K] (rows need
+// not be a constant stride apart; read in place where the kernel table row can, else packed).
+// Same blocking and summation order as nk_sgemm_ex: equal bits.
+void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int transB,
+                     const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 // The active SGEMM's tile geometry, for operators that size their own work to it (convolution's
 // plan): register tile MR x NR and the cache blocks MC and KC.

@@ -100,11 +100,13 @@ static void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const 
 
 // The unpacked tile (nk_sgemm_ukernel_strided_fn): A broadcast from A[i*rsa + p*csa], B loaded
 // (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
-// With brows (BROWS = 1), B's row p is brows[p] + bcol instead (nk_sgemm_ukernel_brows_fn).
+// With brows (BROWS = 1), B's row p is brows[p] + bcol instead (nk_sgemm_ukernel_brows_fn); with
+// arows (AROWS = 1), A's row i is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn).
 static inline __attribute__((always_inline)) void
 tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
-             const float *const *brows, int64_t bcol, float alpha, float beta, float *C, int64_t ldc,
-             const int ROWS, const int VECS, const int BROWS, int nr) {
+             const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
+             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+             const int BROWS, const int AROWS, int nr) {
     __m512 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < ROWS; i++) { c0[i] = _mm512_setzero_ps(); c1[i] = _mm512_setzero_ps(); }
@@ -112,14 +114,14 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
     const __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr <= 16 ? (__mmask16)0 : (__mmask16)((1u << (nr - 16)) - 1);
     const float *a[MR];
 #pragma clang loop unroll(full)
-    for (int i = 0; i < ROWS; i++) a[i] = A + i * rsa;
+    for (int i = 0; i < ROWS; i++) a[i] = AROWS ? arows[i] + acol : A + i * rsa;
     for (int64_t p = 0; p < kc; p++) {
         const float *b = BROWS ? brows[p] + bcol : B;
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
         const __m512 b1 = VECS == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
 #pragma clang loop unroll(full)
         for (int i = 0; i < ROWS; i++) {
-            const __m512 av = _mm512_set1_ps(a[i][p * csa]);
+            const __m512 av = _mm512_set1_ps(a[i][AROWS ? p : p * csa]);
             c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
             if (VECS == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
         }
@@ -133,14 +135,14 @@ static void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A,
                                               float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
     switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 1, V, 0, nr); return;          \
-    case 2: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 2, V, 0, nr); return;          \
-    case 3: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 3, V, 0, nr); return;          \
-    case 4: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 4, V, 0, nr); return;          \
-    case 5: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 5, V, 0, nr); return;          \
-    case 6: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 6, V, 0, nr); return;          \
-    case 7: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 7, V, 0, nr); return;          \
-    default: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, alpha, beta, C, ldc, 8, V, 0, nr); return;         \
+    case 1: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 1, V, 0, 0, nr); return;          \
+    case 2: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 2, V, 0, 0, nr); return;          \
+    case 3: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 3, V, 0, 0, nr); return;          \
+    case 4: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 4, V, 0, 0, nr); return;          \
+    case 5: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 5, V, 0, 0, nr); return;          \
+    case 6: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 6, V, 0, 0, nr); return;          \
+    case 7: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 7, V, 0, 0, nr); return;          \
+    default: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 8, V, 0, 0, nr); return;         \
     }
     if (nr > 16) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)
@@ -153,14 +155,34 @@ static void nk_f32_gemm_ukernel_8x32__avx512_brows(int64_t kc, const float *Ap, 
                                                    int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
     switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 1, V, 1, nr); return; \
-    case 2: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 2, V, 1, nr); return; \
-    case 3: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 3, V, 1, nr); return; \
-    case 4: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 4, V, 1, nr); return; \
-    case 5: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 5, V, 1, nr); return; \
-    case 6: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 6, V, 1, nr); return; \
-    case 7: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 7, V, 1, nr); return; \
-    default: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, alpha, beta, C, ldc, 8, V, 1, nr); return; \
+    case 1: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 1, V, 1, 0, nr); return; \
+    case 2: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 2, V, 1, 0, nr); return; \
+    case 3: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 3, V, 1, 0, nr); return; \
+    case 4: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 4, V, 1, 0, nr); return; \
+    case 5: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 5, V, 1, 0, nr); return; \
+    case 6: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 6, V, 1, 0, nr); return; \
+    case 7: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 7, V, 1, 0, nr); return; \
+    default: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 8, V, 1, 0, nr); return; \
+    }
+    if (nr > 16) { NK_TILE_ROWS(2) }
+    NK_TILE_ROWS(1)
+#undef NK_TILE_ROWS
+}
+
+// A's rows read in place through row pointers, B a packed panel (nk_sgemm_ukernel_arows_fn).
+static void nk_f32_gemm_ukernel_8x32__avx512_arows(int64_t kc, const float *const *arows, int64_t acol,
+                                                   const float *Bp, float alpha, float beta, float *C,
+                                                   int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                             \
+    switch (mr) {                                                                                  \
+    case 1: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 1, V, 0, 1, nr); return; \
+    case 2: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 2, V, 0, 1, nr); return; \
+    case 3: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 3, V, 0, 1, nr); return; \
+    case 4: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 4, V, 0, 1, nr); return; \
+    case 5: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 5, V, 0, 1, nr); return; \
+    case 6: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 6, V, 0, 1, nr); return; \
+    case 7: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 7, V, 0, 1, nr); return; \
+    default: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 8, V, 0, 1, nr); return; \
     }
     if (nr > 16) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)
@@ -319,6 +341,7 @@ const nk_kernels nk_kernels_avx512 = {
     .ukernel = nk_f32_gemm_ukernel_8x32__avx512, .mr = MR, .nr = NR,
     .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
     .ukernel_brows = nk_f32_gemm_ukernel_8x32__avx512_brows,
+    .ukernel_arows = nk_f32_gemm_ukernel_8x32__avx512_arows,
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
     .shifted_sum = nk_f32_shifted_sum__avx512,

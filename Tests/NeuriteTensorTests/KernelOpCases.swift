@@ -213,6 +213,10 @@ private let convCases: [ConvCase] = [
     ConvCase(n: 5, c: 1, h: 8, w: 8, k: 2, kh: 8, kw: 8, stride: 1, padding: 0),          // kernel = image
     ConvCase(n: 2, c: 3, h: 5, w: 5, k: 4, kh: 2, kw: 2, stride: 3, padding: 2),          // stride > kernel
     ConvCase(n: 4, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),       // LeNet conv2
+    ConvCase(n: 12, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),      // LeNet conv2: filter gradient
+                                                                                         // as its transpose, 2 tiles
+    ConvCase(n: 9, c: 3, h: 12, w: 12, k: 20, kh: 3, kw: 3, stride: 1, padding: 1),       // transposed, padded, 20
+                                                                                         // filters (a partial panel)
     ConvCase(n: 3, c: 64, h: 64, w: 64, k: 3, kh: 3, kw: 3, stride: 1, padding: 1),       // several filter tiles
     ConvCase(n: 7, c: 2, h: 20, w: 20, k: 5, kh: 3, kw: 2, stride: 1,                       // shifted rows: uneven
              padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1)),                  // padding, partial last tile
