@@ -73,40 +73,52 @@ static void backward_data_chunked(const conv_geo *g, const conv_plan *pl, const 
     free(woff);
 }
 
-// Backward-data over tiles of the plan's `tile` images, single-threaded: dcol_tile[CKK, T·P] =
-// wᵀ · dy_tile in one SGEMM per tile, then col2im per image. For few filters (LeNet's conv2: 16)
-// the per-image SGEMM sums over only K = 16 and is dominated by its fixed costs; one SGEMM per tile
-// amortises them (0.78 -> 0.66 ms, batch 64). Every element sees the same operations as per image
-// (the SGEMM's result does not depend on N), so this changes no bits. With threads the per-image
-// path, whole images per thread, was faster: the tiles' small parallel regions did not pay.
-static void backward_data_tiles(const conv_geo *g, int64_t tile, const float *dy, const float *w,
-                                float *dx) {
+// Backward-data over tiles of the plan's `tile` images: dcol_tile[CKK, T·P] = wᵀ · dy_tile in one
+// single-threaded SGEMM per tile, then col2im per image; with threads, whole tiles per thread
+// (each its own dcol and dy scratch). For few filters (LeNet's conv2: 16) a per-image SGEMM sums
+// over only K = 16 and is dominated by its fixed costs; one SGEMM per tile amortises them (0.78 ->
+// 0.66 ms, batch 64, 1 thread). Every element sees the same operations as per image (the SGEMM's
+// result does not depend on N), so this changes no bits. With threads, whole tiles per thread
+// (faster than whole images per thread: conv_plan.c).
+static void backward_data_tiles(const conv_geo *g, int threads, int64_t tile, const float *dy,
+                                const float *w, float *dx) {
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
     const int64_t ld = tile * g->P;
     const int64_t rows = g->direct ? g->C : g->CKK;
-    float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
-    float *dcol = nk__alloc_floats(rows * ld);
-    float *wp = nk__conv_pack_weights(g, 1, 1, w, (g->N + tile - 1) / tile);
-    for (int64_t n0 = 0; n0 < g->N; n0 += tile) {
-        const int64_t tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
-        if (tn > 1) nk__conv_fill_tile(g, 1, NULL, dy, n0, tn, ld, NULL, dyt);
-        const float *a = tn > 1 ? dyt : dy + n0 * ys;
-        const int64_t lda = tn > 1 ? ld : g->P;
-        if (wp) nk__sgemm_pa(g->isa, 1, rows, cols, g->K, wp, 0, a, lda, 0.0f, dcol, ld);
-        else nk_sgemm_ex(NK_ISA_AUTO, 1, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
-        for (int64_t i = 0; i < tn; i++) {
-            float *dxi = dx + (n0 + i) * xs;
-            if (g->direct) {
-                for (int64_t c = 0; c < g->C; c++)
-                    memcpy(dxi + c * g->P, dcol + c * ld + i * g->P, (size_t)g->P * sizeof(float));
-            } else {
-                memset(dxi, 0, (size_t)xs * sizeof(float));
-                nk__col2im(g, dcol + i * g->P, ld, dxi, 0, g->C);
+    const int64_t ntiles = (g->N + tile - 1) / tile;
+    const int t = threads > ntiles ? (int)ntiles : threads;
+    (void)t; // unused in a serial build
+    float *wp = nk__conv_pack_weights(g, 1, 1, w, ntiles);
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t) if (t > 1)
+#endif
+    {
+        float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
+        float *dcol = nk__alloc_floats(rows * ld);
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t ti = 0; ti < ntiles; ti++) {
+            const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0), cols = tn * g->P;
+            if (tn > 1) nk__conv_fill_tile(g, 1, NULL, dy, n0, tn, ld, NULL, dyt);
+            const float *a = tn > 1 ? dyt : dy + n0 * ys;
+            const int64_t lda = tn > 1 ? ld : g->P;
+            if (wp) nk__sgemm_pa(g->isa, 1, rows, cols, g->K, wp, 0, a, lda, 0.0f, dcol, ld);
+            else nk_sgemm_ex(NK_ISA_AUTO, 1, 1, 0, rows, cols, g->K, 1.0f, w, g->CKK, a, lda, 0.0f, dcol, ld);
+            for (int64_t i = 0; i < tn; i++) {
+                float *dxi = dx + (n0 + i) * xs;
+                if (g->direct) {
+                    for (int64_t c = 0; c < g->C; c++)
+                        memcpy(dxi + c * g->P, dcol + c * ld + i * g->P, (size_t)g->P * sizeof(float));
+                } else {
+                    memset(dxi, 0, (size_t)xs * sizeof(float));
+                    nk__col2im(g, dcol + i * g->P, ld, dxi, 0, g->C);
+                }
             }
         }
+        free(dyt);
+        free(dcol);
     }
-    free(dyt);
-    free(dcol);
     free(wp);
 }
 
@@ -118,7 +130,7 @@ void nk_conv2d_backward_data(const nk_conv2d_shape *s, int threads, const float 
     const int64_t xs = g.C * g.H * g.W, ys = g.K * g.P;
     switch (pl.path) {
     case NK_CONV_ZERO: memset(dx, 0, (size_t)(g.N * xs) * sizeof(float)); return;
-    case NK_CONV_TILES: backward_data_tiles(&g, pl.tile, dy, w, dx); return;
+    case NK_CONV_TILES: backward_data_tiles(&g, t, pl.tile, dy, w, dx); return;
     case NK_CONV_SIDE_BY_SIDE: backward_data_chunked(&g, &pl, dy, w, dx); return;
     case NK_CONV_PER_IMAGE: // whole images per thread
     case NK_CONV_IN_TURN: { // images in turn, threads inside the SGEMM and col2im

@@ -22,9 +22,10 @@
 #define NK_CONV_SIDE_WASTE 20
 #define NK_CONV_SIDE_MAX 8
 
-// Backward-data on one thread with at most this many filters (LeNet conv2: 16) runs one SGEMM per
-// tile of images: per image it sums over only K products and is dominated by its fixed costs
-// (0.78 -> 0.66 ms, batch 64). With threads, whole images per thread were faster.
+// Backward-data with at most this many filters (LeNet conv2: 16) runs one SGEMM per tile of images
+// (whole tiles per thread when there are at least as many tiles as threads): per image it sums
+// over only K products and is dominated by its fixed costs (1 thread, batch 64: 0.78 -> 0.66 ms;
+// 2 threads, against whole images per thread, LeNet conv2 backward 0.34 -> 0.27 ms, Zen 5).
 #define NK_CONV_FEW_FILTERS 64
 
 // Backward-filter tiles: enough images that a tile's SGEMM sums over at least
@@ -117,9 +118,10 @@ conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
     p.threads = nk__conv_threads(g, threads);
     const int t = p.threads;
     nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
-    if (t == 1 && g->K <= NK_CONV_FEW_FILTERS && !g->direct) {
+    const int64_t tile = filter_tile(g);
+    if (g->K <= NK_CONV_FEW_FILTERS && !g->direct && (t == 1 || (g->N + tile - 1) / tile >= t)) {
         p.path = NK_CONV_TILES;
-        p.tile = filter_tile(g);
+        p.tile = tile;
     } else if (side_by_side_ok(g, geo.nr)) {
         p.path = NK_CONV_SIDE_BY_SIDE;
         p.tile = side_tile(g, geo.nr);
