@@ -60,8 +60,10 @@ func fixed(_ x: Double, _ digits: Int = 1) -> String {
     return (x < 0 && r != 0 ? "-" : "") + s
 }
 
-func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
+func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
+    if s.count >= width { return s }
+    let fill = String(repeating: " ", count: width - s.count)
+    return left ? s + fill : fill + s
 }
 
 /// One JSON object on one line; values are numbers, strings or booleans.

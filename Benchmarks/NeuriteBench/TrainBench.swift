@@ -29,6 +29,8 @@ struct TrainBench: ParsableCommand {
     @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.2).") var recipe: String = "plain"
     @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults) or default (He/Glorot, zero biases; `neurite train`'s default). The benchmark defaults to pytorch so that its accuracies line up with the peers', which train PyTorch's own initialisation.")
     var initialization: String = "pytorch"
+    @Flag(help: "Also time every layer's forward and backward and the step's other phases (µs per batch per thread count, and their speed-ups; to stderr with --json).")
+    var profile = false
 
     func validate() throws {
         guard ["pytorch", "default"].contains(initialization.lowercased()) else {
@@ -48,6 +50,7 @@ struct TrainBench: ParsableCommand {
         let counts = try common.threadCounts()
         var reference: [[UInt32]]?
         var base: Double?
+        var profiles: [(threads: Int, profile: StepProfile)] = []
         if !common.json {
             print(pad("model", 8) + pad("threads", 9) + pad("epoch s", 10) + pad("samples/s", 12) + pad("speed-up", 10)
                   + pad("efficiency", 12) + pad("loss", 9) + pad("test acc", 10))
@@ -61,6 +64,11 @@ struct TrainBench: ParsableCommand {
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
                                   schedule: main ? .cosine(epochs: epochs, minimum: 1e-5) : .constant, seed: 1)
             trainer.microShards = shards
+            if profile {
+                let p = StepProfile(model: m)
+                trainer.profile = p
+                profiles.append((t, p))
+            }
             let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
             if !common.json && epochs > 1 {
                 print("  per epoch (samples/s): " + h.epochs.map { fixed($0.samplesPerSecond, 0) }.joined(separator: ", "))
@@ -86,6 +94,34 @@ struct TrainBench: ParsableCommand {
                       + pad(fixed(Double(loss), 4), 9) + pad(fixed(Double(acc), 4), 10))
             }
         }
+        if profile { printProfiles(profiles) }
+    }
+
+    /// Microseconds per batch of every layer's forward and backward and of the step's other
+    /// phases, one column per thread count, then the speed-up of the last count over the first.
+    private func printProfiles(_ profiles: [(threads: Int, profile: StepProfile)]) {
+        guard let first = profiles.first?.profile else { return }
+        var rows: [(String, [Double])] = []
+        func perBatch(_ f: (StepProfile) -> Double) -> [Double] {
+            profiles.map { 1e6 * f($0.profile) / Double(max($0.profile.steps, 1)) }
+        }
+        for (i, spec) in first.layerSpecs.enumerated() {
+            rows.append(("\(i) \(spec) forward", perBatch { $0.forwardSeconds[i] }))
+            rows.append(("\(i) \(spec) backward", perBatch { $0.backwardSeconds[i] }))
+        }
+        for phase in StepProfile.Phase.allCases { rows.append((phase.rawValue, perBatch { $0.phaseSeconds[phase] ?? 0 })) }
+        rows.append(("unaccounted", perBatch { p in
+            p.stepSeconds - p.forwardSeconds.reduce(0, +) - p.backwardSeconds.reduce(0, +) - p.phaseSeconds.values.reduce(0, +)
+        }))
+        rows.append(("whole step", perBatch(\.stepSeconds)))
+        var lines = ["", "profile, µs per batch of \(batch) (\(model), \(recipe) recipe):",
+                     pad("", 34) + profiles.map { pad("\($0.threads) t", 10) }.joined() + (profiles.count > 1 ? pad("speed-up", 10) : "")]
+        for (name, values) in rows {
+            let speedup = profiles.count > 1 && values.last! > 0 ? pad(fixed(values.first! / values.last!, 2) + "×", 10) : ""
+            lines.append(pad(String(name.prefix(33)), 34, left: true) + values.map { pad(fixed($0, 1), 10) }.joined() + speedup)
+        }
+        let text = lines.joined(separator: "\n") + "\n"
+        if common.json { FileHandle.standardError.write(Data(text.utf8)) } else { print(text, terminator: "") }
     }
 }
 

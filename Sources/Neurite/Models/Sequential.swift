@@ -149,6 +149,14 @@ public final class Sequential: @unchecked Sendable {
         precondition(context.model === self, "a training context belongs to the model that made it")
         context.beginStep()
         var h = batch(input)
+        if let profile = context.profile {
+            for (i, (layer, step)) in zip(layers, context.layerSteps).enumerated() {
+                let start = StepProfile.now()
+                h = layer.forward(h, step: step)
+                profile.addForward(i, since: start)
+            }
+            return h
+        }
         for (layer, step) in zip(layers, context.layerSteps) { h = layer.forward(h, step: step) }
         return h
     }
@@ -162,8 +170,11 @@ public final class Sequential: @unchecked Sendable {
     @discardableResult
     public func backward(_ outputGradient: Tensor, context: TrainingContext, layerDone: ((Int) -> Void)? = nil) -> Tensor {
         var g = outputGradient
+        let profile = context.profile
         for (i, (layer, step)) in zip(layers, context.layerSteps).enumerated().reversed() {
+            let start = profile == nil ? 0 : StepProfile.now()
             g = layer.backward(g, step: step)
+            profile?.addBackward(i, since: start)
             layerDone?(i)
         }
         return g
@@ -274,6 +285,8 @@ public final class TrainingContext {
     /// When true, backward adds to the gradients instead of overwriting them (accumulation over
     /// several batches; zero them with `zeroGradients()` first).
     public var accumulatesGradients = false
+    /// When set, forward and backward add each layer's time to it.
+    public var profile: StepProfile?
     var layerSteps: [LayerStep] = []
 
     init(model: Sequential) {

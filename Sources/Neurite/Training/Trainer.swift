@@ -143,6 +143,12 @@ public final class Trainer {
     /// batch whole. Models with state buffers (batch normalisation) always run whole batches, since
     /// shards would normalise with their own statistics.
     public var microShards = 1
+    /// When set, each step adds its layers' and phases' times to it (whole-batch steps; see
+    /// `StepProfile`).
+    public var profile: StepProfile? {
+        get { context.profile }
+        set { context.profile = newValue }
+    }
     private var shardContexts: [TrainingContext] = []
     /// Verify after every epoch that all ranks hold bitwise the same parameters.
     public var checksReplicasEveryEpoch = false
@@ -266,7 +272,9 @@ public final class Trainer {
         let start = Date()
         var interrupted = false
         let buckets = ranks > 1 ? gradientBuckets() : []
+        let profile = context.profile
         for b in firstBatch..<max(firstBatch, batches) {
+            let stepStart = profile == nil ? 0 : StepProfile.now()
             let lo = b * globalBatch, hi = min(lo + globalBatch, train.count)
             let share = (hi - lo + ranks - 1) / ranks
             let idx = order[min(lo + rank * share, hi)..<min(lo + (rank + 1) * share, hi)]
@@ -277,6 +285,7 @@ public final class Trainer {
                 // Per-step seed: a resumed run transforms the same examples the same way.
                 augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount), UInt64(rank)))
                 let t = train.target(idx)
+                profile?.add(.batch, since: stepStart)
                 if ranks == 1, microShards > 1, model.buffers.isEmpty, idx.count >= microShards {
                     (value, right) = try shardedStep(x, train: train, indices: idx)
                     guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
@@ -296,8 +305,10 @@ public final class Trainer {
                 }
                 let y = model.forward(x, context: context)
                 var grad: Tensor
+                let lossStart = profile == nil ? 0 : StepProfile.now()
                 (value, grad) = loss.evaluate(output: y, target: t)
                 if train.isClassification { right = Trainer.countCorrect(y, t) }
+                profile?.add(.loss, since: lossStart)
                 if ranks > 1 { grad = grad * (Float(idx.count) / Float(hi - lo)) }
                 if ranks == 1 {
                     guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
@@ -332,10 +343,13 @@ public final class Trainer {
                 stop = totals[4] > 0
                 if stop { stopFlag.set() }
             }
+            let optimizerStart = profile == nil ? 0 : StepProfile.now()
             model.commit(context)
             if ranks > 1 { for (_, buffer) in model.buffers { try Distributed.broadcast(buffer.value) } }
             prepareStep(scheduled)
             optimizer.step(model.parameters, gradients: context.gradients)
+            profile?.add(.optimizer, since: optimizerStart)
+            profile?.addStep(since: stepStart)
             lossSum += Double(batchLoss) * Double(batchCount)
             seen += batchCount
             correct += right
