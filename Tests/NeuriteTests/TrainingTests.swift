@@ -29,6 +29,31 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(history.epochs.last!.trainLoss < history.epochs.first!.trainLoss)
     }
 
+    /// A step profile counts every step, times every layer both ways, and its parts fit inside
+    /// the steps; profiling changes no weights.
+    @Test func stepProfileAccountsForEveryStep() throws {
+        let data = spirals(perClass: 100, seed: 3)
+        func train(profiled: Bool) throws -> (Sequential, StepProfile?) {
+            let model = try Sequential("dense:16,relu,dense:2", inputShape: [2], seed: 4)
+            let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1), seed: 1)
+            let profile = profiled ? StepProfile(model: model) : nil
+            trainer.profile = profile
+            _ = try trainer.fit(data, epochs: 2, batchSize: 32)
+            return (model, profile)
+        }
+        let (plain, _) = try train(profiled: false)
+        let (profiled, p) = try train(profiled: true)
+        let profile = try #require(p)
+        #expect(plain.parameters.values.scalars == profiled.parameters.values.scalars)
+        #expect(profile.steps == 2 * 7) // 200 examples in batches of 32: 7 a epoch
+        #expect(profile.layerSpecs == ["dense:16", "relu", "dense:2"])
+        #expect(profile.forwardSeconds.allSatisfy { $0 > 0 } && profile.backwardSeconds.allSatisfy { $0 > 0 })
+        #expect(StepProfile.Phase.allCases.allSatisfy { (profile.phaseSeconds[$0] ?? 0) > 0 })
+        let parts = profile.forwardSeconds.reduce(0, +) + profile.backwardSeconds.reduce(0, +)
+            + profile.phaseSeconds.values.reduce(0, +)
+        #expect(parts <= profile.stepSeconds, "parts \(parts) s, steps \(profile.stepSeconds) s")
+    }
+
     /// Same seed ⇒ bitwise-identical weights after training, at 1 and at 2 threads (the layer
     /// sizes are above the GEMM's parallel threshold, so 2 threads really split the work).
     @Test(.enabled(if: Runtime.openMPEnabled, "a serial build runs one thread whatever the setting"))
