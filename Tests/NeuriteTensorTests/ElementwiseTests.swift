@@ -116,4 +116,34 @@ import NeuriteTensor
         let kept = want.filter { $0 != 0 }.count
         if n >= 1000 { #expect(abs(Double(kept) / Double(n) - Double(keep)) < 0.05) }
     }
+
+    /// Past the first block of 32 768 values each block has its own stream: the first block is
+    /// still the generator's, which advances past it alone; the mask is the same at 1, 2 and 3
+    /// threads; every block keeps about `keep` of its values, and no two blocks repeat a mask.
+    @Test func blocksPastTheFirstHaveTheirOwnStreams() {
+        let n = 3 * 32_768 + 1001, block = 32_768
+        let x = Tensor(shape: [n], repeating: 1)
+        let keep: Float = 0.7
+        var masks: [[Float]] = []
+        var after: [SeededGenerator] = []
+        for threads in [1, 2, 3] {
+            Runtime.withThreads(threads) {
+                var g = SeededGenerator(seed: 5)
+                masks.append(Tensor.dropout(x, keep: keep, generator: &g).mask.scalars)
+                after.append(g)
+            }
+        }
+        #expect(masks[1] == masks[0] && masks[2] == masks[0])
+        var reference = SeededGenerator(seed: 5), small = reference
+        let first = Tensor.dropout(Tensor(shape: [block], repeating: 1), keep: keep, generator: &small).mask.scalars
+        #expect(Array(masks[0][0..<block]) == first)
+        for _ in 0..<(block / 2) { _ = reference.next() }
+        #expect(after.allSatisfy { $0 == reference })
+        let blocks = stride(from: 0, to: n, by: block).map { Array(masks[0][$0..<min($0 + block, n)]) }
+        for b in blocks {
+            let kept = Double(b.filter { $0 != 0 }.count) / Double(b.count)
+            #expect(abs(kept - Double(keep)) < 0.03, "kept \(kept)")
+        }
+        for i in 0..<3 { for j in (i + 1)..<3 { #expect(blocks[i] != blocks[j]) } }
+    }
 }
