@@ -177,6 +177,18 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     }
 }
 
+// This thread's pack buffers for an m x n x K slice: one allocation, the A block first, then the B
+// block (*Bp) at a 64-byte boundary. NULL when out of memory.
+static float *slice_scratch(const nk_kernels *cfg, int64_t m, int64_t n, int64_t K, float **Bp) {
+    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
+    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (m + cfg->mr - 1) / cfg->mr * cfg->mr);
+    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (n + cfg->nr - 1) / cfg->nr * cfg->nr);
+    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
+    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
+    *Bp = Ap ? Ap + aFloats : NULL;
+    return Ap;
+}
+
 // Runs gemm_slice on thread `tid` of `nt`'s share of C: a range of whole micro-tiles along the
 // split dimension.
 static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int transA,
@@ -195,13 +207,8 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     }
     const int64_t m = m1 - m0, n = n1 - n0;
     if (m <= 0 || n <= 0) return;
-    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
-    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (m + cfg->mr - 1) / cfg->mr * cfg->mr);
-    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (n + cfg->nr - 1) / cfg->nr * cfg->nr);
-    // One allocation: the A block first, then the B block at a 64-byte boundary.
-    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
-    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
-    float *Bp = Ap ? Ap + aFloats : NULL;
+    float *Bp;
+    float *Ap = slice_scratch(cfg, m, n, K, &Bp);
     if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
                    transB ? B + n0 * ldb : B + n0, ldb, NULL, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp,
@@ -290,32 +297,25 @@ void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alp
     nk_sgemm_ex(NK_ISA_AUTO, 0, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
-                     const float *const *brows, float beta, float *C, int64_t ldc) {
+// The single-threaded product with a row-pointer operand (brows or arows, see gemm_slice).
+static void sgemm_rows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                       const float *B, int64_t ldb, const float *const *brows, const float *const *arows,
+                       float beta, float *C, int64_t ldc) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
     const nk_kernels *cfg = nk_kernels_for(isa);
-    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
-    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
-    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);
-    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
-    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
+    float *Bp;
+    float *Ap = slice_scratch(cfg, M, N, K, &Bp);
     if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
-    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, NULL, 0, brows, NULL, beta, C, ldc, Ap, Ap + aFloats,
-               NULL, 0, 0);
+    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, A, lda, B, ldb, brows, arows, beta, C, ldc, Ap, Bp, NULL, 0, 0);
+}
+
+void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
+                     const float *const *brows, float beta, float *C, int64_t ldc) {
+    sgemm_rows(isa, transB, M, N, K, A, lda, NULL, 0, brows, NULL, beta, C, ldc);
 }
 
 void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int transB,
                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0) { scale_c(M, N, beta, C, ldc); return; }
-    const nk_kernels *cfg = nk_kernels_for(isa);
-    const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
-    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (M + cfg->mr - 1) / cfg->mr * cfg->mr);
-    const int64_t ncap = NK_MIN((int64_t)cfg->nc, (N + cfg->nr - 1) / cfg->nr * cfg->nr);
-    const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
-    float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
-    if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
-    gemm_slice(cfg, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, NULL, arows, beta, C, ldc, Ap, Ap + aFloats,
-               NULL, 0, 0);
+    sgemm_rows(isa, transB, M, N, K, NULL, 0, B, ldb, NULL, arows, beta, C, ldc);
 }
