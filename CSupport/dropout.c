@@ -3,8 +3,9 @@
 // (Random.swift), consumed as the Swift loop this replaced did (each 64-bit draw gives the 24-bit
 // uniforms of two consecutive values: bits 63..40, then bits 31..8), so every tensor up to that
 // size — an MLP's or a dense layer's activations at the usual batch sizes — gets the masks it
-// always had. Each further chunk k draws from its own stream, seeded from the caller's starting
-// state and k, so the chunks are independent: they run in parallel, and the masks depend on the
+// always had. Each further chunk k draws from its own NK_DROPOUT_STREAMS interleaved streams
+// (the kernel table's dropout_streams: vector registers instead of one serial dependency chain),
+// seeded from the caller's starting state and k, so the chunks are independent: they run in parallel, and the masks depend on the
 // chunk size only, never on the thread count. (One sequential stream made LeNet-5's dropout after
 // its first convolution, 300 000 values a batch, a serial ninth of its step.) Shapes in neurite.h.
 #include "neurite.h"
@@ -69,6 +70,7 @@ void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float 
     // Every chunk's seed comes from the caller's state before chunk 0 advances it.
     const uint64_t base = state[0] ^ (state[1] * 0x9E3779B97F4A7C15ull) ^ state[2] ^ (state[3] << 1);
     const int t = nk__threads(0, chunks, 1);
+    const nk_dropout_streams_fn streams = nk_kernels_for(NK_ISA_AUTO)->dropout_streams;
     (void)t; (void)base;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
@@ -79,8 +81,9 @@ void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float 
             dropout_chunk(state, len, threshold, scale, x, y, mask);
             continue;
         }
-        uint64_t z = base ^ ((uint64_t)k << 32), s[4];
-        for (int w = 0; w < 4; w++) s[w] = splitmix(&z);
-        dropout_chunk(s, len, threshold, scale, x + i0, y + i0, mask + i0);
+        uint64_t z = base ^ ((uint64_t)k << 32), s[4 * NK_DROPOUT_STREAMS];
+        for (int l = 0; l < NK_DROPOUT_STREAMS; l++)
+            for (int w = 0; w < 4; w++) s[w * NK_DROPOUT_STREAMS + l] = splitmix(&z);
+        streams(s, len, threshold, scale, x + i0, y + i0, mask + i0);
     }
 }

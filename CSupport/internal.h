@@ -84,6 +84,17 @@ typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, c
                                   const int64_t *lo, const int64_t *hi, int terms, int64_t n,
                                   float *dst, int64_t ldd);
 
+// Dropout masks from NK_DROPOUT_STREAMS interleaved xoshiro256** streams (dropout.c's blocks past
+// the first): word w (s0..s3) of stream l at state[w*NK_DROPOUT_STREAMS + l], advanced in place. Round
+// r draws once from every stream; stream l's draw d gives values v = 2·(r·STREAMS + l) and v + 1 the
+// 24-bit uniforms d >> 40 and (d >> 8) & 0xFFFFFF; mask[v] = scale where the uniform is below
+// `threshold`, else 0, and y[v] = x[v] · mask[v], for v < n (only those are read or written). The
+// streams are independent dependency chains that fit side by side in vector registers. Integer
+// draws and one multiply per value: the same bits on every ISA.
+#define NK_DROPOUT_STREAMS 8
+typedef void (*nk_dropout_streams_fn)(uint64_t *state, int64_t n, uint32_t threshold, float scale,
+                                      const float *x, float *y, float *mask);
+
 // One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
 // register tile, and the cache blocks derived for it (dispatch.c). Each kernels_<isa>.c defines
 // its row (nk_kernels_<isa>, cache blocks left 0) next to the kernels it names.
@@ -104,6 +115,7 @@ typedef struct nk_kernels {
     nk_maxpool_row_fn maxpool_row;
     nk_maxpool_2x2_row_fn maxpool_2x2_row;
     nk_shifted_sum_fn shifted_sum;
+    nk_dropout_streams_fn dropout_streams;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)
     int kc_model;      // the KC the analytic model gives for this machine's L1 (reported; used only
                        // with NEURITE_GEMM_KC=model)
@@ -141,6 +153,8 @@ extern const nk_kernels nk_kernels_avx2, nk_kernels_avx512;
 void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                              int64_t n, float *best, int32_t *arg);
 void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t base, float *y, int32_t *arg);
+void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold, float scale,
+                                 const float *x, float *y, float *mask);
 void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const int64_t *off,
                              const int64_t *lo, const int64_t *hi, int terms, int64_t n, float *dst,
                              int64_t ldd);

@@ -175,5 +175,6 @@ const nk_kernels nk_kernels_avx2 = {
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__sse2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
     .shifted_sum = nk_f32_shifted_sum__ref,
+    .dropout_streams = nk_f32_dropout_streams__ref,
 };
 #endif

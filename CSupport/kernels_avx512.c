@@ -326,6 +326,42 @@ static void nk_f32_shifted_sum__avx512(int64_t rows, const float *src, int64_t l
     }
 }
 
+// Dropout over 8 streams, one 64-bit lane each: a round is a handful of integer instructions on
+// four zmm state words (multiplies by 5 and 9 as shifts and adds, rotates native), then its 16
+// values at once. Each lane's draw d becomes the 32-bit pair (d >> 40, (d >> 8) & 0xFFFFFF), which
+// is values 2l and 2l + 1 in order; the last round's loads and stores are masked to n.
+static void nk_f32_dropout_streams__avx512(uint64_t *state, int64_t n, uint32_t threshold, float scale,
+                                           const float *x, float *y, float *mask) {
+    __m512i s0 = _mm512_loadu_si512(state), s1 = _mm512_loadu_si512(state + 8);
+    __m512i s2 = _mm512_loadu_si512(state + 16), s3 = _mm512_loadu_si512(state + 24);
+    const __m512i low24 = _mm512_set1_epi64(0xFFFFFF), th = _mm512_set1_epi32((int)threshold);
+    const __m512 vs = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
+    for (int64_t v0 = 0; v0 < n; v0 += 16) {
+        const __m512i m5 = _mm512_add_epi64(_mm512_slli_epi64(s1, 2), s1);
+        const __m512i r7 = _mm512_rol_epi64(m5, 7);
+        const __m512i d = _mm512_add_epi64(_mm512_slli_epi64(r7, 3), r7);
+        const __m512i t = _mm512_slli_epi64(s1, 17);
+        s2 = _mm512_xor_si512(s2, s0);
+        s3 = _mm512_xor_si512(s3, s1);
+        s1 = _mm512_xor_si512(s1, s2);
+        s0 = _mm512_xor_si512(s0, s3);
+        s2 = _mm512_xor_si512(s2, t);
+        s3 = _mm512_rol_epi64(s3, 45);
+        const __m512i u = _mm512_or_si512(_mm512_srli_epi64(d, 40),
+                                          _mm512_slli_epi64(_mm512_and_si512(_mm512_srli_epi64(d, 8), low24), 32));
+        const __mmask16 keep = _mm512_cmplt_epu32_mask(u, th);
+        const __m512 m = _mm512_mask_mov_ps(zero, keep, vs);
+        const int64_t rem = n - v0;
+        const __mmask16 io = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1);
+        _mm512_mask_storeu_ps(mask + v0, io, m);
+        _mm512_mask_storeu_ps(y + v0, io, _mm512_mul_ps(_mm512_maskz_loadu_ps(io, x + v0), m));
+    }
+    _mm512_storeu_si512(state, s0);
+    _mm512_storeu_si512(state + 8, s1);
+    _mm512_storeu_si512(state + 16, s2);
+    _mm512_storeu_si512(state + 24, s3);
+}
+
 #pragma clang attribute pop
 
 // Outside the target attribute: this runs on CPUs without the ISA.
@@ -345,5 +381,6 @@ const nk_kernels nk_kernels_avx512 = {
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
     .shifted_sum = nk_f32_shifted_sum__avx512,
+    .dropout_streams = nk_f32_dropout_streams__avx512,
 };
 #endif

@@ -330,6 +330,67 @@ private func lrnOpCase(_ shape: [Int], size: Int, k: Float, alpha: Float, beta: 
 
 /// Batch normalisation, training forward and backward (and inference), on [N, C, …] with `shape`;
 /// large enough cases run on several threads (the kernels stay serial under 16 384 values).
+/// Tensor.dropout against its specification written out in Swift: values [0, 32 768) from the
+/// generator's own stream; block k > 0 from 8 xoshiro256** streams seeded by SplitMix64 from the
+/// starting state and k (word w of stream l the (4l + w)-th output), drawn in rounds, stream l's draw
+/// deciding values 2l and 2l + 1 of the round's 16 (bits 63…40, then 31…8).
+private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
+    let x = seededTensor([n], seed: 21), seed: UInt64 = 33, block = 32_768
+    return KernelOpCase(
+        op: "dropout", detail: "n \(n) keep \(keep)", tolerances: [0, 0],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                Runtime.withThreads(threads) {
+                    var g = SeededGenerator(seed: seed)
+                    let (y, mask) = Tensor.dropout(x, keep: keep, generator: &g)
+                    return [y.scalars, mask.scalars]
+                }
+            }
+        },
+        reference: {
+            let threshold = UInt64((Double(keep) * 16_777_216).rounded(.down)), scale = 1 / keep
+            func rotl(_ v: UInt64, _ k: UInt64) -> UInt64 { (v << k) | (v >> (64 - k)) }
+            func next(_ s: inout [UInt64]) -> UInt64 {
+                let r = rotl(s[1] &* 5, 7) &* 9, t = s[1] << 17
+                s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45)
+                return r
+            }
+            var uniforms = [UInt64](repeating: 0, count: n)
+            var first = SeededGenerator(seed: seed).stateWords
+            let w = first
+            let base = w[0] ^ (w[1] &* 0x9E37_79B9_7F4A_7C15) ^ w[2] ^ (w[3] << 1)
+            for v in Swift.stride(from: 0, to: min(n, block), by: 2) {
+                let r = next(&first)
+                uniforms[v] = r >> 40
+                if v + 1 < n { uniforms[v + 1] = (r >> 8) & 0xFF_FFFF }
+            }
+            for k in Swift.stride(from: 1, to: (n + block - 1) / block, by: 1) {
+                var z = base ^ (UInt64(k) << 32)
+                func splitmix() -> UInt64 {
+                    z = z &+ 0x9E37_79B9_7F4A_7C15
+                    var q = z
+                    q = (q ^ (q >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    q = (q ^ (q >> 27)) &* 0x94D0_49BB_1331_11EB
+                    return q ^ (q >> 31)
+                }
+                var streams = (0..<8).map { _ in (0..<4).map { _ in splitmix() } }
+                let start = k * block, end = min(n, start + block)
+                var v0 = start
+                while v0 < end {
+                    for l in 0..<8 {
+                        let r = next(&streams[l])
+                        for (h, u) in [r >> 40, (r >> 8) & 0xFF_FFFF].enumerated() where v0 + 2 * l + h < end {
+                            uniforms[v0 + 2 * l + h] = u
+                        }
+                    }
+                    v0 += 16
+                }
+            }
+            let mask = uniforms.map { $0 < threshold ? scale : 0 }
+            return [zip(x.scalars, mask).map { $0 * $1 }, mask]
+        })
+}
+
 private func batchNormOpCase(_ shape: [Int]) -> KernelOpCase {
     let x = seededTensor(shape, seed: 11), dy = seededTensor(shape, seed: 12)
     let c = shape[1], n = shape[0], s = shape.dropFirst(2).reduce(1, *)
@@ -420,6 +481,8 @@ let kernelOpCases: [KernelOpCase] =
        batchNormOpCase([8, 32, 14, 14]),     // a convolution's output: several threads
        batchNormOpCase([96, 200]),           // after a dense layer (one value per channel), 4 channel blocks
        batchNormOpCase([5, 3])]              // tiny dense batch
+    + [dropoutOpCase(2 * 32_768 + 1001, keep: 0.8),       // dropout: the generator's block, two
+       dropoutOpCase(1000, keep: 0.5)]                       // stream blocks (the last partial); one block
     + [adamOpCase(1003, l2: 0, shrink: 0),                 // Adam, one thread, a partial vector
        adamOpCase(200_003, l2: 0.01, shrink: 0),           // coupled L2, several threads
        adamOpCase(200_003, l2: 0, shrink: 1e-4)]           // AdamW's decoupled decay
