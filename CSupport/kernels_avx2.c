@@ -160,6 +160,54 @@ static void nk_f32_pack_copy__avx2(const float *src, int64_t lds, const float *c
     }
 }
 
+// Dropout over 8 streams (contract nk_dropout_streams_fn): streams 0-3 in one ymm per state word,
+// 4-7 in another. AVX2 has neither 64-bit rotates nor multiplies: rotates are two shifts and an or,
+// the multiplies by 5 and 9 shifts and adds. The 24-bit uniforms and the threshold (at most 2^24)
+// fit a signed compare. A round's 16 values are the two halves' 8 each; the tail round is masked.
+static inline __attribute__((always_inline)) __m256i rotl64(__m256i v, int k) {
+    return _mm256_or_si256(_mm256_slli_epi64(v, k), _mm256_srli_epi64(v, 64 - k));
+}
+
+static void nk_f32_dropout_streams__avx2(uint64_t *state, int64_t n, uint32_t threshold, float scale,
+                                         const float *x, float *y, float *mask) {
+    __m256i s[4][2];
+    for (int w = 0; w < 4; w++)
+        for (int h = 0; h < 2; h++) s[w][h] = _mm256_loadu_si256((const __m256i *)(state + 8 * w + 4 * h));
+    const __m256i low24 = _mm256_set1_epi64x(0xFFFFFF), th = _mm256_set1_epi32((int)threshold);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (int64_t v0 = 0; v0 < n; v0 += 16) {
+        for (int h = 0; h < 2; h++) {
+            __m256i *s0 = &s[0][h], *s1 = &s[1][h], *s2 = &s[2][h], *s3 = &s[3][h];
+            const __m256i m5 = _mm256_add_epi64(_mm256_slli_epi64(*s1, 2), *s1);
+            const __m256i r7 = rotl64(m5, 7);
+            const __m256i d = _mm256_add_epi64(_mm256_slli_epi64(r7, 3), r7);
+            const __m256i t = _mm256_slli_epi64(*s1, 17);
+            *s2 = _mm256_xor_si256(*s2, *s0);
+            *s3 = _mm256_xor_si256(*s3, *s1);
+            *s1 = _mm256_xor_si256(*s1, *s2);
+            *s0 = _mm256_xor_si256(*s0, *s3);
+            *s2 = _mm256_xor_si256(*s2, t);
+            *s3 = rotl64(*s3, 45);
+            const __m256i u = _mm256_or_si256(_mm256_srli_epi64(d, 40),
+                                              _mm256_slli_epi64(_mm256_and_si256(_mm256_srli_epi64(d, 8), low24), 32));
+            const __m256 m = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(th, u)), vs);
+            const int64_t at = v0 + 8 * h, rem = n - at;
+            if (rem <= 0) break;
+            if (rem >= 8) {
+                _mm256_storeu_ps(mask + at, m);
+                _mm256_storeu_ps(y + at, _mm256_mul_ps(_mm256_loadu_ps(x + at), m));
+            } else {
+                const __m256i io = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), iota);
+                _mm256_maskstore_ps(mask + at, io, m);
+                _mm256_maskstore_ps(y + at, io, _mm256_mul_ps(_mm256_maskload_ps(x + at, io), m));
+            }
+        }
+    }
+    for (int w = 0; w < 4; w++)
+        for (int h = 0; h < 2; h++) _mm256_storeu_si256((__m256i *)(state + 8 * w + 4 * h), s[w][h]);
+}
+
 #pragma clang attribute pop
 
 // Outside the target attribute: this runs on CPUs without the ISA.
@@ -175,6 +223,6 @@ const nk_kernels nk_kernels_avx2 = {
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__sse2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
     .shifted_sum = nk_f32_shifted_sum__ref,
-    .dropout_streams = nk_f32_dropout_streams__ref,
+    .dropout_streams = nk_f32_dropout_streams__avx2,
 };
 #endif

@@ -295,13 +295,13 @@ void nk_batchnorm_backward_ref(int64_t N, int64_t C, int64_t S, const float *dy,
                                const float *gamma, const float *invstd, float *dgamma, float *dbeta,
                                float *dx);
 
-/// Dropout forward over n values, in chunks of 32 768: for each consecutive pair, one xoshiro256**
-/// draw r gives u0 = r >> 40 and u1 = (r >> 8) & 0xFFFFFF; mask = scale where u < threshold
-/// (keep·2²⁴), else 0; y = x · mask. The first chunk draws from `state` (NeuriteTensor's
-/// SeededGenerator stream, advanced in place past those draws); chunk k > 0 from 8 interleaved
-/// streams seeded by SplitMix64 from the starting state and k (see the kernel table's
-/// dropout_streams). Chunks run in parallel (OpenMP team): the result
-/// does not depend on the thread count. x, y, mask: [n] (y may equal x).
+/// Dropout forward over n values, in chunks of 8 192, chunk k drawing from 8 interleaved
+/// xoshiro256** streams seeded by SplitMix64 from `state` and k (the kernel table's
+/// dropout_streams): each draw r decides a consecutive pair, u0 = r >> 40 and
+/// u1 = (r >> 8) & 0xFFFFFF; mask = scale where u < threshold (keep·2²⁴), else 0; y = x · mask.
+/// `state` (NeuriteTensor's SeededGenerator) then advances by one draw. Chunks run in parallel
+/// (OpenMP team): the result does not depend on the thread count or the ISA. x, y, mask: [n]
+/// (y may equal x).
 void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float scale, const float *x,
                         float *y, float *mask);
 

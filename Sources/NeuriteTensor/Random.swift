@@ -100,12 +100,11 @@ extension Tensor {
 
 extension Tensor {
     /// Inverted dropout of `input` with keep probability `keep`: the mask (1/keep where kept, else 0)
-    /// and input ⊙ mask, in one pass. Each 64-bit draw decides two consecutive values (24-bit
-    /// uniforms from bits 63…40 and 31…8, kept when below keep·2²⁴). The first 32 768 values draw
-    /// from `generator`, which advances past those draws exactly as that many `next()` calls; each
-    /// further block of 32 768 draws from its own 8 interleaved xoshiro256** streams, seeded by
-    /// SplitMix64 from the generator's starting state and the block's index, so blocks run on the OpenMP team and the mask does not depend on the
-    /// thread count.
+    /// and input ⊙ mask, in one pass. The values are cut into blocks of 8 192; block k draws from its
+    /// own 8 interleaved xoshiro256** streams, seeded by SplitMix64 from the generator's starting
+    /// state and k, and each 64-bit draw decides two consecutive values (24-bit uniforms from bits
+    /// 63…40 and 31…8, kept when below keep·2²⁴). Blocks run on the OpenMP team: the mask does not
+    /// depend on the thread count (nor on the ISA). `generator` advances by one `next()`.
     public static func dropout(_ input: Tensor, keep: Float, generator: inout SeededGenerator) -> (output: Tensor, mask: Tensor) {
         precondition(keep > 0 && keep <= 1, "Tensor.dropout: keep probability \(keep) must be in (0, 1]")
         let threshold = UInt32((Double(keep) * 16_777_216).rounded(.down))

@@ -330,12 +330,12 @@ private func lrnOpCase(_ shape: [Int], size: Int, k: Float, alpha: Float, beta: 
 
 /// Batch normalisation, training forward and backward (and inference), on [N, C, …] with `shape`;
 /// large enough cases run on several threads (the kernels stay serial under 16 384 values).
-/// Tensor.dropout against its specification written out in Swift: values [0, 32 768) from the
-/// generator's own stream; block k > 0 from 8 xoshiro256** streams seeded by SplitMix64 from the
-/// starting state and k (word w of stream l the (4l + w)-th output), drawn in rounds, stream l's draw
-/// deciding values 2l and 2l + 1 of the round's 16 (bits 63…40, then 31…8).
+/// Tensor.dropout against its specification written out in Swift: block k of 8 192 values from 8
+/// xoshiro256** streams seeded by SplitMix64 from the starting state and k (word w of stream l the
+/// (4l + w)-th output), drawn in rounds, stream l's draw deciding values 2l and 2l + 1 of the
+/// round's 16 (bits 63…40, then 31…8).
 private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
-    let x = seededTensor([n], seed: 21), seed: UInt64 = 33, block = 32_768
+    let x = seededTensor([n], seed: 21), seed: UInt64 = 33, block = 8_192
     return KernelOpCase(
         op: "dropout", detail: "n \(n) keep \(keep)", tolerances: [0, 0],
         run: { isa, threads in
@@ -356,15 +356,9 @@ private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
                 return r
             }
             var uniforms = [UInt64](repeating: 0, count: n)
-            var first = SeededGenerator(seed: seed).stateWords
-            let w = first
+            let w = SeededGenerator(seed: seed).stateWords
             let base = w[0] ^ (w[1] &* 0x9E37_79B9_7F4A_7C15) ^ w[2] ^ (w[3] << 1)
-            for v in Swift.stride(from: 0, to: min(n, block), by: 2) {
-                let r = next(&first)
-                uniforms[v] = r >> 40
-                if v + 1 < n { uniforms[v + 1] = (r >> 8) & 0xFF_FFFF }
-            }
-            for k in Swift.stride(from: 1, to: (n + block - 1) / block, by: 1) {
+            for k in Swift.stride(from: 0, to: (n + block - 1) / block, by: 1) {
                 var z = base ^ (UInt64(k) << 32)
                 func splitmix() -> UInt64 {
                     z = z &+ 0x9E37_79B9_7F4A_7C15
@@ -481,8 +475,8 @@ let kernelOpCases: [KernelOpCase] =
        batchNormOpCase([8, 32, 14, 14]),     // a convolution's output: several threads
        batchNormOpCase([96, 200]),           // after a dense layer (one value per channel), 4 channel blocks
        batchNormOpCase([5, 3])]              // tiny dense batch
-    + [dropoutOpCase(2 * 32_768 + 1001, keep: 0.8),       // dropout: the generator's block, two
-       dropoutOpCase(1000, keep: 0.5)]                       // stream blocks (the last partial); one block
+    + [dropoutOpCase(3 * 8_192 + 1001, keep: 0.8),        // dropout: four blocks (the last partial);
+       dropoutOpCase(1000, keep: 0.5)]                       // one partial block
     + [adamOpCase(1003, l2: 0, shrink: 0),                 // Adam, one thread, a partial vector
        adamOpCase(200_003, l2: 0.01, shrink: 0),           // coupled L2, several threads
        adamOpCase(200_003, l2: 0, shrink: 1e-4)]           // AdamW's decoupled decay
