@@ -83,9 +83,9 @@ import Testing
 
     @Test func commandPrintsTableOrFails() throws {
         let dir = try fixture(["a.jsonl": neurite, "b.jsonl": peer])
-        var ok = try CompareCommand.parse([dir.appendingPathComponent("a.jsonl").path, dir.appendingPathComponent("b.jsonl").path])
+        let ok = try CompareCommand.parse([dir.appendingPathComponent("a.jsonl").path, dir.appendingPathComponent("b.jsonl").path])
         try ok.run()
-        var bad = try CompareCommand.parse([dir.appendingPathComponent("a.jsonl").path, dir.appendingPathComponent("nope.jsonl").path])
+        let bad = try CompareCommand.parse([dir.appendingPathComponent("a.jsonl").path, dir.appendingPathComponent("nope.jsonl").path])
         #expect(throws: CompareError.self) { try bad.run() }
     }
 }
