@@ -6,7 +6,7 @@
 // thread count or the ISA. The caller's generator (NeuriteTensor's SeededGenerator) advances by one
 // draw per call, so the next call seeds different streams. (One sequential stream made LeNet-5's
 // dropout after its first convolution, 300 000 values a batch, a serial ninth of its step; kept
-// for the first 32 768 values until stop 19, it still cost the MLP's two dropout layers 17 µs a
+// for the first 32 768 values until 2026-12-03, it still cost the MLP's two dropout layers 17 µs a
 // step on one core, Zen 5.) Shapes in neurite.h.
 #include "neurite.h"
 #include "nn_internal.h"

@@ -84,8 +84,8 @@ typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, c
                                   const int64_t *lo, const int64_t *hi, int terms, int64_t n,
                                   float *dst, int64_t ldd);
 
-// Dropout masks from NK_DROPOUT_STREAMS interleaved xoshiro256** streams (dropout.c's blocks past
-// the first): word w (s0..s3) of stream l at state[w*NK_DROPOUT_STREAMS + l], advanced in place. Round
+// Dropout masks from NK_DROPOUT_STREAMS interleaved xoshiro256** streams (each of dropout.c's
+// blocks): word w (s0..s3) of stream l at state[w*NK_DROPOUT_STREAMS + l], advanced in place. Round
 // r draws once from every stream; stream l's draw d gives values v = 2·(r·STREAMS + l) and v + 1 the
 // 24-bit uniforms d >> 40 and (d >> 8) & 0xFFFFFF; mask[v] = scale where the uniform is below
 // `threshold`, else 0, and y[v] = x[v] · mask[v], for v < n (only those are read or written). The
