@@ -1,4 +1,5 @@
-// Dropout's forward pass: the mask from xoshiro256** streams and the masked output in one pass.
+// Dropout's forward pass: the keep bits from xoshiro256** streams and the masked output in one
+// pass; its backward applies the bits to the gradient.
 // The values are cut into chunks of NK_DROPOUT_CHUNK; chunk k draws from its own NK_DROPOUT_STREAMS
 // interleaved streams (the kernel table's dropout_streams: vector registers instead of one serial
 // dependency chain), seeded by SplitMix64 from the caller's starting state and k. The chunks are
@@ -38,7 +39,7 @@ static inline uint64_t splitmix(uint64_t *z) {
 }
 
 void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float scale, const float *x,
-                        float *y, float *mask) {
+                        float *y, uint16_t *keep) {
     const int64_t chunks = (n + NK_DROPOUT_CHUNK - 1) / NK_DROPOUT_CHUNK;
     const uint64_t base = state[0] ^ (state[1] * 0x9E3779B97F4A7C15ull) ^ state[2] ^ (state[3] << 1);
     (void)next(state);
@@ -53,6 +54,21 @@ void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float 
         uint64_t z = base ^ ((uint64_t)k << 32), s[4 * NK_DROPOUT_STREAMS];
         for (int l = 0; l < NK_DROPOUT_STREAMS; l++)
             for (int w = 0; w < 4; w++) s[w * NK_DROPOUT_STREAMS + l] = splitmix(&z);
-        streams(s, len, threshold, scale, x + i0, y + i0, mask + i0);
+        streams(s, len, threshold, scale, x + i0, y + i0, keep + i0 / 16);
+    }
+}
+
+// The chunks again, so that a thread applies the keep words its forward chunk wrote.
+void nk_dropout_backward(int64_t n, const uint16_t *keep, float scale, const float *dy, float *dx) {
+    const int64_t chunks = (n + NK_DROPOUT_CHUNK - 1) / NK_DROPOUT_CHUNK;
+    const int t = nk__threads(0, chunks, 1);
+    const nk_dropout_apply_fn apply = nk_kernels_for(NK_ISA_AUTO)->dropout_apply;
+    (void)t;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
+#endif
+    for (int64_t k = 0; k < chunks; k++) {
+        const int64_t i0 = k * NK_DROPOUT_CHUNK, len = NK_MIN(NK_DROPOUT_CHUNK, n - i0);
+        apply(len, keep + i0 / 16, scale, dy + i0, dx + i0);
     }
 }

@@ -87,13 +87,21 @@ typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, c
 // Dropout masks from NK_DROPOUT_STREAMS interleaved xoshiro256** streams (each of dropout.c's
 // blocks): word w (s0..s3) of stream l at state[w*NK_DROPOUT_STREAMS + l], advanced in place. Round
 // r draws once from every stream; stream l's draw d gives values v = 2·(r·STREAMS + l) and v + 1 the
-// 24-bit uniforms d >> 40 and (d >> 8) & 0xFFFFFF; mask[v] = scale where the uniform is below
-// `threshold`, else 0, and y[v] = x[v] · mask[v], for v < n (only those are read or written). The
-// streams are independent dependency chains that fit side by side in vector registers. Integer
-// draws and one multiply per value: the same bits on every ISA.
+// 24-bit uniforms d >> 40 and (d >> 8) & 0xFFFFFF; value v is kept when its uniform is below
+// `threshold`: bit v % 16 of keep[v / 16] is set, and y[v] = x[v] · scale (else the bit is clear and
+// y[v] = x[v] · 0), for v < n (only those are read or written; a last word's bits past n are 0).
+// The streams are independent dependency chains that fit side by side in vector registers. Integer
+// draws and one multiply per value: the same bits on every ISA. A round decides 16 values, one
+// keep word: the mask is 1/32 of the values' bytes, so backward reads a bit, not a float, a value.
 #define NK_DROPOUT_STREAMS 8
 typedef void (*nk_dropout_streams_fn)(uint64_t *state, int64_t n, uint32_t threshold, float scale,
-                                      const float *x, float *y, float *mask);
+                                      const float *x, float *y, uint16_t *keep);
+
+// Dropout's backward through the forward's keep bits: dx[v] = dy[v] · (bit v of keep ? scale : 0)
+// for v < n — the product the float mask gave (NaN and the sign of zero included): same bits on
+// every ISA. dx may equal dy.
+typedef void (*nk_dropout_apply_fn)(int64_t n, const uint16_t *keep, float scale, const float *dy,
+                                    float *dx);
 
 // One row of the kernel table: every hand-vectorised routine of one ISA, the SGEMM microkernel's
 // register tile, and the cache blocks derived for it (dispatch.c). Each kernels_<isa>.c defines
@@ -116,6 +124,7 @@ typedef struct nk_kernels {
     nk_maxpool_2x2_row_fn maxpool_2x2_row;
     nk_shifted_sum_fn shifted_sum;
     nk_dropout_streams_fn dropout_streams;
+    nk_dropout_apply_fn dropout_apply;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)
     int kc_model;      // the KC the analytic model gives for this machine's L1 (reported; used only
                        // with NEURITE_GEMM_KC=model)
@@ -154,7 +163,7 @@ void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW,
                              int64_t n, float *best, int32_t *arg);
 void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t base, float *y, int32_t *arg);
 void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold, float scale,
-                                 const float *x, float *y, float *mask);
+                                 const float *x, float *y, uint16_t *keep);
 void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const int64_t *off,
                              const int64_t *lo, const int64_t *hi, int terms, int64_t n, float *dst,
                              int64_t ldd);

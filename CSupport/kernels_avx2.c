@@ -169,7 +169,7 @@ static inline __attribute__((always_inline)) __m256i rotl64(__m256i v, int k) {
 }
 
 static void nk_f32_dropout_streams__avx2(uint64_t *state, int64_t n, uint32_t threshold, float scale,
-                                         const float *x, float *y, float *mask) {
+                                         const float *x, float *y, uint16_t *keep) {
     __m256i s[4][2];
     for (int w = 0; w < 4; w++)
         for (int h = 0; h < 2; h++) s[w][h] = _mm256_loadu_si256((const __m256i *)(state + 8 * w + 4 * h));
@@ -177,6 +177,7 @@ static void nk_f32_dropout_streams__avx2(uint64_t *state, int64_t n, uint32_t th
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 vs = _mm256_set1_ps(scale);
     for (int64_t v0 = 0; v0 < n; v0 += 16) {
+        unsigned word = 0;
         for (int h = 0; h < 2; h++) {
             __m256i *s0 = &s[0][h], *s1 = &s[1][h], *s2 = &s[2][h], *s3 = &s[3][h];
             const __m256i m5 = _mm256_add_epi64(_mm256_slli_epi64(*s1, 2), *s1);
@@ -191,21 +192,43 @@ static void nk_f32_dropout_streams__avx2(uint64_t *state, int64_t n, uint32_t th
             *s3 = rotl64(*s3, 45);
             const __m256i u = _mm256_or_si256(_mm256_srli_epi64(d, 40),
                                               _mm256_slli_epi64(_mm256_and_si256(_mm256_srli_epi64(d, 8), low24), 32));
-            const __m256 m = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(th, u)), vs);
+            const __m256 kept = _mm256_castsi256_ps(_mm256_cmpgt_epi32(th, u));
+            const __m256 m = _mm256_and_ps(kept, vs);
             const int64_t at = v0 + 8 * h, rem = n - at;
             if (rem <= 0) break;
             if (rem >= 8) {
-                _mm256_storeu_ps(mask + at, m);
+                word |= (unsigned)_mm256_movemask_ps(kept) << (8 * h);
                 _mm256_storeu_ps(y + at, _mm256_mul_ps(_mm256_loadu_ps(x + at), m));
             } else {
                 const __m256i io = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), iota);
-                _mm256_maskstore_ps(mask + at, io, m);
+                word |= (unsigned)_mm256_movemask_ps(_mm256_and_ps(kept, _mm256_castsi256_ps(io))) << (8 * h);
                 _mm256_maskstore_ps(y + at, io, _mm256_mul_ps(_mm256_maskload_ps(x + at, io), m));
             }
         }
+        keep[v0 / 16] = (uint16_t)word;
     }
     for (int w = 0; w < 4; w++)
         for (int h = 0; h < 2; h++) _mm256_storeu_si256((__m256i *)(state + 8 * w + 4 * h), s[w][h]);
+}
+
+// Dropout's backward (contract nk_dropout_apply_fn): a keep byte becomes 8 lanes' mask by testing
+// each lane's own bit of the broadcast byte.
+static void nk_f32_dropout_apply__avx2(int64_t n, const uint16_t *keep, float scale, const float *dy,
+                                       float *dx) {
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 vs = _mm256_set1_ps(scale);
+    for (int64_t at = 0; at < n; at += 8) {
+        const __m256i byte = _mm256_set1_epi32((keep[at / 16] >> (at % 16)) & 0xFF);
+        const __m256 m = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(byte, bit), bit)), vs);
+        const int64_t rem = n - at;
+        if (rem >= 8) {
+            _mm256_storeu_ps(dx + at, _mm256_mul_ps(_mm256_loadu_ps(dy + at), m));
+        } else {
+            const __m256i io = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), iota);
+            _mm256_maskstore_ps(dx + at, io, _mm256_mul_ps(_mm256_maskload_ps(dy + at, io), m));
+        }
+    }
 }
 
 #pragma clang attribute pop
@@ -223,6 +246,6 @@ const nk_kernels nk_kernels_avx2 = {
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__sse2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
     .shifted_sum = nk_f32_shifted_sum__ref,
-    .dropout_streams = nk_f32_dropout_streams__avx2,
+    .dropout_streams = nk_f32_dropout_streams__avx2, .dropout_apply = nk_f32_dropout_apply__avx2,
 };
 #endif

@@ -331,7 +331,7 @@ static void nk_f32_shifted_sum__avx512(int64_t rows, const float *src, int64_t l
 // values at once. Each lane's draw d becomes the 32-bit pair (d >> 40, (d >> 8) & 0xFFFFFF), which
 // is values 2l and 2l + 1 in order; the last round's loads and stores are masked to n.
 static void nk_f32_dropout_streams__avx512(uint64_t *state, int64_t n, uint32_t threshold, float scale,
-                                           const float *x, float *y, float *mask) {
+                                           const float *x, float *y, uint16_t *keep_bits) {
     __m512i s0 = _mm512_loadu_si512(state), s1 = _mm512_loadu_si512(state + 8);
     __m512i s2 = _mm512_loadu_si512(state + 16), s3 = _mm512_loadu_si512(state + 24);
     const __m512i low24 = _mm512_set1_epi64(0xFFFFFF), th = _mm512_set1_epi32((int)threshold);
@@ -353,13 +353,25 @@ static void nk_f32_dropout_streams__avx512(uint64_t *state, int64_t n, uint32_t 
         const __m512 m = _mm512_mask_mov_ps(zero, keep, vs);
         const int64_t rem = n - v0;
         const __mmask16 io = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1);
-        _mm512_mask_storeu_ps(mask + v0, io, m);
+        keep_bits[v0 / 16] = (uint16_t)(keep & io);
         _mm512_mask_storeu_ps(y + v0, io, _mm512_mul_ps(_mm512_maskz_loadu_ps(io, x + v0), m));
     }
     _mm512_storeu_si512(state, s0);
     _mm512_storeu_si512(state + 8, s1);
     _mm512_storeu_si512(state + 16, s2);
     _mm512_storeu_si512(state + 24, s3);
+}
+
+// Dropout's backward (contract nk_dropout_apply_fn): a keep word is the 16 lanes' mask register.
+static void nk_f32_dropout_apply__avx512(int64_t n, const uint16_t *keep, float scale, const float *dy,
+                                         float *dx) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    for (int64_t v0 = 0; v0 < n; v0 += 16) {
+        const int64_t rem = n - v0;
+        const __mmask16 io = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1);
+        const __m512 m = _mm512_maskz_mov_ps((__mmask16)keep[v0 / 16], vs);
+        _mm512_mask_storeu_ps(dx + v0, io, _mm512_mul_ps(_mm512_maskz_loadu_ps(io, dy + v0), m));
+    }
 }
 
 #pragma clang attribute pop
@@ -381,6 +393,6 @@ const nk_kernels nk_kernels_avx512 = {
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
     .shifted_sum = nk_f32_shifted_sum__avx512,
-    .dropout_streams = nk_f32_dropout_streams__avx512,
+    .dropout_streams = nk_f32_dropout_streams__avx512, .dropout_apply = nk_f32_dropout_apply__avx512,
 };
 #endif

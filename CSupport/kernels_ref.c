@@ -121,10 +121,11 @@ void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const 
 }
 
 void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold, float scale,
-                                 const float *x, float *y, float *mask) {
+                                 const float *x, float *y, uint16_t *keep) {
     enum { L = NK_DROPOUT_STREAMS };
     uint64_t *s0 = state, *s1 = state + L, *s2 = state + 2 * L, *s3 = state + 3 * L;
-    for (int64_t v0 = 0; v0 < n; v0 += 2 * L)
+    for (int64_t v0 = 0; v0 < n; v0 += 2 * L) {
+        uint16_t word = 0;
         for (int l = 0; l < L; l++) {
             const uint64_t m5 = s1[l] * 5, d = ((m5 << 7) | (m5 >> 57)) * 9, t = s1[l] << 17;
             s2[l] ^= s0[l];
@@ -137,11 +138,18 @@ void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold,
             for (int h = 0; h < 2; h++) {
                 const int64_t v = v0 + 2 * l + h;
                 if (v >= n) break;
-                const float m = u[h] < threshold ? scale : 0.0f;
-                mask[v] = m;
-                y[v] = x[v] * m;
+                const int kept = u[h] < threshold;
+                word |= (uint16_t)(kept << (2 * l + h));
+                y[v] = x[v] * (kept ? scale : 0.0f);
             }
         }
+        keep[v0 / 16] = word;
+    }
+}
+
+static void nk_f32_dropout_apply__ref(int64_t n, const uint16_t *keep, float scale, const float *dy,
+                                      float *dx) {
+    for (int64_t v = 0; v < n; v++) dx[v] = dy[v] * ((keep[v / 16] >> (v % 16)) & 1 ? scale : 0.0f);
 }
 
 static int always(void) { return 1; }
@@ -153,5 +161,5 @@ const nk_kernels nk_kernels_ref = {
     .pack_copy = nk_f32_pack_copy__ref, .pack_transpose = nk_f32_pack_transpose__ref,
     .maxpool_row = nk_f32_maxpool_row__ref, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
     .shifted_sum = nk_f32_shifted_sum__ref,
-    .dropout_streams = nk_f32_dropout_streams__ref,
+    .dropout_streams = nk_f32_dropout_streams__ref, .dropout_apply = nk_f32_dropout_apply__ref,
 };

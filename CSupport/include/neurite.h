@@ -298,12 +298,18 @@ void nk_batchnorm_backward_ref(int64_t N, int64_t C, int64_t S, const float *dy,
 /// Dropout forward over n values, in chunks of 8 192, chunk k drawing from 8 interleaved
 /// xoshiro256** streams seeded by SplitMix64 from `state` and k (the kernel table's
 /// dropout_streams): each draw r decides a consecutive pair, u0 = r >> 40 and
-/// u1 = (r >> 8) & 0xFFFFFF; mask = scale where u < threshold (keep·2²⁴), else 0; y = x · mask.
+/// u1 = (r >> 8) & 0xFFFFFF; value v is kept where its u < threshold (keep·2²⁴): bit v % 16 of
+/// keep[v / 16] is then set and y[v] = x[v] · scale, else the bit is clear and y[v] = x[v] · 0.
 /// `state` (NeuriteTensor's SeededGenerator) then advances by one draw. Chunks run in parallel
-/// (OpenMP team): the result does not depend on the thread count or the ISA. x, y, mask: [n]
-/// (y may equal x).
+/// (OpenMP team): the result does not depend on the thread count or the ISA. x, y: [n] (y may
+/// equal x); keep: [(n + 15) / 16] (bits past n are 0).
 void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float scale, const float *x,
-                        float *y, float *mask);
+                        float *y, uint16_t *keep);
+
+/// Dropout backward: dx[v] = dy[v] · (bit v % 16 of keep[v / 16] ? scale : 0), the forward's
+/// mask applied to the gradient (in parallel, same bits for every thread count and ISA). dy, dx:
+/// [n] (dx may equal dy); keep as nk_dropout_forward wrote it.
+void nk_dropout_backward(int64_t n, const uint16_t *keep, float scale, const float *dy, float *dx);
 
 // ---------------------------------------------------------------------------------------------
 // Distributed data parallelism (MPI; single-process stand-ins without the MPI trait)

@@ -99,21 +99,60 @@ extension Tensor {
 }
 
 extension Tensor {
-    /// Inverted dropout of `input` with keep probability `keep`: the mask (1/keep where kept, else 0)
-    /// and input ⊙ mask, in one pass. The values are cut into blocks of 8 192; block k draws from its
-    /// own 8 interleaved xoshiro256** streams, seeded by SplitMix64 from the generator's starting
-    /// state and k, and each 64-bit draw decides two consecutive values (24-bit uniforms from bits
-    /// 63…40 and 31…8, kept when below keep·2²⁴). Blocks run on the OpenMP team: the mask does not
-    /// depend on the thread count (nor on the ISA). `generator` advances by one `next()`.
-    public static func dropout(_ input: Tensor, keep: Float, generator: inout SeededGenerator) -> (output: Tensor, mask: Tensor) {
+    /// Inverted dropout of `input` with keep probability `keep`: input ⊙ mask, where the mask is
+    /// 1/keep for kept values and 0 for dropped ones, and the mask itself as one bit a value. The
+    /// values are cut into blocks of 8 192; block k draws from its own 8 interleaved xoshiro256**
+    /// streams, seeded by SplitMix64 from the generator's starting state and k, and each 64-bit
+    /// draw decides two consecutive values (24-bit uniforms from bits 63…40 and 31…8, kept when
+    /// below keep·2²⁴). Blocks run on the OpenMP team: the mask does not depend on the thread count
+    /// (nor on the ISA). `generator` advances by one `next()`.
+    public static func dropout(_ input: Tensor, keep: Float, generator: inout SeededGenerator) -> (output: Tensor, mask: DropoutMask) {
         precondition(keep > 0 && keep <= 1, "Tensor.dropout: keep probability \(keep) must be in (0, 1]")
         let threshold = UInt32((Double(keep) * 16_777_216).rounded(.down))
-        let y = Tensor(uninitializedShape: input.shape), mask = Tensor(uninitializedShape: input.shape)
+        let y = Tensor(uninitializedShape: input.shape)
+        var bits = [UInt16](repeating: 0, count: (input.count + 15) / 16)
         var words = generator.stateWords
         input.withUnsafeBufferPointer { x in
-            nk_dropout_forward(&words, Int64(input.count), threshold, 1 / keep, x.baseAddress, y.storage.base, mask.storage.base)
+            bits.withUnsafeMutableBufferPointer { b in
+                nk_dropout_forward(&words, Int64(input.count), threshold, 1 / keep, x.baseAddress, y.storage.base, b.baseAddress)
+            }
         }
         generator = SeededGenerator(stateWords: words)
-        return (y, mask)
+        return (y, DropoutMask(count: input.count, scale: 1 / keep, bits: bits))
+    }
+}
+
+/// Which values a dropout pass kept, one bit each (bit v % 16 of `bits[v / 16]`), and the scale
+/// 1/keep they were multiplied by: what backward needs, in 1/32 of the bytes of a float mask
+/// (dropout's passes over large activations are memory-bound).
+public struct DropoutMask: Equatable, Sendable {
+    /// Number of values the mask covers.
+    public let count: Int
+    /// The factor kept values are multiplied by (1/keep).
+    public let scale: Float
+    /// The keep bits, 16 values a word; bits past `count` are 0.
+    public let bits: [UInt16]
+
+    /// Whether value `i` was kept.
+    public func isKept(_ i: Int) -> Bool { bits[i / 16] >> UInt16(i % 16) & 1 == 1 }
+
+    /// The mask as floats: `scale` where kept, 0 where dropped, shaped like `shape`.
+    public func tensor(shape: [Int]) -> Tensor {
+        precondition(shape.reduce(1, *) == count, "DropoutMask.tensor: shape \(shape) does not hold \(count) values")
+        var t = Tensor(uninitializedShape: shape)
+        t.withUnsafeMutableBufferPointer { p in for i in 0..<count { p[i] = isKept(i) ? scale : 0 } }
+        return t
+    }
+
+    /// ∇x = ∇y ⊙ mask (dropout's backward): the same bits as multiplying by `tensor(shape:)`.
+    public func backward(_ gradient: Tensor) -> Tensor {
+        precondition(gradient.count == count, "DropoutMask.backward: \(gradient.count) gradient values for a mask of \(count)")
+        let dx = Tensor(uninitializedShape: gradient.shape)
+        gradient.withUnsafeBufferPointer { g in
+            bits.withUnsafeBufferPointer { b in
+                nk_dropout_backward(Int64(count), b.baseAddress, scale, g.baseAddress, dx.storage.base)
+            }
+        }
+        return dx
     }
 }

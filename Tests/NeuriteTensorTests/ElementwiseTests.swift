@@ -101,15 +101,17 @@ import NeuriteTensor
         let x = Tensor(randomNormal: [n], using: &source)
         let keep: Float = 0.7
         var g = SeededGenerator(seed: 99), reference = g
-        let (y, mask) = Tensor.dropout(x, keep: keep, generator: &g)
+        let (y, bits) = Tensor.dropout(x, keep: keep, generator: &g)
+        let mask = bits.tensor(shape: [n])
         #expect(mask.scalars.allSatisfy { $0 == 0 || $0 == 1 / keep })
         #expect(y.scalars == zip(x.scalars, mask.scalars).map { $0 * $1 })
+        #expect(bits.bits.count == (n + 15) / 16 && (n % 16 == 0 || bits.bits.last! >> UInt16(n % 16) == 0))
         _ = reference.next()
         #expect(g == reference)
         if n >= 1000 {
             let kept = Double(mask.scalars.filter { $0 != 0 }.count) / Double(n)
             #expect(abs(kept - Double(keep)) < 0.05, "kept \(kept)")
-            #expect(Tensor.dropout(x, keep: keep, generator: &g).mask != mask)
+            #expect(Tensor.dropout(x, keep: keep, generator: &g).mask != bits)
         }
     }
 
@@ -123,7 +125,7 @@ import NeuriteTensor
         for threads in [1, 2, 3] {
             Runtime.withThreads(threads) {
                 var g = SeededGenerator(seed: 5)
-                masks.append(Tensor.dropout(x, keep: keep, generator: &g).mask.scalars)
+                masks.append(Tensor.dropout(x, keep: keep, generator: &g).mask.tensor(shape: [n]).scalars)
             }
         }
         #expect(masks[1] == masks[0] && masks[2] == masks[0])
@@ -133,5 +135,25 @@ import NeuriteTensor
             #expect(abs(kept - Double(keep)) < 0.03, "kept \(kept)")
         }
         for i in 0..<3 { for j in (i + 1)..<3 { #expect(blocks[i] != blocks[j]) } }
+    }
+
+    /// Backward through the keep bits is bit for bit the gradient times the float mask, at 1 and
+    /// 2 threads: NaN stays NaN, a dropped negative or −0 value gives −0, a dropped infinity NaN.
+    @Test(arguments: [1, 17, 1000, 2 * 8_192 + 5])
+    func backwardIsTheProductWithTheMask(_ n: Int) {
+        var source = SeededGenerator(seed: 3)
+        let x = Tensor(randomNormal: [n], using: &source)
+        var dy = Tensor(randomNormal: [n], using: &source)
+        dy.withUnsafeMutableBufferPointer { p in
+            for (i, v) in [Float.nan, .infinity, -.infinity, -0.0, -2.5].enumerated() where i < n { p[i] = v }
+        }
+        var g = SeededGenerator(seed: 4)
+        let mask = Tensor.dropout(x, keep: 0.6, generator: &g).mask
+        let want = zip(dy.scalars, mask.tensor(shape: [n]).scalars).map { $0 * $1 }
+        for threads in [1, 2] {
+            Runtime.withThreads(threads) {
+                #expect(bitwiseEqual(mask.backward(dy).scalars, want))
+            }
+        }
     }
 }

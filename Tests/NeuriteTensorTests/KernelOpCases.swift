@@ -333,17 +333,23 @@ private func lrnOpCase(_ shape: [Int], size: Int, k: Float, alpha: Float, beta: 
 /// Tensor.dropout against its specification written out in Swift: block k of 8 192 values from 8
 /// xoshiro256** streams seeded by SplitMix64 from the starting state and k (word w of stream l the
 /// (4l + w)-th output), drawn in rounds, stream l's draw deciding values 2l and 2l + 1 of the
-/// round's 16 (bits 63…40, then 31…8).
+/// round's 16 (bits 63…40, then 31…8); and its backward, the gradient times that mask (the
+/// gradient holds NaN, infinities and negative values, whose products with 0 are NaN and −0).
 private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
     let x = seededTensor([n], seed: 21), seed: UInt64 = 33, block = 8_192
+    var gradient = seededTensor([n], seed: 22)
+    gradient.withUnsafeMutableBufferPointer { p in
+        for (i, v) in [Float.nan, .infinity, -.infinity, -0.0].enumerated() { for j in Swift.stride(from: i, to: n, by: 97) { p[j] = v } }
+    }
+    let dy = gradient
     return KernelOpCase(
-        op: "dropout", detail: "n \(n) keep \(keep)", tolerances: [0, 0],
+        op: "dropout", detail: "n \(n) keep \(keep)", tolerances: [0, 0, 0],
         run: { isa, threads in
             withActiveISA(isa) {
                 Runtime.withThreads(threads) {
                     var g = SeededGenerator(seed: seed)
                     let (y, mask) = Tensor.dropout(x, keep: keep, generator: &g)
-                    return [y.scalars, mask.scalars]
+                    return [y.scalars, mask.tensor(shape: [n]).scalars, mask.backward(dy).scalars]
                 }
             }
         },
@@ -381,7 +387,7 @@ private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
                 }
             }
             let mask = uniforms.map { $0 < threshold ? scale : 0 }
-            return [zip(x.scalars, mask).map { $0 * $1 }, mask]
+            return [zip(x.scalars, mask).map { $0 * $1 }, mask, zip(dy.scalars, mask).map { $0 * $1 }]
         })
 }
 

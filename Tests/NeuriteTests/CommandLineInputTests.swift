@@ -55,7 +55,7 @@ import Neurite
         let (dir, data) = try scratch()
         let ckpt = dir + "/m.safetensors", log = dir + "/m.jsonl"
         let stale = dir + "/.m.safetensors.tmp-2147483000-42"
-        FileManager.default.createFile(atPath: stale, contents: Data([0]))
+        _ = FileManager.default.createFile(atPath: stale, contents: Data([0]))
         let r = try run(["train", "--data", data, "--model", "dense:4,relu,dense:2", "--epochs", "2", "--json",
                          "--checkpoint", ckpt, "--log", log, "--batch-size", "8"])
         #expect(r.status == 0, "\(r.err)")

@@ -377,7 +377,7 @@ private let idxSeeds: [[UInt8]] = [
         let file = try FuzzTests.rewriting(seed, key: "architecture",
                                            value: #"{"input_shape":\#(shape),"layers":["dense:5","batchnorm","relu","dropout:0.25","dense:3"]}"#)
         let path = dir + "/bad.safetensors"
-        FileManager.default.createFile(atPath: path, contents: Data(file))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(file))
         #expect(throws: CheckpointError.self) { try FuzzTests.useCheckpoint(path) }
     }
 }

@@ -34,15 +34,16 @@ public final class Dropout: Layer {
         guard let s = step, rate > 0 else { return input }
         var g = SeededGenerator(seed: s.randomSeed)
         // Each 64-bit draw gives two 24-bit uniforms u (upper and lower halves): keep when
-        // u < keep·2²⁴. Mask and output in one pass (Tensor.dropout).
+        // u < keep·2²⁴. Output and keep bits in one pass (Tensor.dropout).
         let (output, mask) = Tensor.dropout(input, keep: 1 - rate, generator: &g)
-        s.saved = [mask]
+        s.dropoutMask = mask
         return output
     }
 
     // ∇h → ∇h ⊙ mask
     public func backward(_ gradient: Tensor, step: LayerStep) -> Tensor {
         guard rate > 0 else { return gradient }
-        return gradient * step.savedTensor(0, name)
+        guard let mask = step.dropoutMask else { preconditionFailure("\(name).backward called without its training forward") }
+        return mask.backward(gradient)
     }
 }

@@ -87,6 +87,8 @@ public final class LayerStep {
     public var indices: [Int32] = []
     /// A shape kept by forward (the input shape, for layers that need nothing else).
     public var shape: [Int] = []
+    /// Dropout's keep bits kept by forward.
+    public var dropoutMask: DropoutMask?
     /// Seed of this layer's random stream for this step (dropout masks): a function of the model's
     /// seed, the layer index and the step number, so no generator state needs saving.
     public internal(set) var randomSeed: UInt64 = 0

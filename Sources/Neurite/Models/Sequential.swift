@@ -300,6 +300,7 @@ public final class TrainingContext {
             s.saved.removeAll(keepingCapacity: true)
             s.indices = []
             s.shape = []
+            s.dropoutMask = nil
             s.randomSeed = stream == 0 ? mixSeeds(model.seed, UInt64(s.index), UInt64(step))
                                        : mixSeeds(model.seed, UInt64(s.index), UInt64(step), stream)
         }
