@@ -230,6 +230,27 @@ public enum SIMDMath {
         return c[1] > c[0] ? c[1] : c[0]
     }
 
+    /// `horizontalMax` of 16 vectors at once, lane by lane: lane r of the result is
+    /// `horizontalMax` of the vector whose lane i is lane r of `v[i]` — the same comparisons in the
+    /// same tree, so the same result (signed zeros included). `v` holds 16 vectors.
+    @inlinable @inline(__always)
+    public static func horizontalMaxOfLanes(_ v: UnsafePointer<Vector>) -> Vector {
+        let a0 = max(v[0], v[8]), a1 = max(v[1], v[9]), a2 = max(v[2], v[10]), a3 = max(v[3], v[11])
+        let a4 = max(v[4], v[12]), a5 = max(v[5], v[13]), a6 = max(v[6], v[14]), a7 = max(v[7], v[15])
+        let b0 = max(a0, a4), b1 = max(a1, a5), b2 = max(a2, a6), b3 = max(a3, a7)
+        return max(max(b0, b2), max(b1, b3))
+    }
+
+    /// `horizontalSum` of 16 vectors at once, lane by lane (the same additions in the same tree,
+    /// so the same bits). `v` holds 16 vectors.
+    @inlinable @inline(__always)
+    public static func horizontalSumOfLanes(_ v: UnsafePointer<Vector>) -> Vector {
+        let a0 = v[0] + v[8], a1 = v[1] + v[9], a2 = v[2] + v[10], a3 = v[3] + v[11]
+        let a4 = v[4] + v[12], a5 = v[5] + v[13], a6 = v[6] + v[14], a7 = v[7] + v[15]
+        let b0 = a0 + a4, b1 = a1 + a5, b2 = a2 + a6, b3 = a3 + a7
+        return (b0 + b2) + (b1 + b3)
+    }
+
     /// Horizontal minimum of the 16 lanes.
     @inlinable @inline(__always)
     public static func horizontalMin(_ v: Vector) -> Float {

@@ -138,6 +138,12 @@ extension Tensor {
         guard width > 0, count > 0 else { return out }
         let src = storage.base, dst = out.storage.base
         var r = 0
+        if width <= 16 {
+            while r + 16 * width <= count {
+                Tensor._softmaxRows16(src + r, dst + r, width, log: log)
+                r += 16 * width
+            }
+        }
         while r < count {
             Tensor._softmaxRow(src + r, dst + r, width, log: log)
             r += width
@@ -181,6 +187,52 @@ extension Tensor {
         } else {
             let inv = V(repeating: 1 / total)
             SIMDMath.map(y, y, count: n) { $0 * inv }
+        }
+    }
+
+    /// Sixteen rows of `n` ≤ 16 values at once, one row per lane: the columns become vectors, so
+    /// max, exp, sum and log run once per column of 16 rows instead of once per row on a vector
+    /// mostly of padding. Every value meets the operations `_softmaxRow` applies to it — its
+    /// horizontal max and sum trees run lane-wise, the padding columns hold what its padding lanes
+    /// do — so the results are bit for bit `_softmaxRow`'s. A 10-class loss on 64 rows
+    /// spent ~5 µs a batch in `_softmaxRow` (Zen 5), mostly per-row overhead.
+    @usableFromInline
+    static func _softmaxRows16(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int, log: Bool) {
+        typealias V = SIMD16<Float>
+        withUnsafeTemporaryAllocation(of: V.self, capacity: 32) { buffer in
+            let cols = buffer.baseAddress!, work = cols + 16
+            // cols[j] lane r = x[r·n + j]: the 16 × n block, transposed through memory.
+            UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * n) { c in
+                for r in 0..<16 { for j in 0..<n { c[j * 16 + r] = x[r * n + j] } }
+            }
+            let negInf = V(repeating: -.infinity)
+            // 1. Row maxima: max(−inf, x) per column, padding columns −inf, then the tree.
+            for j in 0..<16 { work[j] = j < n ? SIMDMath.max(negInf, cols[j]) : negInf }
+            var mx = SIMDMath.horizontalMaxOfLanes(work)
+            mx.replace(with: 0, where: mx .== -.infinity)
+            // 2. e = exp(x − max); sums start from 0 as _softmaxRow's accumulator does.
+            let padding = V() + SIMDMath.exp(negInf - mx)
+            for j in 0..<16 {
+                if j < n {
+                    let e = SIMDMath.exp(cols[j] - mx)
+                    work[j] = V() + e
+                    if !log { cols[j] = e }
+                } else {
+                    work[j] = padding
+                }
+            }
+            let total = SIMDMath.horizontalSumOfLanes(work)
+            // 3. Normalise, then back to rows.
+            if log {
+                let lse = SIMDMath.log(total)
+                for j in 0..<n { cols[j] = (cols[j] - mx) - lse }
+            } else {
+                let inv = V(repeating: 1) / total
+                for j in 0..<n { cols[j] = cols[j] * inv }
+            }
+            UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * n) { c in
+                for r in 0..<16 { for j in 0..<n { y[r * n + j] = c[j * 16 + r] } }
+            }
         }
     }
 

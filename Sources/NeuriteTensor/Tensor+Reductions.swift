@@ -157,7 +157,30 @@ extension Tensor {
         let rows = count / width
         var result = [Int](repeating: 0, count: rows)
         let p = storage.base
-        for r in 0..<rows {
+        var first = 0
+        if width <= 16 {
+            // Sixteen rows at once, one per lane (a 10-class batch's decisions): the columns as
+            // vectors, the row maxima by horizontalMax's tree lane-wise, then the first column
+            // holding each — the same answer as the loop below.
+            typealias V = SIMD16<Float>
+            withUnsafeTemporaryAllocation(of: V.self, capacity: 32) { buffer in
+                let cols = buffer.baseAddress!, work = cols + 16
+                let negInf = V(repeating: -.infinity)
+                while first + 16 <= rows {
+                    let block = p + first * width
+                    UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * width) { c in
+                        for r in 0..<16 { for j in 0..<width { c[j * 16 + r] = block[r * width + j] } }
+                    }
+                    for j in 0..<16 { work[j] = j < width ? SIMDMath.max(negInf, cols[j]) : negInf }
+                    let best = SIMDMath.horizontalMaxOfLanes(work)
+                    var index = SIMD16<Int32>()
+                    for j in (0..<width).reversed() { index.replace(with: Int32(j), where: cols[j] .== best) }
+                    for r in 0..<16 { result[first + r] = Int(index[r]) }
+                    first += 16
+                }
+            }
+        }
+        for r in first..<rows {
             let row = p + r * width
             // SIMD maximum, then the first index holding it.
             var m = SIMD16<Float>(repeating: -.infinity)

@@ -236,6 +236,35 @@ func eluD(_ x: Double, _ a: Double) -> Double { x > 0 ? x : a * Foundation.expm1
         }
         #expect(x.logSoftmax().shape == [3, 4, 10])
     }
+
+    /// Rows of up to 16 values run 16 at a time, one per lane: every row's softmax, log-softmax and
+    /// argmax must be bit for bit what the same row gives alone (one row takes the row-wise path),
+    /// for widths 1…17 and rows holding NaN, ±inf, ±0, ties, ±1000 and nothing but −inf. (A NaN's
+    /// sign and payload are not part of the result: the compiler may commute an addition.)
+    @Test func sixteenRowsAtOnceMatchOneRowAtATime() {
+        func same(_ a: [Float], _ b: [Float]) -> Bool {
+            a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+        }
+        var g = SeededGenerator(seed: 8)
+        let specials: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 1000, -1000, 3, 3]
+        for width in [1, 2, 3, 10, 15, 16, 17] {
+            let rows = 16 * 3 + 5
+            var x = Tensor(randomNormal: [rows, width], standardDeviation: 4, using: &g)
+            x.withUnsafeMutableBufferPointer { p in
+                for (k, v) in specials.enumerated() { p[(k * 7 + 3) % p.count] = v }
+                for j in 0..<width { p[5 * width + j] = -.infinity }          // a row of −inf
+                for j in 0..<width { p[6 * width + j] = j % 2 == 0 ? 2 : -0.0 } // ties and −0
+            }
+            let (soft, logSoft, decisions) = (x.softmax(), x.logSoftmax(), x.argmax())
+            for r in 0..<rows {
+                let row = Tensor(shape: [1, width], scalars: Array(x.scalars[(r * width)..<((r + 1) * width)]))
+                let range = (r * width)..<((r + 1) * width)
+                #expect(same(Array(soft.scalars[range]), row.softmax().scalars), "softmax, width \(width), row \(r)")
+                #expect(same(Array(logSoft.scalars[range]), row.logSoftmax().scalars), "logSoftmax, width \(width), row \(r)")
+                #expect(decisions[r] == row.argmax()[0], "argmax, width \(width), row \(r)")
+            }
+        }
+    }
 }
 
 /// Long buffers are split over the kernel threads (SIMDMath.inRanges): every element-wise pass
