@@ -74,6 +74,14 @@ typedef void (*nk_maxpool_row_fn)(const float *x0, int64_t W, int64_t KH, int64_
 typedef void (*nk_maxpool_2x2_row_fn)(const float *r0, int64_t W, int64_t n, int32_t base, float *y,
                                       int32_t *arg);
 
+// Its backward row: for o < n, each of window o's four elements — dx[2o], dx[2o + 1] (top row) and
+// dx[W + 2o], dx[W + 2o + 1] (bottom row), at plane offsets base + 2o, … — becomes 0 + dy[o] when
+// arg[o] is its plane offset, else +0: what zeroing dx and adding dy[o] at arg[o] gives (-0 and NaN
+// included) when every arg[o] lies in its own window, as the forward row writes them. Writes the
+// 2n columns of both rows directly: no zeroing pass, no scattered adds.
+typedef void (*nk_maxpool_2x2_backward_row_fn)(const float *dy, const int32_t *arg, int64_t n,
+                                               int32_t base, int64_t W, float *dx);
+
 // Sums of shifted rows (col2im in gather form), for `rows` rows at once: for r < rows and w < n,
 // dst[r*ldd + w] += src[r*lds + off[t] + w] for each term t whose range holds w (lo[t] <= w < hi[t]),
 // added in term order t = 0, 1, ... . src is read only inside the terms' ranges. A dx row takes all
@@ -122,6 +130,7 @@ typedef struct nk_kernels {
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
     nk_maxpool_2x2_row_fn maxpool_2x2_row;
+    nk_maxpool_2x2_backward_row_fn maxpool_2x2_backward_row;
     nk_shifted_sum_fn shifted_sum;
     nk_dropout_streams_fn dropout_streams;
     nk_dropout_apply_fn dropout_apply;
@@ -162,6 +171,8 @@ extern const nk_kernels nk_kernels_avx2, nk_kernels_avx512;
 void nk_f32_maxpool_row__ref(const float *x0, int64_t W, int64_t KH, int64_t KW, int64_t sw,
                              int64_t n, float *best, int32_t *arg);
 void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t base, float *y, int32_t *arg);
+void nk_f32_maxpool_2x2_backward_row__ref(const float *dy, const int32_t *arg, int64_t n, int32_t base, int64_t W,
+                                         float *dx);
 void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold, float scale,
                                  const float *x, float *y, uint16_t *keep);
 void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const int64_t *off,

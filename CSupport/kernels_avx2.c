@@ -245,6 +245,7 @@ const nk_kernels nk_kernels_avx2 = {
     .ukernel_strided = nk_f32_gemm_ukernel_6x16__avx2_strided,
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__sse2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
+    .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__ref,
     .shifted_sum = nk_f32_shifted_sum__ref,
     .dropout_streams = nk_f32_dropout_streams__avx2, .dropout_apply = nk_f32_dropout_apply__avx2,
 };

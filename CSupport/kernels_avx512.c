@@ -289,6 +289,38 @@ static void nk_f32_maxpool_2x2_row__avx512(const float *r0, int64_t W, int64_t n
     }
 }
 
+// 2×2 stride-2 max-pool backward row (contract nk_maxpool_2x2_backward_row_fn), 16 windows per
+// step: four compares of the arg-maxes against the windows' offsets give four masks, the masked
+// gradients of the left and right columns interleave into the two rows' 32 floats with one permute
+// each, and the last step's stores are masked to the 2n columns.
+static void nk_f32_maxpool_2x2_backward_row__avx512(const float *dy, const int32_t *arg, int64_t n, int32_t base,
+                                                    int64_t W, float *dx) {
+    const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32((int32_t)W);
+    const __m512 zero = _mm512_setzero_ps();
+    float *d1 = dx + W;
+    for (int64_t o = 0; o < n; o += 16) {
+        const int64_t rem = NK_MIN(16, n - o), cols = 2 * rem;
+        const __mmask16 in = (__mmask16)((1u << rem) - 1);
+        const __mmask16 s0 = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1);
+        const __mmask16 s1 = (__mmask16)(cols > 16 ? (1u << (cols - 16)) - 1 : 0);
+        const __m512 g = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(in, dy + o));
+        const __m512i a = _mm512_maskz_loadu_epi32(in, arg + o);
+        const __m512i tl = _mm512_add_epi32(lane2, _mm512_set1_epi32(base + (int32_t)(2 * o)));
+        const __m512i bl = _mm512_add_epi32(tl, down);
+        const __m512 v[4] = {_mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, tl), g),
+                             _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, _mm512_add_epi32(tl, one)), g),
+                             _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, bl), g),
+                             _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, _mm512_add_epi32(bl, one)), g)};
+        _mm512_mask_storeu_ps(dx + 2 * o, s0, _mm512_permutex2var_ps(v[0], lo, v[1]));
+        _mm512_mask_storeu_ps(dx + 2 * o + 16, s1, _mm512_permutex2var_ps(v[0], hi, v[1]));
+        _mm512_mask_storeu_ps(d1 + 2 * o, s0, _mm512_permutex2var_ps(v[2], lo, v[3]));
+        _mm512_mask_storeu_ps(d1 + 2 * o + 16, s1, _mm512_permutex2var_ps(v[2], hi, v[3]));
+    }
+}
+
 // Sums of shifted rows, 16 outputs of up to 4 rows a step, each held in a register across all
 // terms; each term's load is masked to its range (lanes outside read as +0, and adding +0 to a sum
 // that started from dst changes nothing unless the sum is -0, which a sum started from +0 never
@@ -392,6 +424,7 @@ const nk_kernels nk_kernels_avx512 = {
     .ukernel_arows = nk_f32_gemm_ukernel_8x32__avx512_arows,
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
+    .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx512,
     .shifted_sum = nk_f32_shifted_sum__avx512,
     .dropout_streams = nk_f32_dropout_streams__avx512, .dropout_apply = nk_f32_dropout_apply__avx512,
 };

@@ -111,6 +111,19 @@ void nk_f32_maxpool_2x2_row__ref(const float *r0, int64_t W, int64_t n, int32_t 
     }
 }
 
+void nk_f32_maxpool_2x2_backward_row__ref(const float *dy, const int32_t *arg, int64_t n, int32_t base, int64_t W,
+                                         float *dx) {
+    float *d1 = dx + W;
+    for (int64_t o = 0; o < n; o++) {
+        const int32_t a = arg[o] - base;
+        const float g = 0.0f + dy[o];
+        dx[2 * o] = a == 2 * o ? g : 0.0f;
+        dx[2 * o + 1] = a == 2 * o + 1 ? g : 0.0f;
+        d1[2 * o] = a == W + 2 * o ? g : 0.0f;
+        d1[2 * o + 1] = a == W + 2 * o + 1 ? g : 0.0f;
+    }
+}
+
 void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const int64_t *off,
                              const int64_t *lo, const int64_t *hi, int terms, int64_t n, float *dst,
                              int64_t ldd) {
@@ -160,6 +173,7 @@ const nk_kernels nk_kernels_ref = {
     .ukernel_strided = nk_f32_gemm_ukernel_4x16__ref_strided,
     .pack_copy = nk_f32_pack_copy__ref, .pack_transpose = nk_f32_pack_transpose__ref,
     .maxpool_row = nk_f32_maxpool_row__ref, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
+    .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__ref,
     .shifted_sum = nk_f32_shifted_sum__ref,
     .dropout_streams = nk_f32_dropout_streams__ref, .dropout_apply = nk_f32_dropout_apply__ref,
 };

@@ -118,13 +118,31 @@ static void maxpool_plane_2x2(const pool_geo *g, const float *x, float *y, int32
         row(x + 2 * oh * g->W, g->W, g->OW, (int32_t)(2 * oh * g->W), y + oh * g->OW, am ? am + oh * g->OW : NULL);
 }
 
+// Whether the 2×2 row kernels serve this pooling: 2×2 windows, stride 2, no padding.
+static int pools_2x2(const pool_geo *g) {
+    return g->KH == 2 && g->KW == 2 && g->sh == 2 && g->sw == 2 && g->pt == 0 && g->pl == 0 &&
+           2 * g->OH <= g->H && 2 * g->OW <= g->W;
+}
+
+// Its backward plane: the table's row kernel writes both input rows of each output row in full
+// (the windows tile them), and only what no window covers — an odd last column or row — is zeroed.
+// The same values as zeroing the plane and adding each gradient at its arg-max.
+static void maxpool_backward_plane_2x2(const pool_geo *g, const float *dy, const int32_t *am, float *dx) {
+    const nk_maxpool_2x2_backward_row_fn row = nk_kernels_for(NK_ISA_AUTO)->maxpool_2x2_backward_row;
+    for (int64_t oh = 0; oh < g->OH; oh++) {
+        float *d = dx + 2 * oh * g->W;
+        row(dy + oh * g->OW, am + oh * g->OW, g->OW, (int32_t)(2 * oh * g->W), g->W, d);
+        for (int64_t w = 2 * g->OW; w < g->W; w++) d[w] = d[g->W + w] = 0.0f;
+    }
+    memset(dx + 2 * g->OH * g->W, 0, (size_t)((g->H - 2 * g->OH) * g->W) * sizeof(float));
+}
+
 void nk_maxpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y,
                           int32_t *argmax) {
     pool_geo g = geo_of(s);
     const int64_t is = g.H * g.W, os = g.OH * g.OW;
     int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
-    const int is_2x2 = g.KH == 2 && g.KW == 2 && g.sh == 2 && g.sw == 2 && g.pt == 0 && g.pl == 0 &&
-                       2 * g.OH <= g.H && 2 * g.OW <= g.W;
+    const int is_2x2 = pools_2x2(&g);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
@@ -160,6 +178,7 @@ void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *d
     const int64_t is = g.H * g.W, os = g.OH * g.OW;
     if (g.planes == 0) return;
     int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+    const int is_2x2 = pools_2x2(&g);
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
 #endif
@@ -167,6 +186,7 @@ void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *d
         float *d = dx + p * is;
         const float *g_ = dy + p * os;
         const int32_t *a = argmax + p * os;
+        if (is_2x2) { maxpool_backward_plane_2x2(&g, g_, a, d); continue; }
         memset(d, 0, (size_t)is * sizeof(float));
         for (int64_t o = 0; o < os; o++)
             if (a[o] >= 0) d[a[o]] += g_[o];

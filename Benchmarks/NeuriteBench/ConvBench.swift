@@ -113,6 +113,20 @@ struct ConvBench: ParsableCommand {
                 if base == nil { base = time.median }
                 report(name, "forward", shape[0], t, time, nil, base! / time.median)
             }
+            let (y, argmax) = Tensor.maxPool2d(x, window: window)
+            let dy = Tensor(randomNormal: y.shape, using: &g)
+            guard Tensor.maxPool2dBackward(dy, argmax: argmax, inputShape: shape, window: window)
+                    == Kernels.maxPool2dBackwardReference(dy, argmax: argmax, inputShape: shape, window: window) else {
+                throw ValidationError("verification failed: \(name) backward differs from the reference")
+            }
+            base = nil
+            for t in counts {
+                let time = measure(warmup: common.warmup, samples: common.repetitions) {
+                    _ = Tensor.maxPool2dBackward(dy, argmax: argmax, inputShape: shape, window: window, threads: t)
+                }
+                if base == nil { base = time.median }
+                report(name, "backward", shape[0], t, time, nil, base! / time.median)
+            }
         }
         if wanted?.contains("lrn") ?? true {
             let x = Tensor(randomNormal: [16, 96, 27, 27], using: &g)

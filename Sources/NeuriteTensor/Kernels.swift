@@ -111,4 +111,16 @@ extension Kernels {
         input.withUnsafeBufferPointer { x in argmax.withUnsafeMutableBufferPointer { nk_maxpool2d_forward_ref(&s, x.baseAddress, y.storage.base, $0.baseAddress) } }
         return y
     }
+
+    /// The serial reference of `Tensor.maxPool2dBackward` (zero, then add each gradient at its
+    /// arg-max), for benchmarks to verify against.
+    public static func maxPool2dBackwardReference(_ outputGradient: Tensor, argmax: [Int32], inputShape: [Int],
+                                                  window: Window2D) -> Tensor {
+        var (s, outShape) = Tensor._poolShape(inputShape, window, op: "maxPool2dBackwardReference")
+        precondition(outputGradient.shape == outShape && argmax.count == outputGradient.count,
+                     "Kernels.maxPool2dBackwardReference: gradient \(outputGradient.shape) and \(argmax.count) indices for an output of shape \(outShape)")
+        let dx = Tensor(uninitializedShape: inputShape)
+        outputGradient.withUnsafeBufferPointer { g in nk_maxpool2d_backward_ref(&s, g.baseAddress, argmax, dx.storage.base) }
+        return dx
+    }
 }

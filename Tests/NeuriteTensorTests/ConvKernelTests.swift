@@ -36,4 +36,28 @@ import CNeurite
         let (yz, az) = Tensor.maxPool2d(z, window: Window2D(size: 2, stride: 2))
         #expect(yz.scalars[0].isNaN && az == [1])
     }
+
+    /// 2×2 stride-2 pooling's backward writes whole input rows from the arg-maxes (no zeroing pass,
+    /// no scattered adds): bit for bit the reference's zero-then-add on every ISA and at 1 and 2
+    /// threads, with −0, NaN and infinities among the gradients and odd extents left uncovered.
+    @Test func maxPool2x2BackwardIsTheReferenceBitForBit() {
+        let shape = [3, 4, 9, 11], window = Window2D(size: 2, stride: 2)
+        let x = random(shape, seed: 31)
+        var dy = random([3, 4, 4, 5], seed: 32)
+        dy.withUnsafeMutableBufferPointer { p in
+            for (i, v) in [Float(-0.0), .nan, .infinity, -.infinity].enumerated() { for j in stride(from: i, to: p.count, by: 11) { p[j] = v } }
+        }
+        let (_, am) = Tensor.maxPool2d(x, window: window)
+        var s = poolShape(shape, window)
+        var want = [Float](repeating: 1, count: x.count)
+        dy.withUnsafeBufferPointer { nk_maxpool2d_backward_ref(&s, $0.baseAddress, am, &want) }
+        for isa in KernelISAs.supported {
+            for threads in [1, 2] {
+                let dx = withActiveISA(isa) {
+                    Tensor.maxPool2dBackward(dy, argmax: am, inputShape: shape, window: window, threads: threads)
+                }
+                #expect(bitwiseEqual(dx.scalars, want), "\(KernelISAs.name(isa)), \(threads) threads")
+            }
+        }
+    }
 }

@@ -293,6 +293,7 @@ private func poolOpCase(_ shape: [Int], _ window: Window2D) -> KernelOpCase {
 private let poolCases: [([Int], Window2D)] = [
     ([2, 3, 55, 55], Window2D(size: 3, stride: 2)),                                   // AlexNet, overlapping
     ([1, 2, 7, 8], Window2D(size: 2, stride: 2)),                                     // odd extent: last row dropped
+    ([2, 3, 9, 11], Window2D(size: 2, stride: 2)),                                    // odd extents: last row and column
     ([8, 6, 28, 28], Window2D(size: 2, stride: 2)),                                   // LeNet, several threads
     ([2, 3, 9, 10], Window2D(size: Size2D(height: 3, width: 2), stride: Size2D(height: 1, width: 2),
                              padding: Padding2D(top: 1, bottom: 2, left: 0, right: 1))),
