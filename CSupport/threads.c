@@ -59,6 +59,7 @@ int nk_physical_cores(void) {
 static _Thread_local int t_thread_limit = 0;
 
 void nk_set_thread_limit(int n) { t_thread_limit = n < 0 ? 0 : n; }
+int nk_get_thread_limit(void) { return t_thread_limit; }
 
 int nk_get_num_threads(void) {
     if (t_thread_limit > 0) return t_thread_limit;

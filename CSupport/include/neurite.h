@@ -56,6 +56,8 @@ void nk_set_num_threads(int n);
 /// Limits the kernels called from the calling thread to `n` threads (0 removes the limit); other
 /// threads keep the global setting. For work already split over threads above the kernels.
 void nk_set_thread_limit(int n);
+/// The calling thread's limit (0: none).
+int nk_get_thread_limit(void);
 /// Physical cores of this machine (logical CPUs / SMT siblings).
 int nk_physical_cores(void);
 /// A range [begin, end) of a host-language loop run by nk_parallel_ranges.

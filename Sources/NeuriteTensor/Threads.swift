@@ -38,8 +38,9 @@ public enum Runtime {
     /// Runs `body` with the kernels it calls on this thread limited to `n` threads (other threads
     /// keep `threads`): for work already split over threads above the kernels.
     public static func withThreadLimit<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {
+        let outer = nk_get_thread_limit()
         nk_set_thread_limit(Int32(clamping: n))
-        defer { nk_set_thread_limit(0) }
+        defer { nk_set_thread_limit(outer) }
         return try body()
     }
 

@@ -1,5 +1,6 @@
 import Testing
 import NeuriteTensor
+import CNeurite
 
 @Suite struct TensorCoreTests {
     @Test func copyOnWriteKeepsValueSemantics() {
@@ -29,6 +30,16 @@ import NeuriteTensor
         for (i, r) in order.enumerated() where i % 17 == 0 {
             #expect(gathered.rows(i..<(i + 1)).scalars == big.rows(r..<(r + 1)).scalars)
         }
+    }
+
+    /// A thread limit set inside another is undone to the outer one, not to none (the trainer's
+    /// shard workers run under a limit, and the kernels they call may set their own).
+    @Test func nestedThreadLimitsRestoreTheOuterOne() {
+        Runtime.withThreadLimit(5) {
+            Runtime.withThreadLimit(1) { #expect(Runtime.threads == 1) }
+            #expect(nk_get_thread_limit() == 5 && Runtime.threads == 5)
+        }
+        #expect(nk_get_thread_limit() == 0)
     }
 
     @Test func storageIs64ByteAligned() {
