@@ -115,7 +115,7 @@ void nk_f32_maxpool_2x2_backward_row__ref(const float *dy, const int32_t *arg, i
                                          float *dx) {
     float *d1 = dx + W;
     for (int64_t o = 0; o < n; o++) {
-        const int32_t a = arg[o] - base;
+        const int64_t a = (int64_t)arg[o] - base; // 64-bit: any int32 arg, no overflow
         const float g = 0.0f + dy[o];
         dx[2 * o] = a == 2 * o ? g : 0.0f;
         dx[2 * o + 1] = a == 2 * o + 1 ? g : 0.0f;

@@ -189,7 +189,7 @@ void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *d
         if (is_2x2) { maxpool_backward_plane_2x2(&g, g_, a, d); continue; }
         memset(d, 0, (size_t)is * sizeof(float));
         for (int64_t o = 0; o < os; o++)
-            if (a[o] >= 0) d[a[o]] += g_[o];
+            if (a[o] >= 0 && a[o] < is) d[a[o]] += g_[o]; // an index outside the plane writes nothing
     }
 }
 
@@ -201,7 +201,7 @@ void nk_maxpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, const 
     for (int64_t p = 0; p < g.planes; p++)
         for (int64_t o = 0; o < os; o++) {
             int32_t a = argmax[p * os + o];
-            if (a >= 0) dx[p * is + a] += dy[p * os + o];
+            if (a >= 0 && a < is) dx[p * is + a] += dy[p * os + o];
         }
 }
 

@@ -239,7 +239,9 @@ void nk_maxpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x,
                           int32_t *argmax);
 void nk_maxpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y, int32_t *argmax);
 /// dx = ∂E/∂x: dy routed to each window's arg-max; overlapping windows add in output scan order.
-/// dy, argmax: [N, C, OH, OW], dx: [N, C, H, W] (overwritten). Parallel over (n, c) planes.
+/// dy, argmax: [N, C, OH, OW], dx: [N, C, H, W] (overwritten). Parallel over (n, c) planes. An
+/// arg-max outside its plane is skipped; one outside its window (never from the forward) is
+/// skipped by the 2×2 stride-2 path and added where it points otherwise.
 void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy,
                            const int32_t *argmax, float *dx);
 void nk_maxpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, const int32_t *argmax,

@@ -32,6 +32,10 @@ extension Tensor {
     }
 
     /// ∂E/∂input of `maxPool2d`: each output's gradient goes to its arg-max (overlapping windows add).
+    /// `argmax` is what `maxPool2d` returned: indices within each plane, each inside its window. An
+    /// index outside its plane never writes outside the result (it is skipped); one outside its
+    /// window but inside the plane is skipped by 2×2 stride-2 pooling and added where it points
+    /// otherwise.
     public static func maxPool2dBackward(_ outputGradient: Tensor, argmax: [Int32], inputShape: [Int],
                                          window: Window2D, threads: Int = 0) -> Tensor {
         var (s, outShape) = _poolShape(inputShape, window, op: "maxPool2dBackward")

@@ -32,6 +32,13 @@ import CNeurite
         let dx = Tensor.maxPool2dBackward(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]), argmax: [4, 4, 4, 4],
                                           inputShape: [1, 1, 3, 3], window: Window2D(size: 2, stride: 1))
         #expect(dx.scalars == [0, 0, 0, 0, 10, 0, 0, 0, 0])
+        // Indices outside the plane (corrupt or foreign arg-maxes) write nothing, in either path.
+        let skipped = Tensor.maxPool2dBackward(Tensor(shape: [1, 1, 2, 2], scalars: [1, 2, 3, 4]), argmax: [-7, 9, 4, 1 << 30],
+                                               inputShape: [1, 1, 3, 3], window: Window2D(size: 2, stride: 1))
+        #expect(skipped.scalars == [0, 0, 0, 0, 3, 0, 0, 0, 0])
+        let skipped2x2 = Tensor.maxPool2dBackward(Tensor(shape: [1, 1, 1, 2], scalars: [5, 6]), argmax: [Int32.min, 1 << 30],
+                                                  inputShape: [1, 1, 2, 4], window: Window2D(size: 2, stride: 2))
+        #expect(skipped2x2.scalars == [0, 0, 0, 0, 0, 0, 0, 0])
         let z = Tensor(shape: [1, 1, 2, 2], scalars: [1, .nan, 5, .nan])
         let (yz, az) = Tensor.maxPool2d(z, window: Window2D(size: 2, stride: 2))
         #expect(yz.scalars[0].isNaN && az == [1])
