@@ -230,11 +230,33 @@ public enum SIMDMath {
         return c[1] > c[0] ? c[1] : c[0]
     }
 
-    /// `horizontalMax` of 16 vectors at once, lane by lane: lane r of the result is
-    /// `horizontalMax` of the vector whose lane i is lane r of `v[i]` — the same comparisons in the
-    /// same tree, so the same result (signed zeros included). `v` holds 16 vectors.
-    @inlinable @inline(__always)
-    public static func horizontalMaxOfLanes(_ v: UnsafePointer<Vector>) -> Vector {
+    // MARK: sixteen short rows at once, one per lane
+
+    /// Copies 16 rows of `n` ≤ 16 floats (row r at `rows + r·n`, contiguous) into `n` column
+    /// vectors: lane r of `cols[j]` is value j of row r.
+    @usableFromInline @inline(__always)
+    static func loadColumns(_ rows: UnsafePointer<Float>, _ n: Int, into cols: UnsafeMutablePointer<Vector>) {
+        UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * n) { c in
+            for r in 0..<16 { for j in 0..<n { c[j * 16 + r] = rows[r * n + j] } }
+        }
+    }
+
+    /// The inverse of `loadColumns`: value j of row r (at `rows + r·n`) from lane r of `cols[j]`.
+    @usableFromInline @inline(__always)
+    static func storeColumns(_ cols: UnsafeMutablePointer<Vector>, _ n: Int, to rows: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * n) { c in
+            for r in 0..<16 { for j in 0..<n { rows[r * n + j] = c[j * 16 + r] } }
+        }
+    }
+
+    /// Each row's maximum, lane r for row r, from its `n` ≤ 16 columns: exactly what a row loaded
+    /// with −inf padding, taken max(−inf, ·) and reduced by `horizontalMax` gives (NaNs skipped,
+    /// −inf for a row of nothing else; the same comparisons in the same tree, so signed zeros
+    /// agree too). `scratch` holds 16 vectors.
+    @usableFromInline @inline(__always)
+    static func rowMaxima(ofColumns cols: UnsafePointer<Vector>, _ n: Int, scratch v: UnsafeMutablePointer<Vector>) -> Vector {
+        let negInf = Vector(repeating: -.infinity)
+        for j in 0..<16 { v[j] = j < n ? max(negInf, cols[j]) : negInf }
         let a0 = max(v[0], v[8]), a1 = max(v[1], v[9]), a2 = max(v[2], v[10]), a3 = max(v[3], v[11])
         let a4 = max(v[4], v[12]), a5 = max(v[5], v[13]), a6 = max(v[6], v[14]), a7 = max(v[7], v[15])
         let b0 = max(a0, a4), b1 = max(a1, a5), b2 = max(a2, a6), b3 = max(a3, a7)
@@ -243,8 +265,8 @@ public enum SIMDMath {
 
     /// `horizontalSum` of 16 vectors at once, lane by lane (the same additions in the same tree,
     /// so the same bits). `v` holds 16 vectors.
-    @inlinable @inline(__always)
-    public static func horizontalSumOfLanes(_ v: UnsafePointer<Vector>) -> Vector {
+    @usableFromInline @inline(__always)
+    static func horizontalSumOfLanes(_ v: UnsafePointer<Vector>) -> Vector {
         let a0 = v[0] + v[8], a1 = v[1] + v[9], a2 = v[2] + v[10], a3 = v[3] + v[11]
         let a4 = v[4] + v[12], a5 = v[5] + v[13], a6 = v[6] + v[14], a7 = v[7] + v[15]
         let b0 = a0 + a4, b1 = a1 + a5, b2 = a2 + a6, b3 = a3 + a7

@@ -201,17 +201,12 @@ extension Tensor {
         typealias V = SIMD16<Float>
         withUnsafeTemporaryAllocation(of: V.self, capacity: 32) { buffer in
             let cols = buffer.baseAddress!, work = cols + 16
-            // cols[j] lane r = x[r·n + j]: the 16 × n block, transposed through memory.
-            UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * n) { c in
-                for r in 0..<16 { for j in 0..<n { c[j * 16 + r] = x[r * n + j] } }
-            }
-            let negInf = V(repeating: -.infinity)
-            // 1. Row maxima: max(−inf, x) per column, padding columns −inf, then the tree.
-            for j in 0..<16 { work[j] = j < n ? SIMDMath.max(negInf, cols[j]) : negInf }
-            var mx = SIMDMath.horizontalMaxOfLanes(work)
+            SIMDMath.loadColumns(x, n, into: cols)
+            // 1. Row maxima, as _softmaxRow takes them.
+            var mx = SIMDMath.rowMaxima(ofColumns: cols, n, scratch: work)
             mx.replace(with: 0, where: mx .== -.infinity)
             // 2. e = exp(x − max); sums start from 0 as _softmaxRow's accumulator does.
-            let padding = V() + SIMDMath.exp(negInf - mx)
+            let padding = V() + SIMDMath.exp(V(repeating: -.infinity) - mx)
             for j in 0..<16 {
                 if j < n {
                     let e = SIMDMath.exp(cols[j] - mx)
@@ -230,9 +225,7 @@ extension Tensor {
                 let inv = V(repeating: 1) / total
                 for j in 0..<n { cols[j] = cols[j] * inv }
             }
-            UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * n) { c in
-                for r in 0..<16 { for j in 0..<n { y[r * n + j] = c[j * 16 + r] } }
-            }
+            SIMDMath.storeColumns(cols, n, to: y)
         }
     }
 

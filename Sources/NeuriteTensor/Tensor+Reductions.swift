@@ -165,14 +165,9 @@ extension Tensor {
             typealias V = SIMD16<Float>
             withUnsafeTemporaryAllocation(of: V.self, capacity: 32) { buffer in
                 let cols = buffer.baseAddress!, work = cols + 16
-                let negInf = V(repeating: -.infinity)
                 while first + 16 <= rows {
-                    let block = p + first * width
-                    UnsafeMutableRawPointer(cols).withMemoryRebound(to: Float.self, capacity: 16 * width) { c in
-                        for r in 0..<16 { for j in 0..<width { c[j * 16 + r] = block[r * width + j] } }
-                    }
-                    for j in 0..<16 { work[j] = j < width ? SIMDMath.max(negInf, cols[j]) : negInf }
-                    let best = SIMDMath.horizontalMaxOfLanes(work)
+                    SIMDMath.loadColumns(p + first * width, width, into: cols)
+                    let best = SIMDMath.rowMaxima(ofColumns: cols, width, scratch: work)
                     var index = SIMD16<Int32>()
                     for j in (0..<width).reversed() { index.replace(with: Int32(j), where: cols[j] .== best) }
                     for r in 0..<16 { result[first + r] = Int(index[r]) }
