@@ -189,12 +189,68 @@ static float *slice_scratch(const nk_kernels *cfg, int64_t m, int64_t n, int64_t
     return Ap;
 }
 
+// The epilogue's steps on one m x n block of C (C at the block's first element, which is element
+// (m0, n0) of the whole C). Each is the loop of the separate pass it replaces, element by element,
+// so the bits are that pass's.
+static void epilogue_before(const nk_sgemm_epilogue *ep, int64_t m, int64_t n, int64_t n0, float *C, int64_t ldc) {
+    if (!ep || !ep->bias) return;
+    for (int64_t i = 0; i < m; i++) memcpy(C + i * ldc, ep->bias + n0, (size_t)n * sizeof(float));
+}
+
+// v where keep is 1, +0 where it is 0: a mask on the bits instead of a branch, which a ReLU's
+// pattern (half the units, at random) would mispredict half the time.
+static inline float keep_or_zero(float v, int keep) {
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= (uint32_t)0 - (uint32_t)keep;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+static void epilogue_after(const nk_sgemm_epilogue *ep, int64_t m, int64_t n, int64_t m0, int64_t n0,
+                           float *C, int64_t ldc) {
+    if (!ep) return;
+    if (ep->relu)
+        for (int64_t i = 0; i < m; i++) {
+            float *restrict c = C + i * ldc;
+            for (int64_t j = 0; j < n; j++) c[j] = keep_or_zero(c[j], !(c[j] < 0.0f));
+        }
+    if (ep->gate)
+        for (int64_t i = 0; i < m; i++) {
+            float *restrict c = C + i * ldc;
+            const float *restrict g = ep->gate + (m0 + i) * ep->ldgate + n0;
+            for (int64_t j = 0; j < n; j++) c[j] = keep_or_zero(c[j], g[j] > 0.0f);
+        }
+}
+
+// Thread `tid` of `nt`'s share of the epilogue's column sums: whole 16-column blocks (the last may
+// be narrower), each summed top to bottom in 16 accumulators — per column the order of a plain loop.
+static void epilogue_column_sums(const nk_sgemm_epilogue *ep, int tid, int nt) {
+    if (!ep || !ep->column_sums || ep->sum_width <= 0) return;
+    const int64_t w = ep->sum_width, blocks = (w + 15) / 16;
+    const int64_t j0 = NK_MIN(w, blocks * tid / nt * 16), j1 = NK_MIN(w, blocks * (tid + 1) / nt * 16);
+    for (int64_t jb = j0; jb < j1; jb += 16) {
+        const int64_t width = NK_MIN((int64_t)16, j1 - jb);
+        float acc[16];
+        for (int64_t l = 0; l < width; l++) acc[l] = ep->sum_accumulate ? ep->column_sums[jb + l] : 0.0f;
+        for (int64_t i = 0; i < ep->sum_rows; i++) {
+            const float *restrict row = ep->sum_of + i * w + jb;
+            if (width == 16)
+                for (int l = 0; l < 16; l++) acc[l] += row[l];
+            else
+                for (int64_t l = 0; l < width; l++) acc[l] += row[l];
+        }
+        for (int64_t l = 0; l < width; l++) ep->column_sums[jb + l] = acc[l];
+    }
+}
+
 // Runs gemm_slice on thread `tid` of `nt`'s share of C: a range of whole micro-tiles along the
 // split dimension.
 static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int transA,
                         int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                         int64_t lda, const float *B, int64_t ldb, float beta, float *C,
-                        int64_t ldc, const float *Apre) {
+                        int64_t ldc, const float *Apre, const nk_sgemm_epilogue *ep) {
+    epilogue_column_sums(ep, tid, nt);
     int64_t m0 = 0, m1 = M, n0 = 0, n1 = N;
     if (splitN) {
         const int64_t tiles = (N + cfg->nr - 1) / cfg->nr;
@@ -207,6 +263,9 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     }
     const int64_t m = m1 - m0, n = n1 - n0;
     if (m <= 0 || n <= 0) return;
+    float *Cs = C + m0 * ldc + n0;
+    epilogue_before(ep, m, n, n0, Cs, ldc);
+    if (ep && ep->bias) beta = 1.0f;
     float *Bp;
     float *Ap = slice_scratch(cfg, m, n, K, &Bp);
     if (Ap) {
@@ -220,13 +279,21 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     } else {
         abort(); // kernels have no error path (as nk__alloc_floats)
     }
+    epilogue_after(ep, m, n, m0, n0, Cs, ldc);
 }
 
 static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
                       int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                      float beta, float *C, int64_t ldc, const float *Apre) {
-    if (M <= 0 || N <= 0) return;
-    if (K <= 0 || alpha == 0) { scale_c(M, N, beta, C, ldc); return; }
+                      float beta, float *C, int64_t ldc, const float *Apre, const nk_sgemm_epilogue *ep) {
+    if (K <= 0 || alpha == 0 || M <= 0 || N <= 0) {
+        // No product to share out: the epilogue alone, on one thread.
+        epilogue_column_sums(ep, 0, 1);
+        if (M <= 0 || N <= 0) return;
+        if (ep && ep->bias) epilogue_before(ep, M, N, 0, C, ldc);
+        else scale_c(M, N, beta, C, ldc);
+        epilogue_after(ep, M, N, 0, 0, C, ldc);
+        return;
+    }
     const nk_kernels *cfg = nk_kernels_for(isa);
     int nt = threads > 0 ? threads : nk_get_num_threads();
     if (2 * M * N * K < NK_SGEMM_PARALLEL_THRESHOLD) nt = 1;
@@ -243,18 +310,24 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
             const int tid = omp_get_thread_num(), got = omp_get_num_threads();
             // The runtime may grant fewer threads than asked (nested calls): re-split over those.
             gemm_thread(cfg, tid, got, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb,
-                        beta, C, ldc, Apre);
+                        beta, C, ldc, Apre, ep);
         }
         return;
     }
 #endif
-    gemm_thread(cfg, 0, 1, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Apre);
+    gemm_thread(cfg, 0, 1, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Apre, ep);
 }
 
 void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
                  int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc) {
-    sgemm_run(isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+    sgemm_run(isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, NULL);
+}
+
+void nk_sgemm_fused(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
+                    int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc, const nk_sgemm_epilogue *epilogue) {
+    sgemm_run(isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, NULL, epilogue);
 }
 
 nk_sgemm_geometry nk__sgemm_geometry(nk_isa isa) {
@@ -288,7 +361,7 @@ void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K,
 void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
                   const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (K <= 0) { if (M > 0 && N > 0) scale_c(M, N, beta, C, ldc); return; }
-    sgemm_run(isa, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk);
+    sgemm_run(isa, threads, 0, transB, M, N, K, 1.0f, NULL, 0, B, ldb, beta, C, ldc, Apk, NULL);
 }
 
 void nk_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,

@@ -106,8 +106,11 @@ struct TrainBench: ParsableCommand {
             profiles.map { 1e6 * f($0.profile) / Double(max($0.profile.steps, 1)) }
         }
         for (i, spec) in first.layerSpecs.enumerated() {
-            rows.append(("\(i) \(spec) forward", perBatch { $0.forwardSeconds[i] }))
-            rows.append(("\(i) \(spec) backward", perBatch { $0.backwardSeconds[i] }))
+            // A layer fused into another's step has its time in that layer's row.
+            if let host = first.forwardFusedInto[i] { rows.append(("\(i) \(spec) forward: in \(host)", [])) }
+            else { rows.append(("\(i) \(spec) forward", perBatch { $0.forwardSeconds[i] })) }
+            if let host = first.backwardFusedInto[i] { rows.append(("\(i) \(spec) backward: in \(host)", [])) }
+            else { rows.append(("\(i) \(spec) backward", perBatch { $0.backwardSeconds[i] })) }
         }
         for phase in StepProfile.Phase.allCases { rows.append((phase.rawValue, perBatch { $0.phaseSeconds[phase] ?? 0 })) }
         rows.append(("unaccounted", perBatch { p in
@@ -117,7 +120,7 @@ struct TrainBench: ParsableCommand {
         var lines = ["", "profile, µs per batch of \(batch) (\(model), \(recipe) recipe):",
                      pad("", 34) + profiles.map { pad("\($0.threads) t", 10) }.joined() + (profiles.count > 1 ? pad("speed-up", 10) : "")]
         for (name, values) in rows {
-            let speedup = profiles.count > 1 && values.last! > 0 ? pad(fixed(values.first! / values.last!, 2) + "×", 10) : ""
+            let speedup = profiles.count > 1 && (values.last ?? 0) > 0 ? pad(fixed(values.first! / values.last!, 2) + "×", 10) : ""
             lines.append(pad(String(name.prefix(33)), 34, left: true) + values.map { pad(fixed($0, 1), 10) }.joined() + speedup)
         }
         let text = lines.joined(separator: "\n") + "\n"

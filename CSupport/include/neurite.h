@@ -108,6 +108,35 @@ void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int
                  int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc);
 
+/// What a product does to its result besides the product: a layer's bias, ReLU and ReLU gate, and
+/// the bias gradient, done by each thread on the block of C it computed while that block is still in
+/// its cache, instead of as separate passes over C after the product (each a pass that runs on one
+/// thread at a layer's sizes, or forks a team of its own). Zero-initialise, then set what is needed.
+/// Each step gives the same bits as the separate pass it replaces.
+typedef struct nk_sgemm_epilogue {
+    /// Before the product, every row of C is set to bias[0:N], and the product is added to it (the
+    /// call's beta is then ignored): C = alpha·op(A)·op(B) + bias.
+    const float *bias;
+    /// After the product, C = 0 where C < 0 (ReLU; NaN and −0 pass unchanged).
+    int relu;
+    /// After the product, C = 0 where !(gate > 0), gate: [M x N] at row stride ldgate (ReLU's
+    /// backward, read from its output h: h > 0 exactly where its input was).
+    const float *gate;
+    int64_t ldgate;
+    /// Alongside the product, column_sums[j] = (sum_accumulate ? column_sums[j] : 0) +
+    /// Σ_i sum_of[i·sum_width + j] for i in 0..<sum_rows, top to bottom (the bias gradient Σ_batch δ,
+    /// beside its weight gradient); the columns are shared out among the product's threads.
+    const float *sum_of;
+    int64_t sum_rows, sum_width;
+    float *column_sums;
+    int sum_accumulate;
+} nk_sgemm_epilogue;
+
+/// nk_sgemm_ex with an epilogue (NULL = none).
+void nk_sgemm_fused(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
+                    int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                    float beta, float *C, int64_t ldc, const nk_sgemm_epilogue *epilogue);
+
 /// Naive triple loop (float accumulation, serial): the oracle and the fallback.
 void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,

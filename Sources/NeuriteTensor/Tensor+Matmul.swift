@@ -67,19 +67,63 @@ extension Tensor {
     /// [rowCount, rowWidth] is [M, N]). beta = 0 overwrites c without reading it; beta = 1 accumulates.
     public static func gemm(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
                             alpha: Float = 1, beta: Float = 0, into c: inout Tensor) {
+        _gemm(a, transposeA, b, transposeB, alpha, beta, &c, GemmEpilogue(), nil)
+    }
+
+    /// `gemm` with `epilogue` done by each thread on the part of c it computed, while that part is in
+    /// its cache (instead of a pass over c afterwards): c = act(alpha · op(a) · op(b) + bias), or
+    /// beta · c in place of the bias when there is none. Same bits as the product and the separate
+    /// passes.
+    public static func gemm(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
+                            alpha: Float = 1, beta: Float = 0, into c: inout Tensor, epilogue: GemmEpilogue) {
+        _gemm(a, transposeA, b, transposeB, alpha, beta, &c, epilogue, nil)
+    }
+
+    /// `gemm`, and alongside it (the columns shared out among the product's threads) sums[j] =
+    /// sumsBeta · sums[j] + Σᵢ summed[i, j], top to bottom, for a matrix `summed` of sums.count
+    /// columns, sumsBeta ∈ {0, 1}: a layer's bias gradient Σ_batch δ beside its weight gradient δᵀ·X.
+    public static func gemm(_ a: Tensor, transposeA: Bool = false, _ b: Tensor, transposeB: Bool = false,
+                            alpha: Float = 1, beta: Float = 0, into c: inout Tensor,
+                            columnSumsOf summed: Tensor, into sums: inout Tensor, sumsBeta: Float) {
+        precondition(summed.rowWidth == sums.count,
+                     "Tensor.gemm: column sums of \(summed.shape) into a tensor of shape \(sums.shape)")
+        sums.makeUnique()
+        _gemm(a, transposeA, b, transposeB, alpha, beta, &c, GemmEpilogue(), (summed, sums.storage.base, sumsBeta != 0))
+    }
+
+    static func _gemm(_ a: Tensor, _ transposeA: Bool, _ b: Tensor, _ transposeB: Bool, _ alpha: Float, _ beta: Float,
+                      _ c: inout Tensor, _ epilogue: GemmEpilogue,
+                      _ columnSums: (of: Tensor, into: UnsafeMutablePointer<Float>, accumulate: Bool)?) {
         let (m, n, k) = _gemmDims(a, transposeA, b, transposeB, op: "gemm")
         let (cm, cn) = c._matrixDims
         precondition(cm == m && cn == n,
                      "Tensor.gemm: result shape \(c.shape) is not [\(m), \(n)] for \(_describe(a, transposeA)) · \(_describe(b, transposeB))")
+        if let bias = epilogue.bias {
+            precondition(bias.count == n, "Tensor.gemm: bias of shape \(bias.shape) for a result of shape \(c.shape)")
+        }
+        if let gate = epilogue.gate {
+            precondition(gate._matrixDims == (m, n), "Tensor.gemm: gate of shape \(gate.shape) for a result of shape \(c.shape)")
+        }
         c.makeUnique()
         let (_, aCols) = a._matrixDims, (_, bCols) = b._matrixDims
-        let cBase = c.storage.base
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                nk_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
-                         ap.baseAddress!, Int64(Swift.max(aCols, 1)), bp.baseAddress!, Int64(Swift.max(bCols, 1)),
-                         beta, cBase, Int64(Swift.max(n, 1)))
-            }
+        // The operands' storage outlives the call (the tensors are held here), so their base
+        // pointers stay valid for the C side.
+        var e = nk_sgemm_epilogue()
+        e.bias = epilogue.bias.map { UnsafePointer($0.storage.base) }
+        e.relu = epilogue.relu ? 1 : 0
+        e.gate = epilogue.gate.map { UnsafePointer($0.storage.base) }
+        e.ldgate = Int64(Swift.max(n, 1))
+        if let (summed, sums, accumulate) = columnSums {
+            e.sum_of = UnsafePointer(summed.storage.base)
+            e.sum_rows = Int64(summed.count / Swift.max(summed.rowWidth, 1))
+            e.sum_width = Int64(summed.rowWidth)
+            e.column_sums = sums
+            e.sum_accumulate = accumulate ? 1 : 0
+        }
+        withExtendedLifetime((a, b, epilogue, columnSums?.of)) {
+            nk_sgemm_fused(NK_ISA_AUTO, 0, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
+                           a.storage.base, Int64(Swift.max(aCols, 1)), b.storage.base, Int64(Swift.max(bCols, 1)),
+                           beta, c.storage.base, Int64(Swift.max(n, 1)), &e)
         }
     }
 
@@ -95,5 +139,24 @@ extension Tensor {
 
     static func _describe(_ t: Tensor, _ transposed: Bool) -> String {
         "\(t.shape)\(transposed ? "ᵀ" : "")"
+    }
+}
+
+/// What a product does to its result besides the product (`Tensor.gemm(…, epilogue:)`): each step
+/// is the element-wise pass it replaces, done by every thread on its own part of the result.
+public struct GemmEpilogue: Sendable {
+    /// Rows of the result start as this [N] vector (a layer's bias) instead of beta · c.
+    public var bias: Tensor?
+    /// Then ReLU: 0 where the result is < 0 (NaN and −0 unchanged), as `Tensor.relu()`.
+    public var relu: Bool
+    /// Then 0 where !(gate > 0), gate of the result's shape: ReLU's backward read from its output h
+    /// (h > 0 exactly where its input was), as `Tensor.reluBackward(input:gradient:)`.
+    public var gate: Tensor?
+
+    /// The epilogue with these steps (none by default).
+    public init(bias: Tensor? = nil, relu: Bool = false, gate: Tensor? = nil) {
+        self.bias = bias
+        self.relu = relu
+        self.gate = gate
     }
 }

@@ -41,6 +41,71 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
         #expect(results.allSatisfy { $0 })
     }
 
+    /// The epilogue (bias, ReLU, ReLU gate, column sums) gives the bits of the plain product followed
+    /// by the separate passes it replaces, on every ISA and at 1–3 threads, for products that split
+    /// along N and along M, one below the parallel threshold, and K = 0 (no product: the epilogue
+    /// alone). The bias, the gate and the summed rows hold NaN, ±0, ±∞ and negatives.
+    @Test func epilogueMatchesTheSeparatePasses() {
+        var rng = SeededGenerator(seed: 21)
+        let specials: [Float] = [.nan, 0, -0.0, .infinity, -.infinity, -1, 3]
+        func values(_ count: Int, specials: [Float] = []) -> [Float] {
+            (0..<count).map { i in
+                !specials.isEmpty && i % 11 == 5 ? specials[(i / 11) % specials.count] : rng.nextUnitFloat() * 2 - 1
+            }
+        }
+        for (m, n, k) in [(64, 256, 120), (300, 40, 64), (64, 10, 128), (9, 33, 17), (7, 20, 0)] {
+            // Specials in the operands would make every product NaN; K = 0 puts them through the ReLU.
+            let a = values(m * k), b = values(k * n), bias = values(n, specials: specials)
+            let gate = values(m * n, specials: specials)
+            let summed = values(37 * n, specials: specials), sumsStart = values(n, specials: specials)
+            for isa in supportedISAs {
+                for threads in 1...3 {
+                    // Separately: bias rows, product with beta 1, then ReLU / gate; column sums top to bottom.
+                    var plain = [Float](repeating: 0, count: m * n)
+                    for i in 0..<m { for j in 0..<n { plain[i * n + j] = bias[j] } }
+                    nk_sgemm_ex(isa, Int32(threads), 0, 1, Int64(m), Int64(n), Int64(k), 1, a, Int64(max(k, 1)),
+                                b, Int64(max(k, 1)), 1, &plain, Int64(n))
+                    let relu = plain.map { $0 < 0 ? 0 : $0 }
+                    let gated = zip(plain, gate).map { c, g in g > 0 ? c : 0 }
+                    var sums = sumsStart
+                    for j in 0..<n { var acc = sums[j]; for i in 0..<37 { acc += summed[i * n + j] }; sums[j] = acc }
+
+                    var e = nk_sgemm_epilogue()
+                    var fusedRelu = [Float](repeating: .nan, count: m * n)
+                    bias.withUnsafeBufferPointer { bp in
+                        e.bias = bp.baseAddress
+                        e.relu = 1
+                        nk_sgemm_fused(isa, Int32(threads), 0, 1, Int64(m), Int64(n), Int64(k), 1, a, Int64(max(k, 1)),
+                                       b, Int64(max(k, 1)), 0, &fusedRelu, Int64(n), &e)
+                    }
+                    #expect(bitwiseEqual(fusedRelu, relu), "bias + ReLU \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
+
+                    var fusedGate = [Float](repeating: 0, count: m * n)
+                    for i in 0..<m { for j in 0..<n { fusedGate[i * n + j] = bias[j] } }
+                    var fusedSums = sumsStart
+                    e = nk_sgemm_epilogue()
+                    gate.withUnsafeBufferPointer { gp in
+                        summed.withUnsafeBufferPointer { sp in
+                            fusedSums.withUnsafeMutableBufferPointer { out in
+                                e.gate = gp.baseAddress
+                                e.ldgate = Int64(n)
+                                e.sum_of = sp.baseAddress
+                                e.sum_rows = 37
+                                e.sum_width = Int64(n)
+                                e.column_sums = out.baseAddress
+                                e.sum_accumulate = 1
+                                nk_sgemm_fused(isa, Int32(threads), 0, 1, Int64(m), Int64(n), Int64(k), 1, a, Int64(max(k, 1)),
+                                               b, Int64(max(k, 1)), 1, &fusedGate, Int64(n), &e)
+                            }
+                        }
+                    }
+                    #expect(bitwiseEqual(fusedGate, gated), "gate \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
+                    #expect(bitwiseEqual(fusedSums, sums), "column sums \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
+                }
+            }
+        }
+    }
+
     @Test func blockingIsConsistent() {
         for isa in supportedISAs {
             let b = blocking(isa)

@@ -7,11 +7,36 @@ import TestSupport
 /// ∇h_{k−1} = W_kᵀ δ_k, δ_{k−1} = ∇h_{k−1} ⊙ g′(a_{k−1}).
 @Suite struct BackpropTests {
     @Test func threeLayerMLPMatchesNaiveBackprop() throws {
+        try checkAgainstNaiveBackprop(Tanh(), Sigmoid(),
+                                      acts: [{ _tanh($0) }, { 1 / (1 + _exp(-$0)) }, { $0 }],
+                                      derivs: [{ 1 - _tanh($0) * _tanh($0) }, { let s = 1 / (1 + _exp(-$0)); return s * (1 - s) }, { _ in 1 }])
+    }
+
+    /// Dense followed by ReLU runs as one fused step each way (`Sequential`'s ReLU fusion: the ReLU
+    /// in the forward product's epilogue, its gate in the next layer's input-gradient product).
+    @Test func reluMLPMatchesNaiveBackpropThroughTheFusedSteps() throws {
+        try checkAgainstNaiveBackprop(ReLU(), ReLU(),
+                                      acts: [{ max($0, 0) }, { max($0, 0) }, { $0 }],
+                                      derivs: [{ $0 > 0 ? 1 : 0 }, { $0 > 0 ? 1 : 0 }, { _ in 1 }])
+    }
+
+    /// The fused inference pass gives the bits of the layers run one by one.
+    @Test func fusedInferenceEqualsLayerByLayer() throws {
+        let model = try Sequential("dense:40,relu,dense:30,relu,dense:7,relu", inputShape: [33], seed: 3)
+        var g = SeededGenerator(seed: 4)
+        let x = Tensor(randomNormal: [70, 33], using: &g)
+        var h = x
+        for layer in model.layers { h = layer.forward(h, step: nil) }
+        #expect(bitwiseEqual(model(x).scalars, h.scalars))
+    }
+
+    private func checkAgainstNaiveBackprop(_ first: any Layer, _ second: any Layer, acts: [(Double) -> Double],
+                                           derivs: [(Double) -> Double]) throws {
         var g = SeededGenerator(seed: 21)
         let sizes = [5, 8, 6, 3]
         let dense = [Dense(inputs: 5, outputs: 8, generator: &g), Dense(inputs: 8, outputs: 6, generator: &g),
                      Dense(inputs: 6, outputs: 3, generator: &g)]
-        let model = try Sequential(inputShape: [5], layers: [dense[0], Tanh(), dense[1], Sigmoid(), dense[2]])
+        let model = try Sequential(inputShape: [5], layers: [dense[0], first, dense[1], second, dense[2]])
         for d in dense { d.bias.value = Tensor(randomNormal: d.bias.value.shape, standardDeviation: 0.3, using: &g) }
         let batch = 4
         let x = Tensor(randomNormal: [batch, 5], using: &g)
@@ -27,9 +52,6 @@ import TestSupport
         let B = dense.map { d in d.bias.value.scalars.map(Double.init) }
         var gW = W.map { [Double](repeating: 0, count: $0.count) }
         var gB = B.map { [Double](repeating: 0, count: $0.count) }
-        let acts: [(Double) -> Double] = [{ _tanh($0) }, { 1 / (1 + _exp(-$0)) }, { $0 }]
-        let derivs: [(Double) -> Double] = [{ 1 - _tanh($0) * _tanh($0) },
-                                            { let s = 1 / (1 + _exp(-$0)); return s * (1 - s) }, { _ in 1 }]
         let xs = x.scalars.map(Double.init)
         for n in 0..<batch {
             var h: [[Double]] = [Array(xs[(n * 5)..<(n * 5 + 5)])]

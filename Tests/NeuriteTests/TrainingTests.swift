@@ -47,7 +47,10 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(plain.parameters.values.scalars == profiled.parameters.values.scalars)
         #expect(profile.steps == 2 * 7) // 200 examples in batches of 32: 7 a epoch
         #expect(profile.layerSpecs == ["dense:16", "relu", "dense:2"])
-        #expect(profile.forwardSeconds.allSatisfy { $0 > 0 } && profile.backwardSeconds.allSatisfy { $0 > 0 })
+        // The ReLU runs inside the dense layers' steps (forward in 0, backward in 2): its rows stay 0.
+        #expect(profile.forwardFusedInto == [nil, 0, nil] && profile.backwardFusedInto == [nil, 2, nil])
+        #expect(zip(profile.forwardSeconds, profile.forwardFusedInto).allSatisfy { $1 == nil ? $0 > 0 : $0 == 0 })
+        #expect(zip(profile.backwardSeconds, profile.backwardFusedInto).allSatisfy { $1 == nil ? $0 > 0 : $0 == 0 })
         #expect(StepProfile.Phase.allCases.allSatisfy { (profile.phaseSeconds[$0] ?? 0) > 0 })
         let parts = profile.forwardSeconds.reduce(0, +) + profile.backwardSeconds.reduce(0, +)
             + profile.phaseSeconds.values.reduce(0, +)

@@ -118,10 +118,12 @@ public struct ReLURule: PlainActivationRule {
     public init() {}
     public var name: String { "ReLU" }
     public var initializationHint: InitializationHint { .prefers(.heUniform) }
-    public var keeps: ActivationKeeps { .input }
+    /// The output: h > 0 exactly where a > 0 (NaN and −0 included), and a product before the layer
+    /// that applies the ReLU itself (`Sequential`'s fusion) leaves only h.
+    public var keeps: ActivationKeeps { .output }
     public func apply(_ a: Tensor) -> Tensor { a.relu() }
     public func backward(input: Tensor?, output: Tensor?, gradient: Tensor) -> Tensor {
-        Tensor.reluBackward(input: input!, gradient: gradient)
+        Tensor.reluBackward(input: output!, gradient: gradient)
     }
 }
 

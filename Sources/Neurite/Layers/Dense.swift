@@ -77,3 +77,19 @@ public final class Dense: Layer {
         affineBackward(delta, input: step.savedTensor(0, name), weight: weight, bias: bias, step: step)
     }
 }
+
+extension Dense: ReLUFusing {
+    // X: [B × in] → h = ReLU(X·Wᵀ + b): [B × out], the ReLU in the GEMM's epilogue
+    func forwardThroughReLU(_ input: Tensor, step: LayerStep?, reluStep: LayerStep?) -> Tensor {
+        checkInput(input, [inputs], name)
+        step?.saved = [input]
+        let h = affineForward(input, weight: weight, bias: bias, relu: true)
+        reluStep?.saved = [h]
+        return h
+    }
+
+    // δ: [B × out] → ∇W, ∇b as backward; returns ∇X ⊙ [h₋₁ > 0]: [B × in], the gate in the GEMM's epilogue
+    func backwardThroughReLU(_ delta: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor {
+        affineBackward(delta, input: step.savedTensor(0, name), weight: weight, bias: bias, step: step, gate: h)
+    }
+}

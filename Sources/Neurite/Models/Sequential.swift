@@ -21,6 +21,12 @@ public final class Sequential: @unchecked Sendable {
     public let parameters: ParameterArena
     /// Seed of the training steps' random streams (dropout masks); checkpoints keep it.
     public var seed: UInt64
+    /// For each layer i, the layer itself when it runs with the ReLU at i + 1 as one forward step
+    /// (the ReLU in its product's epilogue), else nil.
+    let forwardThroughReLU: [(any ReLUFusing)?]
+    /// For each layer i, the layer itself when it runs with the backward of the ReLU at i − 1 as one
+    /// backward step (the ReLU's gate in its input gradient's epilogue), else nil.
+    let backwardThroughReLU: [(any ReLUFusing)?]
 
     /// A model of `layers` over examples of `inputShape`, keeping the layers' current weights.
     /// Throws `ShapeError` (naming the layer's index) when a layer does not fit its input, and
@@ -50,6 +56,30 @@ public final class Sequential: @unchecked Sendable {
         }
         outputShapes = shapes
         parameters = try ParameterArena(layers: layers)
+        (forwardThroughReLU, backwardThroughReLU) = Sequential.reluFusions(layers)
+    }
+
+    /// Which layers take a neighbouring ReLU into their own products (see `ReLUFusing`): one fewer
+    /// pass over the activations each way, and no pass that runs on one thread between two products
+    /// that run on all of them.
+    static func reluFusions(_ layers: [any Layer]) -> ([(any ReLUFusing)?], [(any ReLUFusing)?]) {
+        let isReLU = layers.map { $0 is ReLU }
+        var forward: [(any ReLUFusing)?] = [], backward: [(any ReLUFusing)?] = []
+        for (i, layer) in layers.enumerated() {
+            let fusing = layer as? any ReLUFusing
+            forward.append(i + 1 < layers.count && isReLU[i + 1] ? fusing : nil)
+            backward.append(i > 0 && isReLU[i - 1] ? fusing : nil)
+        }
+        return (forward, backward)
+    }
+
+    /// For each layer, the layer whose forward time includes its own (a fused ReLU's), else nil.
+    var forwardFusedInto: [Int?] {
+        layers.indices.map { i in i > 0 && forwardThroughReLU[i - 1] != nil ? i - 1 : nil }
+    }
+    /// For each layer, the layer whose backward time includes its own (a fused ReLU's), else nil.
+    var backwardFusedInto: [Int?] {
+        layers.indices.map { i in i + 1 < layers.count && backwardThroughReLU[i + 1] != nil ? i + 1 : nil }
     }
 
     /// The model described by the layer list `spec` (e.g. "dense:256,relu,dense:10"; see
@@ -137,7 +167,16 @@ public final class Sequential: @unchecked Sendable {
     /// Inference on a batch [B] + inputShape: dropout off, batch normalisation on running statistics.
     public func callAsFunction(_ input: Tensor) -> Tensor {
         var h = batch(input)
-        for layer in layers { h = layer.forward(h, step: nil) }
+        var i = 0
+        while i < layers.count {
+            if let layer = forwardThroughReLU[i] {
+                h = layer.forwardThroughReLU(h, step: nil, reluStep: nil)
+                i += 2
+            } else {
+                h = layers[i].forward(h, step: nil)
+                i += 1
+            }
+        }
         return h
     }
 
@@ -149,15 +188,20 @@ public final class Sequential: @unchecked Sendable {
         precondition(context.model === self, "a training context belongs to the model that made it")
         context.beginStep()
         var h = batch(input)
-        if let profile = context.profile {
-            for (i, (layer, step)) in zip(layers, context.layerSteps).enumerated() {
-                let start = StepProfile.now()
-                h = layer.forward(h, step: step)
-                profile.addForward(i, since: start)
+        let steps = context.layerSteps, profile = context.profile
+        var i = 0
+        while i < layers.count {
+            let start = profile == nil ? 0 : StepProfile.now()
+            if let layer = forwardThroughReLU[i] {
+                h = layer.forwardThroughReLU(h, step: steps[i], reluStep: steps[i + 1])
+                profile?.addForward(i, since: start)
+                i += 2
+            } else {
+                h = layers[i].forward(h, step: steps[i])
+                profile?.addForward(i, since: start)
+                i += 1
             }
-            return h
         }
-        for (layer, step) in zip(layers, context.layerSteps) { h = layer.forward(h, step: step) }
         return h
     }
 
@@ -170,12 +214,22 @@ public final class Sequential: @unchecked Sendable {
     @discardableResult
     public func backward(_ outputGradient: Tensor, context: TrainingContext, layerDone: ((Int) -> Void)? = nil) -> Tensor {
         var g = outputGradient
-        let profile = context.profile
-        for (i, (layer, step)) in zip(layers, context.layerSteps).enumerated().reversed() {
+        let steps = context.layerSteps, profile = context.profile
+        var i = layers.count - 1
+        while i >= 0 {
             let start = profile == nil ? 0 : StepProfile.now()
-            g = layer.backward(g, step: step)
-            profile?.addBackward(i, since: start)
-            layerDone?(i)
+            if let layer = backwardThroughReLU[i] {
+                g = layer.backwardThroughReLU(g, step: steps[i], reluOutput: steps[i - 1].savedTensor(0, layers[i - 1].name))
+                profile?.addBackward(i, since: start)
+                layerDone?(i)
+                layerDone?(i - 1)
+                i -= 2
+            } else {
+                g = layers[i].backward(g, step: steps[i])
+                profile?.addBackward(i, since: start)
+                layerDone?(i)
+                i -= 1
+            }
         }
         return g
     }
@@ -256,6 +310,17 @@ public final class Sequential: @unchecked Sendable {
         lines.append("Layer list: \(spec)")
         return lines.joined(separator: "\n")
     }
+}
+
+/// A layer that can take a neighbouring ReLU into its own products (Dense: into its GEMMs'
+/// epilogues): forward, the ReLU right after it; backward, the gate of a ReLU right before it.
+/// `Sequential` then runs the pair as one step, with the separate layers' results bit for bit.
+protocol ReLUFusing: Layer {
+    /// This layer's forward, then ReLU: keeps what this layer's backward needs in `step` and the
+    /// ReLU's output (all its backward needs) in `reluStep`.
+    func forwardThroughReLU(_ input: Tensor, step: LayerStep?, reluStep: LayerStep?) -> Tensor
+    /// This layer's backward, then the backward of the ReLU before it, whose output was `h`.
+    func backwardThroughReLU(_ delta: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor
 }
 
 /// Result of evaluating a model on a data set.

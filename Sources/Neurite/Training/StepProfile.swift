@@ -30,10 +30,18 @@ public final class StepProfile {
     public private(set) var stepSeconds = 0.0
     /// Steps recorded.
     public private(set) var steps = 0
+    /// For each layer, the layer whose forward time includes its own (a ReLU that the product
+    /// before it applies, see `Sequential`), else nil; such a layer records no forward time.
+    public let forwardFusedInto: [Int?]
+    /// For each layer, the layer whose backward time includes its own (a ReLU whose backward the
+    /// next layer's input-gradient product applies), else nil; it records no backward time.
+    public let backwardFusedInto: [Int?]
 
     /// An empty profile for `model`'s layers.
     public init(model: Sequential) {
         layerSpecs = model.layers.map(\.spec)
+        forwardFusedInto = model.forwardFusedInto
+        backwardFusedInto = model.backwardFusedInto
         forwardSeconds = Array(repeating: 0, count: model.layers.count)
         backwardSeconds = Array(repeating: 0, count: model.layers.count)
     }
