@@ -42,7 +42,7 @@ static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threa
 // same products in the same order as the im2col path, so the two agree bitwise. Measured (LeNet,
 // batch 64, 1 thread): im2col and its copies were about half the forward time at these sizes.
 static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc,
-                                  const float *x, const float *w, const float *bias, float *y) {
+                                  const float *x, const float *w, const float *bias, int relu, float *y) {
     const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr;
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t h = 0; h < g->H; h++)
@@ -57,8 +57,12 @@ static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifte
         nk__sgemm_brows(g->isa, 0, g->K, n, rows, w + c0 * KK, g->CKK, sc->rows + c0 * KK, beta, sc->yp, n);
     }
     for (int64_t k = 0; k < g->K; k++)
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            memcpy(y + (k * g->OH + oh) * g->OW, sc->yp + k * n + oh * Wp, (size_t)g->OW * sizeof(float));
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            float *dst = y + (k * g->OH + oh) * g->OW;
+            const float *src = sc->yp + k * n + oh * Wp;
+            if (relu) nk__relu_copy(dst, src, g->OW);
+            else memcpy(dst, src, (size_t)g->OW * sizeof(float));
+        }
 }
 
 // Forward over tiles of T images laid side by side (the plan's tile): y_tile[K, T·P] = bias, then for
@@ -70,7 +74,7 @@ static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifte
 // 57 -> 50 (conv2, one 729-column image per tile, got slower: not used there). Chunks, tiles and
 // the weights' packing are functions of the shape only, so results do not depend on threads.
 static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x, const float *w,
-                          const float *bias, float *y) {
+                          const float *bias, int relu, float *y) {
     const int t = pl->threads;
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P, KK = g->KH * g->KW;
     const int64_t tile = pl->tile, ld = tile * g->P, cpc = pl->chunk;
@@ -106,7 +110,10 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
 #endif
         for (int64_t b = 0; b < blocks; b++) {
             const int64_t i = b / g->K, k = b % g->K;
-            memcpy(y + (n0 + i) * ys + k * g->P, yt + k * ld + i * g->P, (size_t)g->P * sizeof(float));
+            float *dst = y + (n0 + i) * ys + k * g->P;
+            const float *src = yt + k * ld + i * g->P;
+            if (relu) nk__relu_copy(dst, src, g->P);
+            else memcpy(dst, src, (size_t)g->P * sizeof(float));
         }
     }
     free(col);
@@ -117,6 +124,13 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
 
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
                        const float *bias, float *y) {
+    nk_conv2d_forward_relu(s, threads, x, w, bias, 0, y);
+}
+
+// The ReLU, when asked for, is applied to each image's output (or tile's copy-out) by the thread
+// that computed it, right after, while it is in that thread's cache.
+void nk_conv2d_forward_relu(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
+                            const float *bias, int relu, float *y) {
     const conv_geo g = nk__conv_geo(s);
     const conv_plan pl = nk__conv_plan_forward(&g, threads);
     const int t = pl.threads;
@@ -126,6 +140,7 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
         for (int64_t n = 0; n < g.N; n++)
             for (int64_t k = 0; k < g.K; k++)
                 for (int64_t p = 0; p < g.P; p++) y[n * ys + k * g.P + p] = bias ? bias[k] : 0;
+        if (relu) nk__relu_copy(y, y, g.N * ys);
         return;
     case NK_CONV_SHIFTED: // whole images per thread
 #ifdef _OPENMP
@@ -136,11 +151,11 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &pl, &sc, x + n * xs, w, bias, y + n * ys);
+            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &pl, &sc, x + n * xs, w, bias, relu, y + n * ys);
             nk__shifted_free(&sc);
         }
         return;
-    case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, y); return;
+    case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, relu, y); return;
     case NK_CONV_PER_IMAGE: // whole images per thread
     case NK_CONV_IN_TURN: { // images in turn, threads inside im2col and the SGEMM
         const int per_image = pl.path == NK_CONV_PER_IMAGE;
@@ -158,8 +173,10 @@ void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, co
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
-            for (int64_t n = 0; n < g.N; n++)
+            for (int64_t n = 0; n < g.N; n++) {
                 forward_image(&g, &pl, per_image ? 1 : t, ct, x + n * xs, col, w, wp, woff, bias, y + n * ys);
+                if (relu) nk__relu_copy(y + n * ys, y + n * ys, ys);
+            }
             free(col);
         }
         free(wp);

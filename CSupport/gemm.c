@@ -197,29 +197,19 @@ static void epilogue_before(const nk_sgemm_epilogue *ep, int64_t m, int64_t n, i
     for (int64_t i = 0; i < m; i++) memcpy(C + i * ldc, ep->bias + n0, (size_t)n * sizeof(float));
 }
 
-// v where keep is 1, +0 where it is 0: a mask on the bits instead of a branch, which a ReLU's
-// pattern (half the units, at random) would mispredict half the time.
-static inline float keep_or_zero(float v, int keep) {
-    uint32_t bits;
-    memcpy(&bits, &v, sizeof bits);
-    bits &= (uint32_t)0 - (uint32_t)keep;
-    memcpy(&v, &bits, sizeof v);
-    return v;
-}
-
 static void epilogue_after(const nk_sgemm_epilogue *ep, int64_t m, int64_t n, int64_t m0, int64_t n0,
                            float *C, int64_t ldc) {
     if (!ep) return;
     if (ep->relu)
         for (int64_t i = 0; i < m; i++) {
             float *restrict c = C + i * ldc;
-            for (int64_t j = 0; j < n; j++) c[j] = keep_or_zero(c[j], !(c[j] < 0.0f));
+            nk__relu_copy(c, c, n);
         }
     if (ep->gate)
         for (int64_t i = 0; i < m; i++) {
             float *restrict c = C + i * ldc;
             const float *restrict g = ep->gate + (m0 + i) * ep->ldgate + n0;
-            for (int64_t j = 0; j < n; j++) c[j] = keep_or_zero(c[j], g[j] > 0.0f);
+            for (int64_t j = 0; j < n; j++) c[j] = nk__keep_or_zero(c[j], g[j] > 0.0f);
         }
 }
 

@@ -14,6 +14,8 @@ int omp_get_num_threads(void);
 #define NK_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 // ---------------------------------------------------------------------------------------------
 // SGEMM microkernels: the ONE contract every ISA implements.
@@ -200,6 +202,22 @@ void nk_f32_maxpool_row__sse2(const float *x0, int64_t W, int64_t KH, int64_t KW
             else F(x0, W, KH, KW, sw, n, 0, best, NULL);                                       \
         }                                                                                      \
     } while (0)
+
+// v where keep is 1, +0 where it is 0: a mask on the bits instead of a branch, which a ReLU's
+// pattern (half the units, at random) would mispredict half the time.
+static inline float nk__keep_or_zero(float v, int keep) {
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= (uint32_t)0 - (uint32_t)keep;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
+// dst[i] = ReLU(src[i]) = 0 where src[i] < 0, else src[i] (NaN and −0 unchanged): Tensor.relu()'s
+// bits. dst may equal src.
+static inline void nk__relu_copy(float *dst, const float *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dst[i] = nk__keep_or_zero(src[i], !(src[i] < 0.0f));
+}
 
 // Max pooling's comparison: v replaces the running maximum b when greater, or when v is the first
 // NaN (a NaN propagates; the first one wins). Shared by pool.c and the row kernels.

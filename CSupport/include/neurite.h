@@ -228,6 +228,10 @@ int64_t nk_conv2d_output_size(const nk_conv2d_shape *s, int64_t *out_h, int64_t 
 /// batch is smaller than the thread count); 1x1 stride-1 unpadded kernels skip im2col.
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
                        const float *bias, float *y);
+/// nk_conv2d_forward, then ReLU (y = 0 where y < 0; NaN and −0 unchanged) when relu is 1, each
+/// image's output by the thread that computed it: a following ReLU layer's pass fused in, same bits.
+void nk_conv2d_forward_relu(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
+                            const float *bias, int relu, float *y);
 /// Direct 7-loop convolution, serial. Shapes as nk_conv2d_forward.
 void nk_conv2d_forward_ref(const nk_conv2d_shape *s, const float *x, const float *w,
                            const float *bias, float *y);

@@ -91,18 +91,21 @@ extension Tensor {
 
     /// Cross-correlation (deep learning's "convolution") of a batch:
     /// input [N, C, H, W], weight [K, C, KH, KW], bias [K] → [N, K, OH, OW].
-    /// `threads` ≤ 0 uses `Runtime.threads`; the result does not depend on it.
+    /// `threads` ≤ 0 uses `Runtime.threads`; the result does not depend on it. With `relu`, the
+    /// result is ReLU(conv) (`relu()`'s bits), applied by each thread to the images it computed.
     public static func conv2d(_ input: Tensor, weight: Tensor, bias: Tensor? = nil, stride: Size2D = 1,
-                              padding: Padding2D = .zero, threads: Int = 0) -> Tensor {
+                              padding: Padding2D = .zero, relu: Bool = false, threads: Int = 0) -> Tensor {
         var (s, out) = _convShape(input: input.shape, weight: weight.shape, stride: stride, padding: padding, op: "conv2d")
         if let b = bias { precondition(b.count == weight.shape[0], "Tensor.conv2d: bias \(b.shape) for \(weight.shape[0]) filters") }
         let y = Tensor(uninitializedShape: [input.shape[0], weight.shape[0], out.height, out.width])
         input.withUnsafeBufferPointer { x in
             weight.withUnsafeBufferPointer { w in
                 if let bias {
-                    bias.withUnsafeBufferPointer { nk_conv2d_forward(&s, Int32(threads), x.baseAddress, w.baseAddress, $0.baseAddress, y.storage.base) }
+                    bias.withUnsafeBufferPointer {
+                        nk_conv2d_forward_relu(&s, Int32(threads), x.baseAddress, w.baseAddress, $0.baseAddress, relu ? 1 : 0, y.storage.base)
+                    }
                 } else {
-                    nk_conv2d_forward(&s, Int32(threads), x.baseAddress, w.baseAddress, nil, y.storage.base)
+                    nk_conv2d_forward_relu(&s, Int32(threads), x.baseAddress, w.baseAddress, nil, relu ? 1 : 0, y.storage.base)
                 }
             }
         }

@@ -22,6 +22,30 @@ import CNeurite
         #expect(Window2D(size: 5, padding: 1).outputSize(height: 3, width: 3) == Size2D(1))
     }
 
+    /// conv2d(relu: true), the ReLU applied per image inside the kernel, gives relu(conv2d)'s bits
+    /// on each forward path (shifted rows, images side by side, per image, in turn) at 1 and 2
+    /// threads, with NaN and infinities in the input.
+    @Test func convolutionWithReLUEqualsReLUAfterwards() {
+        let cases: [(x: [Int], w: [Int], stride: Int, pad: Int)] = [
+            ([4, 2, 10, 10], [5, 2, 3, 3], 1, 1),     // shifted rows (stride 1, few filters)
+            ([3, 4, 13, 13], [70, 4, 3, 3], 1, 1),    // side by side (too many filters to shift)
+            ([4, 3, 15, 15], [6, 3, 3, 3], 2, 0),     // per image (2 threads) / in turn (1)
+            ([1, 3, 15, 15], [6, 3, 3, 3], 2, 1),     // one image: in turn
+        ]
+        for (i, c) in cases.enumerated() {
+            var x = random(c.x, seed: UInt64(40 + i))
+            x.withUnsafeMutableBufferPointer { p in p[7] = .nan; p[p.count / 2] = .infinity; p[p.count - 3] = -.infinity }
+            let w = random(c.w, seed: UInt64(50 + i)), b = random([c.w[0]], seed: UInt64(60 + i))
+            for threads in [1, 2] {
+                let fused = Tensor.conv2d(x, weight: w, bias: b, stride: Size2D(c.stride), padding: Padding2D(c.pad),
+                                          relu: true, threads: threads)
+                let separate = Tensor.conv2d(x, weight: w, bias: b, stride: Size2D(c.stride), padding: Padding2D(c.pad),
+                                             threads: threads).relu()
+                #expect(bitwiseEqual(fused.scalars, separate.scalars), "case \(i), \(threads) thread(s)")
+            }
+        }
+    }
+
     @Test func maxPoolTiesGoToTheFirstInScanOrderAndNaNPropagates() {
         // One 3×3 plane of equal values, 2×2 windows stride 1: every window's first element wins.
         let x = Tensor(shape: [1, 1, 3, 3], repeating: 1)

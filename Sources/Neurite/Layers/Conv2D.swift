@@ -13,7 +13,7 @@
 ///     ∇x E = col⁻¹(Wᵀ · δ_n)             (col2im: each column entry added back to its pixel)
 ///
 /// computed by the CNeurite kernels, bitwise independent of the thread count.
-public final class Conv2D: Layer {
+public final class Conv2D: Layer, FusesFollowingReLU {
     public static let keyword = "conv"
     public static let syntax = "conv:FILTERS:KERNEL[:stride=S][:pad=P]"
     /// Input channels.
@@ -102,11 +102,20 @@ public final class Conv2D: Layer {
     }
 
     // x: [N, in, H, W] → y: [N, out, OH, OW]
-    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
+    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor { convolve(input, step: step, relu: false) }
+
+    // x: [N, in, H, W] → h = ReLU(conv): [N, out, OH, OW], the ReLU per image in the kernel
+    func forwardThroughReLU(_ input: Tensor, step: LayerStep?, reluStep: LayerStep?) -> Tensor {
+        let h = convolve(input, step: step, relu: true)
+        reluStep?.saved = [h]
+        return h
+    }
+
+    private func convolve(_ input: Tensor, step: LayerStep?, relu: Bool) -> Tensor {
         precondition(input.rank == 4 && input.shape[1] == inChannels,
                      "layer \(name) expects inputs of shape [batch, \(inChannels), H, W] but got \(input.shape)")
-        if let s = step { s.saved = [input] }
-        return Tensor.conv2d(input, weight: weight.view, bias: bias.view, stride: stride, padding: padding)
+        step?.saved = [input]
+        return Tensor.conv2d(input, weight: weight.view, bias: bias.view, stride: stride, padding: padding, relu: relu)
     }
 
     // δ: [N, out, OH, OW] → ∇W, ∇b; returns ∇x: [N, in, H, W]

@@ -68,7 +68,7 @@ public final class Dense: Layer {
     // X: [B × in] → Y = X·Wᵀ + b: [B × out]
     public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
         checkInput(input, [inputs], name)
-        if let s = step { s.saved = [input] }
+        step?.saved = [input]
         return affineForward(input, weight: weight, bias: bias)
     }
 
@@ -78,7 +78,7 @@ public final class Dense: Layer {
     }
 }
 
-extension Dense: ReLUFusing {
+extension Dense: FusesFollowingReLU, FusesPrecedingReLUBackward {
     // X: [B × in] → h = ReLU(X·Wᵀ + b): [B × out], the ReLU in the GEMM's epilogue
     func forwardThroughReLU(_ input: Tensor, step: LayerStep?, reluStep: LayerStep?) -> Tensor {
         checkInput(input, [inputs], name)

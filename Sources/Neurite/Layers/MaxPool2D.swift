@@ -34,7 +34,8 @@ public final class MaxPool2D: Layer {
     // x: [N, C, H, W] → y: [N, C, OH, OW] (and the arg-max of each output, for backward)
     public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
         let (y, am) = Tensor.maxPool2d(input, window: window)
-        if let s = step { s.shape = input.shape; s.indices = am }
+        // y too: a ReLU's backward before this layer reads it (the next layer keeps it alive anyway).
+        if let s = step { s.shape = input.shape; s.indices = am; s.saved = [y] }
         return y
     }
 
@@ -42,5 +43,17 @@ public final class MaxPool2D: Layer {
     public func backward(_ gradient: Tensor, step: LayerStep) -> Tensor {
         precondition(!step.shape.isEmpty, "\(name).backward called without its training forward")
         return Tensor.maxPool2dBackward(gradient, argmax: step.indices, inputShape: step.shape, window: window)
+    }
+}
+
+extension MaxPool2D: FusesPrecedingReLUBackward {
+    // ∇y: [N, C, OH, OW] → ∇a ⊙ [h > 0]: [N, C, H, W] for the ReLU output h pooled here. Each window's
+    // gradient lands only on its arg-max, where h equals the window's output y: so gating ∇y by
+    // y > 0 before the scatter (a pass over the pooled size, a quarter of h's for 2×2) puts the same
+    // values in the same places as gating the scattered gradient by h > 0 (overlapping windows
+    // meeting at one place are all kept or all dropped, since they share that place's h).
+    func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor {
+        let gated = Tensor.reluBackward(input: step.savedTensor(0, name), gradient: gradient)
+        return backward(gated, step: step)
     }
 }

@@ -23,10 +23,15 @@ public final class Sequential: @unchecked Sendable {
     public var seed: UInt64
     /// For each layer i, the layer itself when it runs with the ReLU at i + 1 as one forward step
     /// (the ReLU in its product's epilogue), else nil.
-    let forwardThroughReLU: [(any ReLUFusing)?]
+    private(set) var forwardThroughReLU: [(any FusesFollowingReLU)?] = []
     /// For each layer i, the layer itself when it runs with the backward of the ReLU at i − 1 as one
     /// backward step (the ReLU's gate in its input gradient's epilogue), else nil.
-    let backwardThroughReLU: [(any ReLUFusing)?]
+    private(set) var backwardThroughReLU: [(any FusesPrecedingReLUBackward)?] = []
+    /// Whether neighbouring ReLUs run inside other layers' steps (on by default; off only to check
+    /// that the fused steps give the separate layers' bits).
+    var fusesReLU = true {
+        didSet { (forwardThroughReLU, backwardThroughReLU) = Sequential.reluFusions(layers, enabled: fusesReLU) }
+    }
 
     /// A model of `layers` over examples of `inputShape`, keeping the layers' current weights.
     /// Throws `ShapeError` (naming the layer's index) when a layer does not fit its input, and
@@ -56,19 +61,18 @@ public final class Sequential: @unchecked Sendable {
         }
         outputShapes = shapes
         parameters = try ParameterArena(layers: layers)
-        (forwardThroughReLU, backwardThroughReLU) = Sequential.reluFusions(layers)
+        (forwardThroughReLU, backwardThroughReLU) = Sequential.reluFusions(layers, enabled: true)
     }
 
-    /// Which layers take a neighbouring ReLU into their own products (see `ReLUFusing`): one fewer
-    /// pass over the activations each way, and no pass that runs on one thread between two products
-    /// that run on all of them.
-    static func reluFusions(_ layers: [any Layer]) -> ([(any ReLUFusing)?], [(any ReLUFusing)?]) {
-        let isReLU = layers.map { $0 is ReLU }
-        var forward: [(any ReLUFusing)?] = [], backward: [(any ReLUFusing)?] = []
+    /// Which layers take a neighbouring ReLU into their own steps (see `FusesFollowingReLU` and
+    /// `FusesPrecedingReLUBackward`): one fewer pass over the activations each way, and no pass that
+    /// runs on one thread between two products that run on all of them.
+    static func reluFusions(_ layers: [any Layer], enabled: Bool) -> ([(any FusesFollowingReLU)?], [(any FusesPrecedingReLUBackward)?]) {
+        let isReLU = layers.map { enabled && $0 is ReLU }
+        var forward: [(any FusesFollowingReLU)?] = [], backward: [(any FusesPrecedingReLUBackward)?] = []
         for (i, layer) in layers.enumerated() {
-            let fusing = layer as? any ReLUFusing
-            forward.append(i + 1 < layers.count && isReLU[i + 1] ? fusing : nil)
-            backward.append(i > 0 && isReLU[i - 1] ? fusing : nil)
+            forward.append(i + 1 < layers.count && isReLU[i + 1] ? layer as? any FusesFollowingReLU : nil)
+            backward.append(i > 0 && isReLU[i - 1] ? layer as? any FusesPrecedingReLUBackward : nil)
         }
         return (forward, backward)
     }
@@ -312,13 +316,19 @@ public final class Sequential: @unchecked Sendable {
     }
 }
 
-/// A layer that can take a neighbouring ReLU into its own products (Dense: into its GEMMs'
-/// epilogues): forward, the ReLU right after it; backward, the gate of a ReLU right before it.
-/// `Sequential` then runs the pair as one step, with the separate layers' results bit for bit.
-protocol ReLUFusing: Layer {
+/// A layer whose forward can apply the ReLU right after it itself (Dense: in its GEMM's epilogue;
+/// Conv2D: per image, by the thread that computed it). `Sequential` then runs the pair as one step,
+/// with the separate layers' results bit for bit.
+protocol FusesFollowingReLU: Layer {
     /// This layer's forward, then ReLU: keeps what this layer's backward needs in `step` and the
     /// ReLU's output (all its backward needs) in `reluStep`.
     func forwardThroughReLU(_ input: Tensor, step: LayerStep?, reluStep: LayerStep?) -> Tensor
+}
+
+/// A layer whose backward can apply the backward of the ReLU right before it itself (Dense: the
+/// gate in its input-gradient GEMM's epilogue; MaxPool2D: on the pooled gradient, before the
+/// scatter). `Sequential` then runs the pair as one step, with the separate layers' results bit for bit.
+protocol FusesPrecedingReLUBackward: Layer {
     /// This layer's backward, then the backward of the ReLU before it, whose output was `h`.
     func backwardThroughReLU(_ delta: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor
 }
