@@ -108,7 +108,8 @@ void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int
                  int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                  float beta, float *C, int64_t ldc);
 
-/// What a product does to its result besides the product: a layer's bias, ReLU and ReLU gate, and
+/// What a product does to its result besides the product: a layer's bias, ReLU, dropout's and the
+/// ReLU's backward, and
 /// the bias gradient, done by each thread on the block of C it computed while that block is still in
 /// its cache, instead of as separate passes over C after the product (each a pass that runs on one
 /// thread at a layer's sizes, or forks a team of its own). Zero-initialise, then set what is needed.
@@ -119,6 +120,11 @@ typedef struct nk_sgemm_epilogue {
     const float *bias;
     /// After the product, C = 0 where C < 0 (ReLU; NaN and −0 pass unchanged).
     int relu;
+    /// After the product (and before the gate), C = C · (kept ? keep_scale : 0), element (i, j)
+    /// kept when bit (i·N + j) % 16 of keep_bits[(i·N + j) / 16] is set (dropout's backward, from
+    /// the mask its forward wrote).
+    const uint16_t *keep_bits;
+    float keep_scale;
     /// After the product, C = 0 where !(gate > 0), gate: [M x N] at row stride ldgate (ReLU's
     /// backward, read from its output h: h > 0 exactly where its input was).
     const float *gate;

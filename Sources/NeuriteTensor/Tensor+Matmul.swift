@@ -120,10 +120,18 @@ extension Tensor {
             e.column_sums = sums
             e.sum_accumulate = accumulate ? 1 : 0
         }
+        if let mask = epilogue.dropout {
+            precondition(mask.count == m * n, "Tensor.gemm: dropout mask of \(mask.count) values for a result of shape \(c.shape)")
+        }
+        let cBase = c.storage.base
         withExtendedLifetime((a, b, epilogue, columnSums?.of)) {
-            nk_sgemm_fused(NK_ISA_AUTO, 0, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
-                           a.storage.base, Int64(Swift.max(aCols, 1)), b.storage.base, Int64(Swift.max(bCols, 1)),
-                           beta, c.storage.base, Int64(Swift.max(n, 1)), &e)
+            (epilogue.dropout?.bits ?? []).withUnsafeBufferPointer { keep in
+                e.keep_bits = epilogue.dropout == nil ? nil : keep.baseAddress
+                e.keep_scale = epilogue.dropout?.scale ?? 1
+                nk_sgemm_fused(NK_ISA_AUTO, 0, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
+                               a.storage.base, Int64(Swift.max(aCols, 1)), b.storage.base, Int64(Swift.max(bCols, 1)),
+                               beta, cBase, Int64(Swift.max(n, 1)), &e)
+            }
         }
     }
 
@@ -149,14 +157,18 @@ public struct GemmEpilogue: Sendable {
     public var bias: Tensor?
     /// Then ReLU: 0 where the result is < 0 (NaN and −0 unchanged), as `Tensor.relu()`.
     public var relu: Bool
+    /// Then dropout's backward, the result times (kept ? scale : 0) for a mask over the result's
+    /// values, as `DropoutMask.backward`.
+    public var dropout: DropoutMask?
     /// Then 0 where !(gate > 0), gate of the result's shape: ReLU's backward read from its output h
     /// (h > 0 exactly where its input was), as `Tensor.reluBackward(input:gradient:)`.
     public var gate: Tensor?
 
     /// The epilogue with these steps (none by default).
-    public init(bias: Tensor? = nil, relu: Bool = false, gate: Tensor? = nil) {
+    public init(bias: Tensor? = nil, relu: Bool = false, dropout: DropoutMask? = nil, gate: Tensor? = nil) {
         self.bias = bias
         self.relu = relu
+        self.dropout = dropout
         self.gate = gate
     }
 }

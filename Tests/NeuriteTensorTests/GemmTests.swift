@@ -41,7 +41,7 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
         #expect(results.allSatisfy { $0 })
     }
 
-    /// The epilogue (bias, ReLU, ReLU gate, column sums) gives the bits of the plain product followed
+    /// The epilogue (bias, ReLU, dropout mask, ReLU gate, column sums) gives the bits of the plain product followed
     /// by the separate passes it replaces, on every ISA and at 1–3 threads, for products that split
     /// along N and along M, one below the parallel threshold, and K = 0 (no product: the epilogue
     /// alone). The bias, the gate and the summed rows hold NaN, ±0, ±∞ and negatives.
@@ -66,7 +66,11 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
                     nk_sgemm_ex(isa, Int32(threads), 0, 1, Int64(m), Int64(n), Int64(k), 1, a, Int64(max(k, 1)),
                                 b, Int64(max(k, 1)), 1, &plain, Int64(n))
                     let relu = plain.map { $0 < 0 ? 0 : $0 }
-                    let gated = zip(plain, gate).map { c, g in g > 0 ? c : 0 }
+                    // Dropout's backward (keep bits, 16 a word, some words not on a row's start) then the gate.
+                    let keep = (0..<((m * n + 15) / 16)).map { _ in UInt16(truncatingIfNeeded: rng.next()) }
+                    let scale: Float = 1.25
+                    let dropped = plain.indices.map { v in plain[v] * ((keep[v / 16] >> UInt16(v % 16)) & 1 == 1 ? scale : 0) }
+                    let gated = zip(dropped, gate).map { c, g in g > 0 ? c : 0 }
                     var sums = sumsStart
                     for j in 0..<n { var acc = sums[j]; for i in 0..<37 { acc += summed[i * n + j] }; sums[j] = acc }
 
@@ -87,6 +91,9 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
                     gate.withUnsafeBufferPointer { gp in
                         summed.withUnsafeBufferPointer { sp in
                             fusedSums.withUnsafeMutableBufferPointer { out in
+                                keep.withUnsafeBufferPointer { kp in
+                                e.keep_bits = kp.baseAddress
+                                e.keep_scale = scale
                                 e.gate = gp.baseAddress
                                 e.ldgate = Int64(n)
                                 e.sum_of = sp.baseAddress
@@ -96,10 +103,11 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
                                 e.sum_accumulate = 1
                                 nk_sgemm_fused(isa, Int32(threads), 0, 1, Int64(m), Int64(n), Int64(k), 1, a, Int64(max(k, 1)),
                                                b, Int64(max(k, 1)), 1, &fusedGate, Int64(n), &e)
+                                }
                             }
                         }
                     }
-                    #expect(bitwiseEqual(fusedGate, gated), "gate \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
+                    #expect(bitwiseEqual(fusedGate, gated), "dropout + gate \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
                     #expect(bitwiseEqual(fusedSums, sums), "column sums \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
                 }
             }

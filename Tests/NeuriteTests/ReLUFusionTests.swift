@@ -1,5 +1,5 @@
 // Sequential runs a ReLU inside its neighbours' steps (Dense and Conv2D apply it in their forward,
-// Dense and MaxPool2D its backward): the fused steps must give the separate layers' bits — forward
+// Dense — with a dropout between — and MaxPool2D its backward): the fused steps must give the separate layers' bits — forward
 // output, every gradient and the input gradient — at 1 and 2 threads. (NaN and ±∞ through the
 // fused kernels are checked at the kernel level: here they would make every gradient NaN.)
 
@@ -17,7 +17,7 @@ import TestSupport
         return [y.scalars, context.gradients.scalars, dx.scalars].map { $0.map(\.bitPattern) }
     }
 
-    private func checkFusedEqualsSeparate(_ spec: String, inputShape: [Int], batch: Int) throws {
+    private func checkFusedEqualsSeparate(_ spec: String, inputShape: [Int], batch: Int, dropoutBetween: Bool) throws {
         var g = SeededGenerator(seed: 17)
         var x = Tensor(randomNormal: [batch] + inputShape, using: &g)
         // Signed zeros in a few inputs.
@@ -28,6 +28,7 @@ import TestSupport
         let model = try Sequential(spec, inputShape: inputShape, seed: 5, initializer: .heUniform)
         #expect(model.forwardThroughReLU.contains { $0 != nil }, "\(spec): nothing fused forward")
         #expect(model.backwardThroughReLU.contains { $0 != nil }, "\(spec): nothing fused backward")
+        #expect(model.backwardFusedSpan.contains(2) == dropoutBetween, "\(spec): dropout between ReLU and Dense")
         let gradient: (Tensor) -> Tensor = { y in
             var r = SeededGenerator(seed: 8)
             return Tensor(randomNormal: y.shape, using: &r)
@@ -53,11 +54,12 @@ import TestSupport
     }
 
     @Test func mlpFusedStepsEqualSeparateLayers() throws {
-        try checkFusedEqualsSeparate("dense:300,relu,dense:70,relu,dropout:0.3,dense:10,relu,dense:3", inputShape: [150], batch: 64)
+        try checkFusedEqualsSeparate("dense:300,relu,dense:70,relu,dropout:0.3,dense:10,relu,dense:3", inputShape: [150], batch: 64,
+                                     dropoutBetween: true)
     }
 
     @Test func cnnFusedStepsEqualSeparateLayers() throws {
         try checkFusedEqualsSeparate("conv:6:5:pad=2,relu,maxpool:2,conv:8:3,relu,maxpool:3:stride=2,flatten,dense:20,relu,dense:4",
-                                     inputShape: [2, 20, 20], batch: 9)
+                                     inputShape: [2, 20, 20], batch: 9, dropoutBetween: false)
     }
 }

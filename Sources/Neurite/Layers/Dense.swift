@@ -88,8 +88,11 @@ extension Dense: FusesFollowingReLU, FusesPrecedingReLUBackward {
         return h
     }
 
-    // δ: [B × out] → ∇W, ∇b as backward; returns ∇X ⊙ [h₋₁ > 0]: [B × in], the gate in the GEMM's epilogue
-    func backwardThroughReLU(_ delta: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor {
-        affineBackward(delta, input: step.savedTensor(0, name), weight: weight, bias: bias, step: step, gate: h)
+    var fusesDropoutBetween: Bool { true }
+
+    // δ: [B × out] → ∇W, ∇b as backward; returns ∇X ⊙ mask ⊙ [h > 0]: [B × in] for a dropout mask
+    // (if any) and the ReLU output h before it, both in the GEMM's epilogue
+    func backwardThroughReLU(_ delta: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor {
+        affineBackward(delta, input: step.savedTensor(0, name), weight: weight, bias: bias, step: step, dropout: dropout, gate: h)
     }
 }

@@ -52,7 +52,10 @@ extension MaxPool2D: FusesPrecedingReLUBackward {
     // y > 0 before the scatter (a pass over the pooled size, a quarter of h's for 2×2) puts the same
     // values in the same places as gating the scattered gradient by h > 0 (overlapping windows
     // meeting at one place are all kept or all dropped, since they share that place's h).
-    func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor {
+    // (A dropout between would mask input positions, which the pooled gradient cannot carry.)
+    var fusesDropoutBetween: Bool { false }
+
+    func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor {
         let gated = Tensor.reluBackward(input: step.savedTensor(0, name), gradient: gradient)
         return backward(gated, step: step)
     }

@@ -23,14 +23,15 @@ func affineForward(_ input: Tensor, weight: Parameter, bias: Parameter, relu: Bo
 /// Its backward rules for δ: [B × out]: ∇W = δᵀ·X, ∇b = Σ_batch δ (written into the step's gradient
 /// arena, the bias gradient alongside the weight gradient's product), and ∇X = δ·W: [B × in] when
 /// the step needs it (an empty tensor otherwise) — or, given the output h of a ReLU before this
-/// layer, that ReLU's backward ∇X ⊙ [h > 0], applied in the product's epilogue (see `Sequential`).
+/// layer (and the mask of a dropout between them), their backward ∇X ⊙ mask ⊙ [h > 0], applied in
+/// the product's epilogue (see `Sequential`).
 func affineBackward(_ delta: Tensor, input x: Tensor, weight: Parameter, bias: Parameter, step: LayerStep,
-                    gate: Tensor? = nil) -> Tensor {
+                    dropout: DropoutMask? = nil, gate: Tensor? = nil) -> Tensor {
     var dw = step.gradient(weight), db = step.gradient(bias)
     Tensor.gemm(delta, transposeA: true, x, beta: step.gradientBeta, into: &dw,
                 columnSumsOf: delta, into: &db, sumsBeta: step.gradientBeta)
     guard step.needsInputGradient else { return Tensor(shape: [0]) }
     var dx = Tensor(uninitializedShape: [delta.rowCount, weight.shape[1]])
-    Tensor.gemm(delta, weight.view, into: &dx, epilogue: GemmEpilogue(gate: gate))
+    Tensor.gemm(delta, weight.view, into: &dx, epilogue: GemmEpilogue(dropout: dropout, gate: gate))
     return dx
 }

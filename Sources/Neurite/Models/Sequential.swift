@@ -24,13 +24,16 @@ public final class Sequential: @unchecked Sendable {
     /// For each layer i, the layer itself when it runs with the ReLU at i + 1 as one forward step
     /// (the ReLU in its product's epilogue), else nil.
     private(set) var forwardThroughReLU: [(any FusesFollowingReLU)?] = []
-    /// For each layer i, the layer itself when it runs with the backward of the ReLU at i − 1 as one
-    /// backward step (the ReLU's gate in its input gradient's epilogue), else nil.
+    /// For each layer i, the layer itself when it runs with the backward of the ReLU at i − 1 — or
+    /// of the dropout at i − 1 and the ReLU at i − 2 — as one backward step (in its input
+    /// gradient's epilogue), else nil.
     private(set) var backwardThroughReLU: [(any FusesPrecedingReLUBackward)?] = []
+    /// For each layer i fused backward, how many layers before it its step covers (1 or 2).
+    private(set) var backwardFusedSpan: [Int] = []
     /// Whether neighbouring ReLUs run inside other layers' steps (on by default; off only to check
     /// that the fused steps give the separate layers' bits).
     var fusesReLU = true {
-        didSet { (forwardThroughReLU, backwardThroughReLU) = Sequential.reluFusions(layers, enabled: fusesReLU) }
+        didSet { (forwardThroughReLU, backwardThroughReLU, backwardFusedSpan) = Sequential.reluFusions(layers, enabled: fusesReLU) }
     }
 
     /// A model of `layers` over examples of `inputShape`, keeping the layers' current weights.
@@ -61,29 +64,46 @@ public final class Sequential: @unchecked Sendable {
         }
         outputShapes = shapes
         parameters = try ParameterArena(layers: layers)
-        (forwardThroughReLU, backwardThroughReLU) = Sequential.reluFusions(layers, enabled: true)
+        (forwardThroughReLU, backwardThroughReLU, backwardFusedSpan) = Sequential.reluFusions(layers, enabled: true)
     }
 
     /// Which layers take a neighbouring ReLU into their own steps (see `FusesFollowingReLU` and
     /// `FusesPrecedingReLUBackward`): one fewer pass over the activations each way, and no pass that
     /// runs on one thread between two products that run on all of them.
-    static func reluFusions(_ layers: [any Layer], enabled: Bool) -> ([(any FusesFollowingReLU)?], [(any FusesPrecedingReLUBackward)?]) {
+    static func reluFusions(_ layers: [any Layer], enabled: Bool)
+        -> ([(any FusesFollowingReLU)?], [(any FusesPrecedingReLUBackward)?], [Int]) {
         let isReLU = layers.map { enabled && $0 is ReLU }
         var forward: [(any FusesFollowingReLU)?] = [], backward: [(any FusesPrecedingReLUBackward)?] = []
+        var span: [Int] = []
         for (i, layer) in layers.enumerated() {
             forward.append(i + 1 < layers.count && isReLU[i + 1] ? layer as? any FusesFollowingReLU : nil)
-            backward.append(i > 0 && isReLU[i - 1] ? layer as? any FusesPrecedingReLUBackward : nil)
+            let fusing = layer as? any FusesPrecedingReLUBackward
+            if i > 0, isReLU[i - 1], let fusing {
+                backward.append(fusing)
+                span.append(1)
+            } else if i > 1, isReLU[i - 2], layers[i - 1] is Dropout, let fusing, fusing.fusesDropoutBetween {
+                backward.append(fusing)
+                span.append(2)
+            } else {
+                backward.append(nil)
+                span.append(0)
+            }
         }
-        return (forward, backward)
+        return (forward, backward, span)
     }
 
     /// For each layer, the layer whose forward time includes its own (a fused ReLU's), else nil.
     var forwardFusedInto: [Int?] {
         layers.indices.map { i in i > 0 && forwardThroughReLU[i - 1] != nil ? i - 1 : nil }
     }
-    /// For each layer, the layer whose backward time includes its own (a fused ReLU's), else nil.
+    /// For each layer, the layer whose backward time includes its own (a fused ReLU's or
+    /// dropout's), else nil.
     var backwardFusedInto: [Int?] {
-        layers.indices.map { i in i + 1 < layers.count && backwardThroughReLU[i + 1] != nil ? i + 1 : nil }
+        var into = [Int?](repeating: nil, count: layers.count)
+        for i in layers.indices where backwardFusedSpan[i] > 0 {
+            for j in (i - backwardFusedSpan[i])..<i { into[j] = i }
+        }
+        return into
     }
 
     /// The model described by the layer list `spec` (e.g. "dense:256,relu,dense:10"; see
@@ -223,11 +243,14 @@ public final class Sequential: @unchecked Sendable {
         while i >= 0 {
             let start = profile == nil ? 0 : StepProfile.now()
             if let layer = backwardThroughReLU[i] {
-                g = layer.backwardThroughReLU(g, step: steps[i], reluOutput: steps[i - 1].savedTensor(0, layers[i - 1].name))
+                let span = backwardFusedSpan[i], relu = i - span
+                // With a dropout between (span 2), its mask; nil when it dropped nothing (rate 0).
+                let mask = span == 2 ? steps[i - 1].dropoutMask : nil
+                g = layer.backwardThroughReLU(g, step: steps[i], dropout: mask,
+                                              reluOutput: steps[relu].savedTensor(0, layers[relu].name))
                 profile?.addBackward(i, since: start)
-                layerDone?(i)
-                layerDone?(i - 1)
-                i -= 2
+                for done in stride(from: i, through: relu, by: -1) { layerDone?(done) }
+                i -= span + 1
             } else {
                 g = layers[i].backward(g, step: steps[i])
                 profile?.addBackward(i, since: start)
@@ -327,10 +350,15 @@ protocol FusesFollowingReLU: Layer {
 
 /// A layer whose backward can apply the backward of the ReLU right before it itself (Dense: the
 /// gate in its input-gradient GEMM's epilogue; MaxPool2D: on the pooled gradient, before the
-/// scatter). `Sequential` then runs the pair as one step, with the separate layers' results bit for bit.
+/// scatter), and, where `fusesDropoutBetween`, of a dropout between the two (Dense: its mask in the
+/// same epilogue). `Sequential` then runs them as one step, with the separate layers' results bit
+/// for bit.
 protocol FusesPrecedingReLUBackward: Layer {
-    /// This layer's backward, then the backward of the ReLU before it, whose output was `h`.
-    func backwardThroughReLU(_ delta: Tensor, step: LayerStep, reluOutput h: Tensor) -> Tensor
+    /// Whether the ReLU may be one layer further back, behind a dropout layer.
+    var fusesDropoutBetween: Bool { get }
+    /// This layer's backward, then the backward of the dropout before it (its mask, when there is
+    /// one), then of the ReLU before that, whose output was `h`.
+    func backwardThroughReLU(_ delta: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor
 }
 
 /// Result of evaluating a model on a data set.
