@@ -197,30 +197,23 @@ static void epilogue_before(const nk_sgemm_epilogue *ep, int64_t m, int64_t n, i
     for (int64_t i = 0; i < m; i++) memcpy(C + i * ldc, ep->bias + n0, (size_t)n * sizeof(float));
 }
 
-static void epilogue_after(const nk_sgemm_epilogue *ep, int64_t m, int64_t n, int64_t m0, int64_t n0,
-                           int64_t N, float *C, int64_t ldc) {
+static void epilogue_after(const nk_kernels *cfg, const nk_sgemm_epilogue *ep, int64_t m, int64_t n,
+                           int64_t m0, int64_t n0, int64_t N, float *C, int64_t ldc) {
     if (!ep) return;
     if (ep->relu)
-        for (int64_t i = 0; i < m; i++) {
-            float *restrict c = C + i * ldc;
-            nk__relu_copy(c, c, n);
-        }
+        for (int64_t i = 0; i < m; i++) nk__relu_copy(C + i * ldc, C + i * ldc, n);
     if (ep->keep_bits)
         for (int64_t i = 0; i < m; i++) {
-            float *restrict c = C + i * ldc;
-            const uint64_t first = (uint64_t)((m0 + i) * N + n0); // the mask's index of c[0]
-            int64_t j = 0;
-            // Whole 16-bit words: one load, a constant bit per lane (vectorises without variable shifts).
-            if (first % 16 == 0)
-                for (; j + 16 <= n; j += 16) {
-                    const uint32_t word = ep->keep_bits[(first + (uint64_t)j) / 16];
-                    for (int l = 0; l < 16; l++)
-                        c[j + l] = c[j + l] * nk__keep_or_zero(ep->keep_scale, (word & (1u << l)) != 0);
-                }
-            for (; j < n; j++) {
-                const uint64_t v = first + (uint64_t)j;
+            float *c = C + i * ldc;
+            const int64_t first = (m0 + i) * N + n0; // the mask's index of c[0]
+            // Up to the mask's next word boundary one value at a time, then whole words through the
+            // kernel table's dropout backward (in place), as DropoutMask.backward applies them.
+            const int64_t head = NK_MIN(n, (16 - first % 16) % 16);
+            for (int64_t j = 0; j < head; j++) {
+                const int64_t v = first + j;
                 c[j] = c[j] * nk__keep_or_zero(ep->keep_scale, (ep->keep_bits[v / 16] >> (v % 16)) & 1);
             }
+            if (n > head) cfg->dropout_apply(n - head, ep->keep_bits + (first + head) / 16, ep->keep_scale, c + head, c + head);
         }
     if (ep->gate)
         for (int64_t i = 0; i < m; i++) {
@@ -286,7 +279,7 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     } else {
         abort(); // kernels have no error path (as nk__alloc_floats)
     }
-    epilogue_after(ep, m, n, m0, n0, N, Cs, ldc);
+    epilogue_after(cfg, ep, m, n, m0, n0, N, Cs, ldc);
 }
 
 static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
@@ -298,7 +291,7 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
         if (M <= 0 || N <= 0) return;
         if (ep && ep->bias) epilogue_before(ep, M, N, 0, C, ldc);
         else scale_c(M, N, beta, C, ldc);
-        epilogue_after(ep, M, N, 0, 0, N, C, ldc);
+        epilogue_after(nk_kernels_for(isa), ep, M, N, 0, 0, N, C, ldc);
         return;
     }
     const nk_kernels *cfg = nk_kernels_for(isa);

@@ -66,10 +66,12 @@ public final class Dense: Layer {
     }
 
     // X: [B × in] → Y = X·Wᵀ + b: [B × out]
-    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor {
+    public func forward(_ input: Tensor, step: LayerStep?) -> Tensor { affine(input, step: step, relu: false) }
+
+    private func affine(_ input: Tensor, step: LayerStep?, relu: Bool) -> Tensor {
         checkInput(input, [inputs], name)
         step?.saved = [input]
-        return affineForward(input, weight: weight, bias: bias)
+        return affineForward(input, weight: weight, bias: bias, relu: relu)
     }
 
     // δ: [B × out] → ∇W = δᵀ·X, ∇b = Σ δ; returns ∇X = δ·W: [B × in]
@@ -81,9 +83,7 @@ public final class Dense: Layer {
 extension Dense: FusesFollowingReLU, FusesPrecedingReLUBackward {
     // X: [B × in] → h = ReLU(X·Wᵀ + b): [B × out], the ReLU in the GEMM's epilogue
     func forwardThroughReLU(_ input: Tensor, step: LayerStep?, reluStep: LayerStep?) -> Tensor {
-        checkInput(input, [inputs], name)
-        step?.saved = [input]
-        let h = affineForward(input, weight: weight, bias: bias, relu: true)
+        let h = affine(input, step: step, relu: true)
         reluStep?.saved = [h]
         return h
     }
