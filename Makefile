@@ -22,7 +22,7 @@ setup:
 	fi
 
 run: setup
-	$(SWIFT) run -c release neurite train --model mlp --data fashion-mnist --epochs 15 --optimizer adam --lr 0.001 --schedule cosine --dropout 0.2 --seed 1
+	$(SWIFT) run -c release neurite train --model mlp --data fashion-mnist --epochs 15 --optimizer adam --lr 0.001 --schedule cosine --dropout 0.1 --seed 1
 
 test: setup
 	$(SWIFT) test

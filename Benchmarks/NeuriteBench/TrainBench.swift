@@ -10,7 +10,7 @@ struct TrainBench: ParsableCommand {
         abstract: "Train the mlp (784-256-128-10 ReLU) or lenet on Fashion-MNIST per thread count, with the plain peer recipe or `make run`'s.",
         discussion: """
         Recipes: plain = SGD lr 0.05, batch 64 (design.md §5, the peers' recipe); main = `make run`'s Adam lr 0.001, \
-        cosine schedule over the run, dropout 0.2 after hidden activations, batch 64. Verifies that every thread count gives \
+        cosine schedule over the run, dropout 0.1 after hidden activations, batch 64. Verifies that every thread count gives \
         bitwise the same weights, then reports epoch seconds, samples/s (each epoch's too, so a slowdown shows), speed-up, \
         loss and test accuracy.
         """
@@ -26,7 +26,7 @@ struct TrainBench: ParsableCommand {
     var batch: Int { legacyBatch ?? batchSize }
     @Option(help: "Training examples (default: all 60 000).") var limit: Int?
     @Option(help: "Micro-shards per batch run in parallel (Trainer.microShards; 1 = whole batches).") var shards: Int = 1
-    @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.2).") var recipe: String = "plain"
+    @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.1).") var recipe: String = "plain"
     @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults) or default (He/Glorot, zero biases; `neurite train`'s default). The benchmark defaults to pytorch so that its accuracies line up with the peers', which train PyTorch's own initialisation.")
     var initialization: String = "pytorch"
     @Flag(help: "Also time every layer's forward and backward and the step's other phases (µs per batch per thread count, and their speed-ups; to stderr with --json).")
@@ -58,7 +58,7 @@ struct TrainBench: ParsableCommand {
         for t in counts {
             Runtime.threads = t
             let main = recipe.lowercased() == "main"
-            let m = try Models.make(model, inputShape: [784], imageShape: [1, 28, 28], outputs: 10, dropout: main ? 0.2 : 0, seed: 1)
+            let m = try Models.make(model, inputShape: [784], imageShape: [1, 28, 28], outputs: 10, dropout: main ? 0.1 : 0, seed: 1)
             if initialization.lowercased() == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
             let optimizer: any Optimizer = main ? Adam(learningRate: 0.001) : SGD(learningRate: 0.05)
             let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
