@@ -15,8 +15,13 @@
 // Threads: C is cut into one slice per thread along N (or along M when M is the longer side),
 // on micro-tile boundaries, and each thread runs the loops above on its slice with its own pack
 // buffers (the operand shared by the slices is packed once per thread: a few per cent of the work
-// at most, and no barriers or shared scratch). K is never split and KC does not depend on the
-// thread count, so every element of C sees the same operations in the same order: results are
+// at most, and no barriers or shared scratch). Products cut along N with a short A (a batch of rows
+// times a layer's weights) are cut finer, into column chunks that each thread claims: its own share
+// first, in order, then what another thread has not reached yet, from the far end (see
+// gemm_claiming). On a shared machine one core can run at half speed for seconds at a time; with
+// fixed slices the whole product then waits for it, with claimed chunks the other core takes over
+// part of its share. K is never split and KC does not depend on the thread count or on who
+// computes a chunk, so every element of C sees the same operations in the same order: results are
 // bitwise identical for every thread count.
 #include "neurite.h"
 #include "internal.h"
@@ -244,6 +249,59 @@ static void epilogue_column_sums(const nk_sgemm_epilogue *ep, int tid, int nt) {
     }
 }
 
+// Claimed column chunks (the finer N split of the header; nk_claims in internal.h). Chunks are
+// whole micro-panels of B; a product is cut into about NK_SGEMM_CHUNKS_PER_THREAD per thread (finer
+// only costs a claim per chunk: each chunk packs its own B columns either way, and the A panels
+// stream from L2 once per B panel as in a slice). The path needs A packed whole (Mpad x K floats
+// per thread, at most NK_SGEMM_CLAIM_A_FLOATS: 1 MiB) so that every chunk a thread computes reuses
+// one packing.
+#define NK_SGEMM_CHUNKS_PER_THREAD 4
+#define NK_SGEMM_CLAIM_A_FLOATS ((int64_t)1 << 18)
+
+// The chunking of an N-split product over nt threads: sets *chunkPanels and returns the number of
+// chunks, or 0 where the fixed slices serve: one thread, a pre-packed A already shared
+// (nk__sgemm_pa), a long A, or too few panels for every thread to own two (a slice of one panel
+// reads A in place, see gemm_slice).
+static int claims_plan(const nk_kernels *cfg, int nt, int splitN, int64_t M, int64_t N, int64_t K,
+                       const float *Apre, int64_t *chunkPanels) {
+    const int64_t panels = (N + cfg->nr - 1) / cfg->nr, Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr;
+    if (nt < 2 || !splitN || Apre || Mpad * K > NK_SGEMM_CLAIM_A_FLOATS || panels < 2 * nt) return 0;
+    const int64_t want = NK_MIN((int64_t)nt * NK_SGEMM_CHUNKS_PER_THREAD, (int64_t)NK_CLAIMS_MAX);
+    *chunkPanels = (panels + want - 1) / want;
+    return (int)((panels + *chunkPanels - 1) / *chunkPanels);
+}
+
+// Thread `tid` of `nt`'s part of an N-split product cut into claimed column chunks of chunkPanels
+// micro-panels. A is packed once, at the first chunk this thread wins (a thread that wins none
+// packs nothing), in the layout of nk__sgemm_pack_a. Each chunk is one gemm_slice with its
+// epilogue, as a slice is.
+static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int64_t chunkPanels, int tid, int nt, int transA,
+                          int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
+                          const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
+                          const nk_sgemm_epilogue *ep) {
+    epilogue_column_sums(ep, tid, nt);
+    const int64_t Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr, KC = cfg->kc, chunkCols = chunkPanels * cfg->nr;
+    if (ep && ep->bias) beta = 1.0f;
+    float *Ap = NULL, *Bp = NULL;
+    int step = 0;
+    for (int c; (c = nk__claims_next(cl, &step, tid, nt)) >= 0;) {
+        if (!Ap) {
+            const int64_t aFloats = (Mpad * K + 15) / 16 * 16; // B's panels start on 64 bytes
+            Ap = thread_scratch((size_t)(aFloats + KC * chunkCols));
+            if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
+            Bp = Ap + aFloats;
+            for (int64_t pc = 0; pc < K; pc += KC)
+                pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, NULL, 0, M, NK_MIN(KC, K - pc), Ap + Mpad * pc);
+        }
+        const int64_t n0 = c * chunkCols, n = NK_MIN(chunkCols, N - n0);
+        float *Cs = C + n0;
+        epilogue_before(ep, M, n, n0, Cs, ldc);
+        gemm_slice(cfg, transA, transB, M, n, K, alpha, NULL, lda, transB ? B + n0 * ldb : B + n0, ldb, NULL,
+                   NULL, beta, Cs, ldc, NULL, Bp, Ap, Mpad, 0);
+        epilogue_after(cfg, ep, M, n, 0, n0, N, Cs, ldc);
+    }
+}
+
 // Runs gemm_slice on thread `tid` of `nt`'s share of C: a range of whole micro-tiles along the
 // split dimension.
 static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int transA,
@@ -305,12 +363,20 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
     nk_fp_prepare(nt);
 #ifdef _OPENMP
     if (nt > 1) {
+        int64_t chunkPanels = 0;
+        nk_claims claims;
+        nk__claims_init(&claims, claims_plan(cfg, nt, splitN, M, N, K, Apre, &chunkPanels));
 #pragma omp parallel num_threads(nt)
         {
             const int tid = omp_get_thread_num(), got = omp_get_num_threads();
-            // The runtime may grant fewer threads than asked (nested calls): re-split over those.
-            gemm_thread(cfg, tid, got, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb,
-                        beta, C, ldc, Apre, ep);
+            // The runtime may grant fewer threads than asked (nested calls): re-split over those
+            // (claimed chunks need no re-split: whoever runs claims them all).
+            if (claims.n > 0)
+                gemm_claiming(cfg, &claims, chunkPanels, tid, got, transA, transB, M, N, K, alpha, A, lda, B, ldb,
+                              beta, C, ldc, ep);
+            else
+                gemm_thread(cfg, tid, got, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb,
+                            beta, C, ldc, Apre, ep);
         }
         return;
     }

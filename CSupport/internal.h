@@ -16,6 +16,50 @@ int omp_get_num_threads(void);
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdatomic.h>
+
+// ---------------------------------------------------------------------------------------------
+// Claimed work items: a parallel loop over independent items that survives a slow thread.
+// ---------------------------------------------------------------------------------------------
+// Thread t of nt owns items [t*n/nt, (t+1)*n/nt) and works through them in order, as a static
+// schedule would (so in a calm run each thread touches the data it touched in the previous pass);
+// when it runs out it takes the items other threads have not reached yet, from the far end of each
+// one's share, where its owner would arrive last. Each item is claimed by an atomic exchange, so
+// it runs exactly once whoever runs it. On a shared machine one core can run at half speed, or
+// start a parallel region late, for seconds at a time; with a static schedule every region then
+// waits for it. Which thread computes an item must not change the item's arithmetic (each item
+// writes its own outputs): results stay bitwise identical for every thread count.
+#define NK_CLAIMS_MAX 64
+typedef struct nk_claims {
+    int n;                             // items, at most NK_CLAIMS_MAX
+    atomic_uchar taken[NK_CLAIMS_MAX]; // 1 once a thread has claimed the item
+} nk_claims;
+
+static inline void nk__claims_init(nk_claims *cl, int n) {
+    cl->n = n;
+    for (int i = 0; i < n; i++) atomic_init(&cl->taken[i], 0);
+}
+
+// The next item for thread tid of nt, or -1 when none is left. *step starts at 0 and counts the
+// positions this thread has visited in its order (own share, then each other thread's backwards).
+static inline int nk__claims_next(nk_claims *cl, int *step, int tid, int nt) {
+    const int n = cl->n, own0 = n * tid / nt, own1 = n * (tid + 1) / nt;
+    while (*step < n) {
+        int k = (*step)++, item = -1;
+        if (k < own1 - own0) item = own0 + k;
+        else {
+            k -= own1 - own0;
+            for (int o = 1; o < nt && item < 0; o++) {
+                const int t = (tid + o) % nt, lo = n * t / nt, hi = n * (t + 1) / nt;
+                if (k < hi - lo) item = hi - 1 - k;
+                else k -= hi - lo;
+            }
+            if (item < 0) return -1;
+        }
+        if (!atomic_exchange_explicit(&cl->taken[item], 1, memory_order_relaxed)) return item;
+    }
+    return -1;
+}
 
 // ---------------------------------------------------------------------------------------------
 // SGEMM microkernels: the ONE contract every ISA implements.
