@@ -73,11 +73,12 @@ struct BenchOptions: ParsableArguments {
     }
 
     /// Names the machine and the settings, so a figure is never quoted without its context.
-    func printHeader(_ bench: String) {
+    /// `settings` replaces "repeat N, warmup M" for a benchmark that samples otherwise.
+    func printHeader(_ bench: String, settings: String? = nil) {
         let threads = (try? threadCounts())?.map(String.init).joined(separator: ",") ?? "?"
         let line = "neurite-bench \(bench) | CPU: \(Runtime.cpuName) | ISA: \(resolvedISA.rawValue) | "
             + "physical cores: \(Runtime.physicalCores) | OpenMP: \(Runtime.openMPEnabled ? "on" : "off") | "
-            + "build: \(buildConfiguration) | threads: \(threads) | repeat \(repetitions), warmup \(warmup)"
+            + "build: \(buildConfiguration) | threads: \(threads) | \(settings ?? "repeat \(repetitions), warmup \(warmup)")"
         if json { printError(line) } else { print(line) }
     }
 }

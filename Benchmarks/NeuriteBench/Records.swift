@@ -32,12 +32,12 @@ enum Records {
     /// "final_loss","test_accuracy","epochs","isa","lib"}
     static func train(model: String, recipe: String = "plain", perEpoch: [Double] = [], threads: Int, batch: Int,
                       samplesPerSecond: Double, epochSeconds: Double, speedup: Double, finalLoss: Double,
-                      testAccuracy: Double, epochs: Int, isa: String) -> String {
+                      testAccuracy: Double, epochs: Int, isa: String, roundSamplesPerSecond: [Double] = []) -> String {
         jsonLine([("bench", "train"), ("model", model), ("recipe", recipe), ("threads", threads), ("batch", batch),
                   ("samples_per_s", samplesPerSecond), ("epoch_s", epochSeconds), ("speedup", speedup),
                   ("efficiency", speedup / Double(threads)), ("final_loss", finalLoss),
-                  ("test_accuracy", testAccuracy), ("epochs", epochs), ("epoch_samples_per_s", perEpoch), ("isa", isa),
-                  ("lib", lib)])
+                  ("test_accuracy", testAccuracy), ("epochs", epochs), ("epoch_samples_per_s", perEpoch),
+                  ("round_samples_per_s", roundSamplesPerSecond), ("isa", isa), ("lib", lib)])
     }
 
     /// {"bench":"conv","layer","pass","batch","threads","ms","min_ms","max_ms","gflops","speedup","lib"};

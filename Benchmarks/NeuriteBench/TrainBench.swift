@@ -12,7 +12,9 @@ struct TrainBench: ParsableCommand {
         Recipes: plain = SGD lr 0.05, batch 64 (design.md §5, the peers' recipe); main = `make run`'s Adam lr 0.001, \
         cosine schedule over the run, dropout 0.1 after hidden activations, batch 64. Verifies that every thread count gives \
         bitwise the same weights, then reports epoch seconds, samples/s (each epoch's too, so a slowdown shows), speed-up, \
-        loss and test accuracy.
+        loss and test accuracy. The thread counts take turns (--rounds): round r trains once at each count, so a change in \
+        the machine's speed (a shared host's) falls on every count alike; medians are reported, and the speed-up is the \
+        median of each round's own ratio.
         """
     )
 
@@ -29,6 +31,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "plain (SGD lr 0.05) or main (make run's: Adam lr 0.001, cosine, dropout 0.1).") var recipe: String = "plain"
     @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults) or default (He/Glorot, zero biases; `neurite train`'s default). The benchmark defaults to pytorch so that its accuracies line up with the peers', which train PyTorch's own initialisation.")
     var initialization: String = "pytorch"
+    @Option(help: "Rounds: each trains once at every thread count, the counts in turn (medians reported).") var rounds: Int = 3
     @Flag(help: "Also time every layer's forward and backward and the step's other phases (µs per batch per thread count, and their speed-ups; to stderr with --json).")
     var profile = false
 
@@ -39,62 +42,87 @@ struct TrainBench: ParsableCommand {
         if legacyBatch != nil && batchSize != 64 { throw ValidationError("--batch is the old name of --batch-size: give one of them") }
         guard (1...64).contains(shards) else { throw ValidationError("--shards must be in 1...64, got \(shards)") }
         guard ["plain", "main"].contains(recipe.lowercased()) else { throw ValidationError("--recipe must be plain or main, got \(recipe)") }
+        guard (1...100).contains(rounds) else { throw ValidationError("--rounds must be in 1...100, got \(rounds)") }
         guard epochs >= 1, epochs <= 1000 else { throw ValidationError("--epochs must be in 1...1000, got \(epochs)") }
         guard batch >= 1, batch <= 65_536 else { throw ValidationError("--batch-size must be in 1...65536, got \(batch)") }
     }
 
+    /// One training run's figures.
+    private struct Run {
+        var rate: Double, seconds: Double, perEpoch: [Double], loss: Float, accuracy: Float
+    }
+
+    /// Trains a fresh model (seed 1) for `epochs` at `threads` threads; checks its weights against
+    /// `reference` (the first run's), bit for bit. With --profile, records into `profiles[threads]`
+    /// (made at the first run: every round of a thread count adds to one profile).
+    private func trainOnce(threads: Int, train: Dataset, test: Dataset, profiles: inout [Int: StepProfile],
+                           reference: inout [UInt32]?, referenceThreads: Int) throws -> Run {
+        Runtime.threads = threads
+        let main = recipe.lowercased() == "main"
+        let m = try Models.make(model, inputShape: [784], imageShape: [1, 28, 28], outputs: 10, dropout: main ? 0.1 : 0, seed: 1)
+        if initialization.lowercased() == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
+        let optimizer: any Optimizer = main ? Adam(learningRate: 0.001) : SGD(learningRate: 0.05)
+        let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
+                              schedule: main ? .cosine(epochs: epochs, minimum: 1e-5) : .constant, seed: 1)
+        trainer.microShards = shards
+        if profile {
+            if profiles[threads] == nil { profiles[threads] = StepProfile(model: m) }
+            trainer.profile = profiles[threads]
+        }
+        let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
+        let weights = m.parameters.values.scalars.map(\.bitPattern)
+        if let r = reference, r != weights {
+            throw ValidationError("verification failed: \(threads) threads gave different weights than \(referenceThreads) (kernels must be deterministic)")
+        }
+        reference = weights
+        let seconds = h.epochs.map(\.seconds).reduce(0, +) / Double(h.epochs.count)
+        let run = Run(rate: Double(train.count) / seconds, seconds: seconds, perEpoch: h.epochs.map(\.samplesPerSecond),
+                      loss: h.epochs.last!.trainLoss, accuracy: trainer.evaluate(test).accuracy ?? 0)
+        return run
+    }
+
     func run() throws {
-        common.printHeader("train")
+        common.printHeader("train", settings: "rounds \(rounds), thread counts in turn")
         let train = try FashionMNIST.load(split: .train, limit: limit)
         let test = try FashionMNIST.load(split: .test)
         let counts = try common.threadCounts()
-        var reference: [[UInt32]]?
-        var base: Double?
-        var profiles: [(threads: Int, profile: StepProfile)] = []
+        var reference: [UInt32]?
+        var profileOf: [Int: StepProfile] = [:]
+        var runs = [[Run]](repeating: [], count: counts.count) // runs[count index][round]
+        for _ in 0..<rounds {
+            for (i, t) in counts.enumerated() {
+                runs[i].append(try trainOnce(threads: t, train: train, test: test, profiles: &profileOf,
+                                             reference: &reference, referenceThreads: counts[0]))
+            }
+        }
         if !common.json {
             print(pad("model", 8) + pad("threads", 9) + pad("epoch s", 10) + pad("samples/s", 12) + pad("speed-up", 10)
                   + pad("efficiency", 12) + pad("loss", 9) + pad("test acc", 10))
         }
-        for t in counts {
-            Runtime.threads = t
-            let main = recipe.lowercased() == "main"
-            let m = try Models.make(model, inputShape: [784], imageShape: [1, 28, 28], outputs: 10, dropout: main ? 0.1 : 0, seed: 1)
-            if initialization.lowercased() == "pytorch" { m.initialize(.pytorchDefault, seed: 1) }
-            let optimizer: any Optimizer = main ? Adam(learningRate: 0.001) : SGD(learningRate: 0.05)
-            let trainer = Trainer(model: m, loss: SoftmaxCrossEntropy(), optimizer: optimizer,
-                                  schedule: main ? .cosine(epochs: epochs, minimum: 1e-5) : .constant, seed: 1)
-            trainer.microShards = shards
-            if profile {
-                let p = StepProfile(model: m)
-                trainer.profile = p
-                profiles.append((t, p))
-            }
-            let h = try trainer.fit(train, epochs: epochs, batchSize: batch)
-            if !common.json && epochs > 1 {
-                print("  per epoch (samples/s): " + h.epochs.map { fixed($0.samplesPerSecond, 0) }.joined(separator: ", "))
-            }
-            let weights = [m.parameters.values.scalars.map(\.bitPattern)]
-            if let r = reference, r != weights {
-                throw ValidationError("verification failed: \(t) threads gave different weights than \(counts[0]) (kernels must be deterministic)")
-            }
-            reference = weights
-            let seconds = h.epochs.map(\.seconds).reduce(0, +) / Double(h.epochs.count)
-            let rate = Double(train.count) / seconds
-            let speedup = base.map { rate / $0 } ?? 1
-            if base == nil { base = rate }
-            let acc = trainer.evaluate(test).accuracy ?? 0
-            let loss = h.epochs.last!.trainLoss
+        for (i, t) in counts.enumerated() {
+            let rates = runs[i].map(\.rate)
+            let rate = median(rates), seconds = median(runs[i].map(\.seconds))
+            // Each round's own ratio to the first count's run of that round, then their median.
+            let speedup = median(zip(runs[i], runs[0]).map { $0.rate / $1.rate })
+            let last = runs[i].last!
             if common.json {
-                print(Records.train(model: model, recipe: recipe, perEpoch: h.epochs.map(\.samplesPerSecond), threads: t, batch: batch, samplesPerSecond: rate, epochSeconds: seconds,
-                                    speedup: speedup, finalLoss: Double(loss), testAccuracy: Double(acc),
-                                    epochs: epochs, isa: Runtime.isa))
+                print(Records.train(model: model, recipe: recipe, perEpoch: last.perEpoch, threads: t, batch: batch,
+                                    samplesPerSecond: rate, epochSeconds: seconds, speedup: speedup,
+                                    finalLoss: Double(last.loss), testAccuracy: Double(last.accuracy), epochs: epochs,
+                                    isa: Runtime.isa, roundSamplesPerSecond: rates))
             } else {
                 print(pad(model, 8) + pad("\(t)", 9) + pad(fixed(seconds, 2), 10) + pad(fixed(rate, 0), 12)
                       + pad(fixed(speedup, 2) + "×", 10) + pad(fixed(100 * speedup / Double(t), 0) + "%", 12)
-                      + pad(fixed(Double(loss), 4), 9) + pad(fixed(Double(acc), 4), 10))
+                      + pad(fixed(Double(last.loss), 4), 9) + pad(fixed(Double(last.accuracy), 4), 10))
+                if epochs > 1 {
+                    print("  per epoch, last round (samples/s): " + last.perEpoch.map { fixed($0, 0) }.joined(separator: ", "))
+                }
+                if rounds > 1 {
+                    print("  per round (samples/s): " + rates.map { fixed($0, 0) }.joined(separator: ", "))
+                }
             }
         }
-        if profile { printProfiles(profiles) }
+        if profile { printProfiles(counts.compactMap { t in profileOf[t].map { (t, $0) } }) }
     }
 
     /// Microseconds per batch of every layer's forward and backward and of the step's other
