@@ -134,8 +134,9 @@ private func gemmCases() -> [GemmCase] {
                                 alpha: alpha, beta: beta, pad: Int(rng.next() % 4), rng: &rng))
         }
     }
-    // Above the parallel threshold: the thread-invariance cases split these for real.
-    for (m, n, k) in [(150, 400, 300), (400, 150, 300), (64, 784, 256)] {
+    // Above the parallel threshold: the thread-invariance cases split these for real. (460, 470, 20)
+    // is cut into claimed column chunks with A taller than AVX-512's MC (several row blocks).
+    for (m, n, k) in [(150, 400, 300), (400, 150, 300), (64, 784, 256), (460, 470, 20)] {
         for t in 0..<4 {
             out.append(GemmCase(m: m, n: n, k: k, transA: t & 1 != 0, transB: t & 2 != 0,
                                 alpha: 0.5, beta: 0.25, pad: t, rng: &rng))
