@@ -54,6 +54,17 @@ static void pack_a(const nk_kernels *kt, int transA, const float *A, int64_t lda
     }
 }
 
+// M rounded up to whole MR-row micro-panels: the rows a packed A holds.
+static int64_t padded_m(const nk_kernels *cfg, int64_t M) { return (M + cfg->mr - 1) / cfg->mr * cfg->mr; }
+
+// Packs K block b (columns [b*KC, b*KC + kc) of op(A), all M rows) of a whole packed A, laid out as
+// gemm_slice reads a pre-packed one: block b at Apk + Mpad*b*KC, each an MR-row panel per MR rows.
+static void pack_a_block(const nk_kernels *cfg, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+                         int64_t b, float *Apk) {
+    const int64_t pc = b * cfg->kc, kc = NK_MIN((int64_t)cfg->kc, K - pc);
+    pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, NULL, 0, M, kc, Apk + padded_m(cfg, M) * pc);
+}
+
 // Packs op(B)[0:kc, 0:nc] into NR-column micro-panels:
 // Bp[(jr/NR)*NR*kc + p*NR + j] = op(B)[p][jr+j], columns past nc zero-filled.
 // rows, when not NULL, replaces B: row p of op(B) at rows[p][col0:col0+nc] (transB = 0) or row j
@@ -186,7 +197,7 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
 // block (*Bp) at a 64-byte boundary. NULL when out of memory.
 static float *slice_scratch(const nk_kernels *cfg, int64_t m, int64_t n, int64_t K, float **Bp) {
     const int64_t kcap = NK_MIN((int64_t)cfg->kc, K);
-    const int64_t mcap = NK_MIN((int64_t)cfg->mc, (m + cfg->mr - 1) / cfg->mr * cfg->mr);
+    const int64_t mcap = NK_MIN((int64_t)cfg->mc, padded_m(cfg, m));
     const int64_t ncap = NK_MIN((int64_t)cfg->nc, (n + cfg->nr - 1) / cfg->nr * cfg->nr);
     const int64_t aFloats = (mcap * kcap + 15) / 16 * 16;
     float *Ap = thread_scratch((size_t)(aFloats + kcap * ncap));
@@ -264,7 +275,7 @@ static void epilogue_column_sums(const nk_sgemm_epilogue *ep, int tid, int nt) {
 // reads A in place, see gemm_slice).
 static int claims_plan(const nk_kernels *cfg, int nt, int splitN, int64_t M, int64_t N, int64_t K,
                        const float *Apre, int64_t *chunkPanels) {
-    const int64_t panels = (N + cfg->nr - 1) / cfg->nr, Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr;
+    const int64_t panels = (N + cfg->nr - 1) / cfg->nr, Mpad = padded_m(cfg, M);
     if (nt < 2 || !splitN || Apre || Mpad * K > NK_SGEMM_CLAIM_A_FLOATS || panels < 2 * nt) return 0;
     const int64_t want = NK_MIN((int64_t)nt * NK_SGEMM_CHUNKS_PER_THREAD, (int64_t)NK_CLAIMS_MAX);
     *chunkPanels = (panels + want - 1) / want;
@@ -280,7 +291,7 @@ static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int64_t chunkPan
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                           const nk_sgemm_epilogue *ep) {
     epilogue_column_sums(ep, tid, nt);
-    const int64_t Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr, KC = cfg->kc, chunkCols = chunkPanels * cfg->nr;
+    const int64_t Mpad = padded_m(cfg, M), KC = cfg->kc, chunkCols = chunkPanels * cfg->nr;
     if (ep && ep->bias) beta = 1.0f;
     float *Ap = NULL, *Bp = NULL;
     int step = 0;
@@ -290,8 +301,7 @@ static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int64_t chunkPan
             Ap = thread_scratch((size_t)(aFloats + KC * chunkCols));
             if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
             Bp = Ap + aFloats;
-            for (int64_t pc = 0; pc < K; pc += KC)
-                pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, NULL, 0, M, NK_MIN(KC, K - pc), Ap + Mpad * pc);
+            for (int64_t b = 0; b * KC < K; b++) pack_a_block(cfg, transA, M, K, A, lda, b, Ap);
         }
         const int64_t n0 = c * chunkCols, n = NK_MIN(chunkCols, N - n0);
         float *Cs = C + n0;
@@ -329,7 +339,7 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     if (Ap) {
         gemm_slice(cfg, transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
                    transB ? B + n0 * ldb : B + n0, ldb, NULL, NULL, beta, C + m0 * ldc + n0, ldc, Ap, Bp,
-                   Apre, (M + cfg->mr - 1) / cfg->mr * cfg->mr, m0);
+                   Apre, padded_m(cfg, M), m0);
     } else if (!Apre) {
         // Out of memory for the pack buffers: still produce the right answer.
         nk_sgemm_naive(transA, transB, m, n, K, alpha, transA ? A + m0 : A + m0 * lda, lda,
@@ -404,24 +414,20 @@ nk_sgemm_geometry nk__sgemm_geometry(nk_isa isa) {
 
 int64_t nk__sgemm_packed_a_floats(nk_isa isa, int64_t M, int64_t K) {
     const nk_kernels *cfg = nk_kernels_for(isa);
-    return (M + cfg->mr - 1) / cfg->mr * cfg->mr * K;
+    return padded_m(cfg, M) * K;
 }
 
 void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                       float *Apk) {
     const nk_kernels *cfg = nk_kernels_for(isa);
-    const int64_t Mpad = (M + cfg->mr - 1) / cfg->mr * cfg->mr, KC = cfg->kc;
-    const int64_t blocks = (K + KC - 1) / KC;
+    const int64_t KC = cfg->kc, blocks = (K + KC - 1) / KC;
     int nt = threads > 1 && blocks > 1 ? threads : 1;
     if (nt > blocks) nt = (int)blocks;
     (void)nt;
 #ifdef _OPENMP
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
 #endif
-    for (int64_t b = 0; b < blocks; b++) {
-        const int64_t pc = b * KC, kc = NK_MIN(KC, K - pc);
-        pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, NULL, 0, M, kc, Apk + Mpad * pc);
-    }
+    for (int64_t b = 0; b < blocks; b++) pack_a_block(cfg, transA, M, K, A, lda, b, Apk);
 }
 
 void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,
