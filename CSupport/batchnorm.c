@@ -74,35 +74,42 @@ static void row_statistics(int64_t N, int64_t C, const float *x, float eps, int6
     }
 }
 
-void nk_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
-                                const float *beta, float eps, int threads, float *xhat, float *y,
-                                float *mean, float *invstd, float *var_unbiased) {
-    if (N <= 0 || C <= 0 || S <= 0) return;
-    if (S == 1) {
-        const int64_t blocks = (C + NK_BN_CHANNEL_BLOCK - 1) / NK_BN_CHANNEL_BLOCK;
-        const int t = team(threads, blocks, N * C);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-        for (int64_t k = 0; k < blocks; k++) {
-            const int64_t c0 = k * NK_BN_CHANNEL_BLOCK, c1 = NK_MIN(C, c0 + NK_BN_CHANNEL_BLOCK);
-            row_statistics(N, C, x, eps, c0, c1, mean, invstd, var_unbiased);
-            for (int64_t b = 0; b < N; b++)
-                for (int64_t c = c0; c < c1; c++) {
-                    float h = (x[b * C + c] - mean[c]) * invstd[c];
-                    xhat[b * C + c] = h;
-                    y[b * C + c] = gamma[c] * h + beta[c];
-                }
-        }
-        return;
+// One batch-normalisation pass's operands, for its ranges of channels (or of channel blocks, or
+// of planes) on the kernels' team.
+typedef struct bn_job {
+    int64_t N, C, S;
+    float eps, m;
+    const float *x, *gamma, *beta, *mean, *var, *dy, *xhat, *invstd;
+    float *xhatOut, *y, *meanOut, *invstdOut, *varOut, *dgamma, *dbeta, *dx;
+} bn_job;
+
+// Training forward, S = 1: blocks [begin, end) of NK_BN_CHANNEL_BLOCK channels.
+static void forward_train_row_blocks(void *context, int64_t begin, int64_t end) {
+    const bn_job *j = context;
+    const int64_t N = j->N, C = j->C;
+    const float *x = j->x, *gamma = j->gamma, *beta = j->beta;
+    float *xhat = j->xhatOut, *y = j->y, *mean = j->meanOut, *invstd = j->invstdOut;
+    for (int64_t k = begin; k < end; k++) {
+        const int64_t c0 = k * NK_BN_CHANNEL_BLOCK, c1 = NK_MIN(C, c0 + NK_BN_CHANNEL_BLOCK);
+        row_statistics(N, C, x, j->eps, c0, c1, mean, invstd, j->varOut);
+        for (int64_t b = 0; b < N; b++)
+            for (int64_t c = c0; c < c1; c++) {
+                float h = (x[b * C + c] - mean[c]) * invstd[c];
+                xhat[b * C + c] = h;
+                y[b * C + c] = gamma[c] * h + beta[c];
+            }
     }
-    const int t = team(threads, C, N * C * S);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t c = 0; c < C; c++) {
-        channel_statistics(N, C, S, x, eps, c, mean, invstd, var_unbiased);
-        const float mu = mean[c], inv = invstd[c], g = gamma[c], bt = beta[c];
+}
+
+// Training forward: channels [begin, end).
+static void forward_train_channels(void *context, int64_t begin, int64_t end) {
+    const bn_job *j = context;
+    const int64_t N = j->N, C = j->C, S = j->S;
+    const float *x = j->x;
+    float *xhat = j->xhatOut, *y = j->y;
+    for (int64_t c = begin; c < end; c++) {
+        channel_statistics(N, C, S, x, j->eps, c, j->meanOut, j->invstdOut, j->varOut);
+        const float mu = j->meanOut[c], inv = j->invstdOut[c], g = j->gamma[c], bt = j->beta[c];
         for (int64_t b = 0; b < N; b++) {
             const int64_t o = (b * C + c) * S;
             for (int64_t i = 0; i < S; i++) {
@@ -114,73 +121,106 @@ void nk_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x,
     }
 }
 
-void nk_batchnorm_forward_infer(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
-                                const float *beta, const float *mean, const float *var, float eps,
-                                int threads, float *y) {
-    if (N <= 0 || C <= 0 || S <= 0) return;
-    const int t = team(threads, N * C, N * C * S);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t b = 0; b < N; b++)
+// Inference forward: planes [begin, end) (image b's channels; the range runs over images).
+static void forward_infer_images(void *context, int64_t begin, int64_t end) {
+    const bn_job *j = context;
+    const int64_t C = j->C, S = j->S;
+    const float *x = j->x, *gamma = j->gamma, *beta = j->beta, *mean = j->mean, *var = j->var;
+    for (int64_t b = begin; b < end; b++)
         for (int64_t c = 0; c < C; c++) {
-            const float scale = gamma[c] / sqrtf(var[c] + eps), shift = beta[c] - mean[c] * scale;
+            const float scale = gamma[c] / sqrtf(var[c] + j->eps), shift = beta[c] - mean[c] * scale;
             const int64_t o = (b * C + c) * S;
-            for (int64_t i = 0; i < S; i++) y[o + i] = x[o + i] * scale + shift;
+            for (int64_t i = 0; i < S; i++) j->y[o + i] = x[o + i] * scale + shift;
         }
 }
 
-void nk_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *dy, const float *xhat,
-                           const float *gamma, const float *invstd, int threads, float *dgamma,
-                           float *dbeta, float *dx) {
-    if (N <= 0 || C <= 0 || S <= 0) return;
-    const float m = (float)(N * S);
-    if (S == 1) {
-        const int64_t blocks = (C + NK_BN_CHANNEL_BLOCK - 1) / NK_BN_CHANNEL_BLOCK;
-        const int t = team(threads, blocks, N * C);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-        for (int64_t k = 0; k < blocks; k++) {
-            const int64_t c0 = k * NK_BN_CHANNEL_BLOCK, c1 = NK_MIN(C, c0 + NK_BN_CHANNEL_BLOCK);
-            double sd[NK_BN_CHANNEL_BLOCK], sdh[NK_BN_CHANNEL_BLOCK];
-            for (int64_t c = c0; c < c1; c++) sd[c - c0] = 0, sdh[c - c0] = 0;
-            for (int64_t b = 0; b < N; b++)
-                for (int64_t c = c0; c < c1; c++) {
-                    float d = dy[b * C + c];
-                    sd[c - c0] += d;
-                    sdh[c - c0] += d * xhat[b * C + c];
-                }
-            for (int64_t c = c0; c < c1; c++) dbeta[c] = (float)sd[c - c0], dgamma[c] = (float)sdh[c - c0];
-            if (!dx) continue;
-            for (int64_t b = 0; b < N; b++)
-                for (int64_t c = c0; c < c1; c++) {
-                    const float k = gamma[c] * invstd[c] / m;
-                    dx[b * C + c] = k * (m * dy[b * C + c] - dbeta[c] - xhat[b * C + c] * dgamma[c]);
-                }
-        }
-        return;
+// Backward, S = 1: blocks [begin, end) of NK_BN_CHANNEL_BLOCK channels.
+static void backward_row_blocks(void *context, int64_t begin, int64_t end) {
+    const bn_job *j = context;
+    const int64_t N = j->N, C = j->C;
+    const float m = j->m, *dy = j->dy, *xhat = j->xhat, *gamma = j->gamma, *invstd = j->invstd;
+    float *dgamma = j->dgamma, *dbeta = j->dbeta, *dx = j->dx;
+    for (int64_t k = begin; k < end; k++) {
+        const int64_t c0 = k * NK_BN_CHANNEL_BLOCK, c1 = NK_MIN(C, c0 + NK_BN_CHANNEL_BLOCK);
+        double sd[NK_BN_CHANNEL_BLOCK], sdh[NK_BN_CHANNEL_BLOCK];
+        for (int64_t c = c0; c < c1; c++) sd[c - c0] = 0, sdh[c - c0] = 0;
+        for (int64_t b = 0; b < N; b++)
+            for (int64_t c = c0; c < c1; c++) {
+                float d = dy[b * C + c];
+                sd[c - c0] += d;
+                sdh[c - c0] += d * xhat[b * C + c];
+            }
+        for (int64_t c = c0; c < c1; c++) dbeta[c] = (float)sd[c - c0], dgamma[c] = (float)sdh[c - c0];
+        if (!dx) continue;
+        for (int64_t b = 0; b < N; b++)
+            for (int64_t c = c0; c < c1; c++) {
+                const float kc = gamma[c] * invstd[c] / m;
+                dx[b * C + c] = kc * (m * dy[b * C + c] - dbeta[c] - xhat[b * C + c] * dgamma[c]);
+            }
     }
-    const int t = team(threads, C, N * C * S);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t c = 0; c < C; c++) {
+}
+
+// Backward: channels [begin, end).
+static void backward_channels(void *context, int64_t begin, int64_t end) {
+    const bn_job *j = context;
+    const int64_t N = j->N, C = j->C, S = j->S;
+    const float m = j->m, *dy = j->dy, *xhat = j->xhat;
+    float *dx = j->dx;
+    for (int64_t c = begin; c < end; c++) {
         double sd = 0, sdh = 0;
         for (int64_t b = 0; b < N; b++) {
             const int64_t o = (b * C + c) * S;
             sd += plane_reduce(dy + o, NULL, S, 0, 0);
             sdh += plane_reduce(dy + o, xhat + o, S, 0, 0);
         }
-        dbeta[c] = (float)sd;
-        dgamma[c] = (float)sdh;
+        j->dbeta[c] = (float)sd;
+        j->dgamma[c] = (float)sdh;
         if (!dx) continue;
-        const float k = gamma[c] * invstd[c] / m, fsd = (float)sd, fsdh = (float)sdh;
+        const float k = j->gamma[c] * j->invstd[c] / m, fsd = (float)sd, fsdh = (float)sdh;
         for (int64_t b = 0; b < N; b++) {
             const int64_t o = (b * C + c) * S;
             for (int64_t i = 0; i < S; i++) dx[o + i] = k * (m * dy[o + i] - fsd - xhat[o + i] * fsdh);
         }
     }
+}
+
+void nk_batchnorm_forward_train(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                                const float *beta, float eps, int threads, float *xhat, float *y,
+                                float *mean, float *invstd, float *var_unbiased) {
+    if (N <= 0 || C <= 0 || S <= 0) return;
+    bn_job j = {.N = N, .C = C, .S = S, .eps = eps, .x = x, .gamma = gamma, .beta = beta, .xhatOut = xhat,
+                .y = y, .meanOut = mean, .invstdOut = invstd, .varOut = var_unbiased};
+    if (S == 1) {
+        const int64_t blocks = (C + NK_BN_CHANNEL_BLOCK - 1) / NK_BN_CHANNEL_BLOCK;
+        nk__team_ranges(team(threads, blocks, N * C), blocks, 1, &j, forward_train_row_blocks);
+        return;
+    }
+    nk__team_ranges(team(threads, C, N * C * S), C, 1, &j, forward_train_channels);
+}
+
+void nk_batchnorm_forward_infer(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,
+                                const float *beta, const float *mean, const float *var, float eps,
+                                int threads, float *y) {
+    if (N <= 0 || C <= 0 || S <= 0) return;
+    bn_job j = {.N = N, .C = C, .S = S, .eps = eps, .x = x, .gamma = gamma, .beta = beta, .mean = mean,
+                .var = var, .y = y};
+    // Ranges of whole images: as many items (N·C planes) decide the team as before.
+    const int t = team(threads, N * C, N * C * S);
+    nk__team_ranges(t, N, 1, &j, forward_infer_images);
+}
+
+void nk_batchnorm_backward(int64_t N, int64_t C, int64_t S, const float *dy, const float *xhat,
+                           const float *gamma, const float *invstd, int threads, float *dgamma,
+                           float *dbeta, float *dx) {
+    if (N <= 0 || C <= 0 || S <= 0) return;
+    bn_job j = {.N = N, .C = C, .S = S, .m = (float)(N * S), .dy = dy, .xhat = xhat, .gamma = gamma,
+                .invstd = invstd, .dgamma = dgamma, .dbeta = dbeta, .dx = dx};
+    if (S == 1) {
+        const int64_t blocks = (C + NK_BN_CHANNEL_BLOCK - 1) / NK_BN_CHANNEL_BLOCK;
+        nk__team_ranges(team(threads, blocks, N * C), blocks, 1, &j, backward_row_blocks);
+        return;
+    }
+    nk__team_ranges(team(threads, C, N * C * S), C, 1, &j, backward_channels);
 }
 
 void nk_batchnorm_forward_train_ref(int64_t N, int64_t C, int64_t S, const float *x, const float *gamma,

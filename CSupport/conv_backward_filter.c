@@ -29,6 +29,117 @@ static float sum_floats(const float *d, int64_t n) {
     return s;
 }
 
+// db's sums for a range of output channels (bias_threads ranges of [0, K) on the kernels' team):
+// db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double. Each k is
+// summed by one thread, so the bits do not depend on the thread count.
+typedef struct bias_job {
+    const conv_geo *g;
+    const float *dy;
+    float *db;
+} bias_job;
+
+static void bias_channels(void *context, int64_t begin, int64_t end) {
+    const bias_job *job = context;
+    const conv_geo *g = job->g;
+    const int64_t ys = g->K * g->P;
+    for (int64_t k = begin; k < end; k++) {
+        double acc = 0;
+        for (int64_t n = 0; n < g->N; n++) acc += sum_floats(job->dy + n * ys + k * g->P, g->P);
+        job->db[k] += (float)acc;
+    }
+}
+
+// The partials paths' operands: tiles [begin, end) of the batch, each into its own partial
+// part[ti·KC : (ti + 1)·KC], the ranges on the kernels' team (a range's scratch is its own).
+typedef struct filter_tiles_job {
+    const conv_geo *g;
+    const float *x, *dy;
+    float *part;       // ntiles partial dw, KC floats each
+    int64_t tile, ld;  // images per tile, columns of a tile's matrices
+    int transposed;    // shifted partials: the plan's dwᵀ = col · dyᵀ
+} filter_tiles_job;
+
+// Shifted partials: the tiles' columns read as shifted rows of their images laid side by side
+// (see the NK_CONV_FILTER_SHIFTED_PARTIALS branch below).
+static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
+    const filter_tiles_job *job = context;
+    const conv_geo *g = job->g;
+    const int64_t tile = job->tile, ys = g->K * g->P, KC = g->K * g->CKK;
+    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wmax = tile * Wp;
+    const int64_t xtn = g->C * Hp * wmax + g->KW, dtn = g->K * g->OH * wmax;
+    float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = job->transposed ? nk__alloc_floats(KC) : NULL;
+    const float **rows = (const float **)malloc((size_t)g->CKK * sizeof(float *));
+    if (!rows) abort();
+    int64_t laid = -1; // tile width the zeroed layout is for
+    for (int64_t ti = begin; ti < end; ti++) {
+        const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0), wt = tn * Wp;
+        if (laid != tn) { // padding and garbage columns: zero, once per layout
+            memset(xt, 0, (size_t)xtn * sizeof(float));
+            memset(dt, 0, (size_t)dtn * sizeof(float));
+            for (int64_t c = 0; c < g->C; c++)
+                for (int64_t i = 0; i < g->KH; i++)
+                    for (int64_t j = 0; j < g->KW; j++)
+                        rows[(c * g->KH + i) * g->KW + j] = xt + c * Hp * wt + i * wt + j;
+            laid = tn;
+        }
+        for (int64_t im = 0; im < tn; im++) {
+            const float *xi = job->x + (n0 + im) * g->C * g->H * g->W;
+            const float *di = job->dy + (n0 + im) * ys;
+            for (int64_t c = 0; c < g->C; c++)
+                for (int64_t h = 0; h < g->H; h++)
+                    memcpy(xt + c * Hp * wt + (h + g->pt) * wt + im * Wp + g->pl,
+                           xi + (c * g->H + h) * g->W, (size_t)g->W * sizeof(float));
+            for (int64_t k = 0; k < g->K; k++)
+                for (int64_t oh = 0; oh < g->OH; oh++)
+                    memcpy(dt + k * g->OH * wt + oh * wt + im * Wp, di + (k * g->OH + oh) * g->OW,
+                           (size_t)g->OW * sizeof(float));
+        }
+        const int64_t n = (g->OH - 1) * wt + (tn - 1) * Wp + g->OW; // to the last real column
+        float *dst = job->part + ti * KC;
+        if (job->transposed) {
+            // dstᵀ[CKK, K] = col · dtᵀ, the shifted rows the SGEMM's A, read in place (see
+            // conv_plan.c). Each element is the same in-order sum of the same products as
+            // dt · colᵀ, so the bits are the untransposed product's.
+            nk__sgemm_arows(g->isa, g->CKK, g->K, n, rows, 1, dt, g->OH * wt, 0.0f, pt, g->K);
+            for (int64_t k = 0; k < g->K; k++)
+                for (int64_t r = 0; r < g->CKK; r++) dst[k * g->CKK + r] = pt[r * g->K + k];
+        } else nk__sgemm_brows(g->isa, 1, g->K, g->CKK, n, dt, g->OH * wt, rows, 0.0f, dst, g->CKK);
+    }
+    free(xt);
+    free(dt);
+    free(pt);
+    free((void *)rows);
+}
+
+// Partials: each tile through im2col and a one-thread SGEMM into its partial.
+static void filter_tiles_partials(void *context, int64_t begin, int64_t end) {
+    const filter_tiles_job *job = context;
+    const conv_geo *g = job->g;
+    const int64_t tile = job->tile, ld = job->ld, KC = g->K * g->CKK;
+    float *col = nk__alloc_floats(g->CKK * ld);
+    float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
+    for (int64_t ti = begin; ti < end; ti++) {
+        const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0);
+        nk__conv_fill_tile(g, 1, job->x, job->dy, n0, tn, ld, col, dyt);
+        filter_tile_gemm(g, 1, job->dy, n0, tn, ld, col, dyt, 0.0f, job->part + ti * KC);
+    }
+    free(col);
+    free(dyt);
+}
+
+// The chunks path's im2col: channels [begin, end) of a chunk of one image (ranges on the kernels'
+// team), each channel writing its own rows of col.
+typedef struct chunk_im2col_job {
+    const conv_geo *g;
+    const float *xc;  // the chunk's first channel of the image
+    float *col;
+} chunk_im2col_job;
+
+static void chunk_im2col_channels(void *context, int64_t begin, int64_t end) {
+    const chunk_im2col_job *job = context;
+    for (int64_t c = begin; c < end; c++) nk__im2col(job->g, job->xc, job->col, job->g->P, c, c + 1);
+}
+
 void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
                                const float *dy, float *dw, float *db) {
     const conv_geo g = nk__conv_geo(s);
@@ -38,16 +149,8 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int t = pl.threads;
 
     if (db) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double
-        const int bt = pl.bias_threads;
-        (void)bt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(bt) schedule(static) if (bt > 1)
-#endif
-        for (int64_t k = 0; k < g.K; k++) {
-            double acc = 0;
-            for (int64_t n = 0; n < g.N; n++) acc += sum_floats(dy + n * ys + k * g.P, g.P);
-            db[k] += (float)acc;
-        }
+        bias_job job = {&g, dy, db};
+        nk__team_ranges(pl.bias_threads, g.K, 1, &job, bias_channels);
     }
     if (pl.path == NK_CONV_NOTHING) return; // no input channels: db only
 
@@ -60,60 +163,9 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // side by side (see forward_image_shifted): xt[c][Hp][tn·Wp], output rows tn·Wp wide, dy
         // spread to match with zeros in the garbage columns, so no im2col pass is made.
         float *part = nk__alloc_floats(ntiles * KC);
-        int tt = t > ntiles ? (int)ntiles : t;
-        (void)tt; // unused in a serial build
-#ifdef _OPENMP
-#pragma omp parallel num_threads(tt) if (tt > 1)
-#endif
-        {
-            const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr, wmax = tile * Wp;
-            const int64_t xtn = g.C * Hp * wmax + g.KW, dtn = g.K * g.OH * wmax;
-            float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = pl.transposed ? nk__alloc_floats(KC) : NULL;
-            const float **rows = (const float **)malloc((size_t)g.CKK * sizeof(float *));
-            if (!rows) abort();
-            int64_t laid = -1; // tile width the zeroed layout is for
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t ti = 0; ti < ntiles; ti++) {
-                const int64_t n0 = ti * tile, tn = NK_MIN(tile, g.N - n0), wt = tn * Wp;
-                if (laid != tn) { // padding and garbage columns: zero, once per layout
-                    memset(xt, 0, (size_t)xtn * sizeof(float));
-                    memset(dt, 0, (size_t)dtn * sizeof(float));
-                    for (int64_t c = 0; c < g.C; c++)
-                        for (int64_t i = 0; i < g.KH; i++)
-                            for (int64_t j = 0; j < g.KW; j++)
-                                rows[(c * g.KH + i) * g.KW + j] = xt + c * Hp * wt + i * wt + j;
-                    laid = tn;
-                }
-                for (int64_t im = 0; im < tn; im++) {
-                    const float *xi = x + (n0 + im) * g.C * g.H * g.W;
-                    const float *di = dy + (n0 + im) * ys;
-                    for (int64_t c = 0; c < g.C; c++)
-                        for (int64_t h = 0; h < g.H; h++)
-                            memcpy(xt + c * Hp * wt + (h + g.pt) * wt + im * Wp + g.pl,
-                                   xi + (c * g.H + h) * g.W, (size_t)g.W * sizeof(float));
-                    for (int64_t k = 0; k < g.K; k++)
-                        for (int64_t oh = 0; oh < g.OH; oh++)
-                            memcpy(dt + k * g.OH * wt + oh * wt + im * Wp, di + (k * g.OH + oh) * g.OW,
-                                   (size_t)g.OW * sizeof(float));
-                }
-                const int64_t n = (g.OH - 1) * wt + (tn - 1) * Wp + g.OW; // to the last real column
-                float *dst = part + ti * KC;
-                if (pl.transposed) {
-                    // dstᵀ[CKK, K] = col · dtᵀ, the shifted rows the SGEMM's A, read in place (see
-                    // conv_plan.c). Each element is the same in-order sum of the same products as
-                    // dt · colᵀ, so the bits are the untransposed product's.
-                    nk__sgemm_arows(g.isa, g.CKK, g.K, n, rows, 1, dt, g.OH * wt, 0.0f, pt, g.K);
-                    for (int64_t k = 0; k < g.K; k++)
-                        for (int64_t r = 0; r < g.CKK; r++) dst[k * g.CKK + r] = pt[r * g.K + k];
-                } else nk__sgemm_brows(g.isa, 1, g.K, g.CKK, n, dt, g.OH * wt, rows, 0.0f, dst, g.CKK);
-            }
-            free(xt);
-            free(dt);
-            free(pt);
-            free((void *)rows);
-        }
+        const int tt = t > ntiles ? (int)ntiles : t;
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed};
+        nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_shifted);
         nk__conv_add_partials(ntiles, KC, part, dw);
         free(part);
         return;
@@ -124,25 +176,9 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // tiles run in parallel instead, each into its own partial dw, and the partials are added
         // into dw in tile order: the same sums in the same order for every thread count.
         float *part = nk__alloc_floats(ntiles * KC);
-        int tt = t > ntiles ? (int)ntiles : t;
-        (void)tt; // unused in a serial build
-#ifdef _OPENMP
-#pragma omp parallel num_threads(tt) if (tt > 1)
-#endif
-        {
-            float *col = nk__alloc_floats(g.CKK * ld);
-            float *dyt = tile > 1 ? nk__alloc_floats(g.K * ld) : NULL;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t ti = 0; ti < ntiles; ti++) {
-                const int64_t n0 = ti * tile, tn = NK_MIN(tile, g.N - n0);
-                nk__conv_fill_tile(&g, 1, x, dy, n0, tn, ld, col, dyt);
-                filter_tile_gemm(&g, 1, dy, n0, tn, ld, col, dyt, 0.0f, part + ti * KC);
-            }
-            free(col);
-            free(dyt);
-        }
+        const int tt = t > ntiles ? (int)ntiles : t;
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed};
+        nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_partials);
         nk__conv_add_partials(ntiles, KC, part, dw);
         free(part);
         return;
@@ -162,12 +198,9 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
             const float *xn = x + n * g.C * g.H * g.W;
             for (int64_t c0 = 0; c0 < g.C; c0 += cpc) {
                 const int64_t nc = NK_MIN(cpc, g.C - c0);
-                int ct = t > nc ? (int)nc : t;
-                (void)ct;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
-#endif
-                for (int64_t c = 0; c < nc; c++) nk__im2col(&g, xn + c0 * g.H * g.W, col, g.P, c, c + 1);
+                const int ct = t > nc ? (int)nc : t;
+                chunk_im2col_job job = {&g, xn + c0 * g.H * g.W, col};
+                nk__team_ranges(ct, nc, 1, &job, chunk_im2col_channels);
                 nk_sgemm_ex(NK_ISA_AUTO, t, 0, 1, g.K, nc * KK, g.P, 1.0f, dy + n * ys, g.P, col, g.P,
                             1.0f, dw + c0 * KK, g.CKK);
             }

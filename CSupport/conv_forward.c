@@ -6,6 +6,18 @@
 // ISA: a path that laid images side by side could otherwise not match one that did not.
 #include "conv_internal.h"
 
+typedef struct image_im2col_job {
+    const conv_geo *g;
+    const float *x; // the chunk's first channel
+    float *col;
+} image_im2col_job;
+
+// im2col of the chunk's channels [begin, end), one channel at a time.
+static void image_im2col_range(void *context, int64_t begin, int64_t end) {
+    const image_im2col_job *j = context;
+    for (int64_t c = begin; c < end; c++) nk__im2col(j->g, j->x, j->col, j->g->P, c, c + 1);
+}
+
 // y[K, P] = w · col + bias for one image x[C, H, W], chunk by chunk: im2col of the chunk's
 // channels into col (chunk·KH·KW rows; `ct` threads over channels), then y += w[:, chunk] · col
 // (`gemm_threads`), so the chunk's columns are still in L2 when the SGEMM packs them (a whole
@@ -15,16 +27,13 @@ static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threa
                           const float *x, float *col, const float *w, const float *wp,
                           const int64_t *woff, const float *bias, float *y) {
     const int64_t KK = g->KH * g->KW, HW = g->H * g->W;
-    (void)ct;
     if (bias) nk__conv_fill_bias(g->K, g->P, g->P, bias, y);
     for (int64_t c0 = 0, ch = 0; c0 < g->C; c0 += pl->chunk, ch++) {
         const int64_t nc = NK_MIN(pl->chunk, g->C - c0), rows = nc * KK;
         const float *b = x + c0 * HW; // direct: the chunk's channels are its rows
         if (!g->direct) {
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
-#endif
-            for (int64_t c = 0; c < nc; c++) nk__im2col(g, x + c0 * HW, col, g->P, c, c + 1);
+            image_im2col_job job = {g, x + c0 * HW, col};
+            nk__team_ranges(ct, nc, 1, &job, image_im2col_range);
             b = col;
         }
         const float beta = c0 > 0 || bias ? 1.0f : 0.0f;
@@ -65,6 +74,46 @@ static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifte
         }
 }
 
+typedef struct tile_im2col_job {
+    const conv_geo *g;
+    const float *x;
+    float *col;
+    int64_t n0, c0, nc, xs, ld; // tile's first image, chunk's first channel and size, strides
+} tile_im2col_job;
+
+// im2col of items [begin, end) of a tile's chunk: item it is channel c0 + it % nc of image
+// n0 + it / nc, into that image's columns of col.
+static void tile_im2col_range(void *context, int64_t begin, int64_t end) {
+    const tile_im2col_job *j = context;
+    const conv_geo *g = j->g;
+    for (int64_t it = begin; it < end; it++) {
+        const int64_t i = it / j->nc, c = it % j->nc;
+        nk__im2col(g, j->x + (j->n0 + i) * j->xs + j->c0 * g->H * g->W, j->col + i * g->P, j->ld, c, c + 1);
+    }
+}
+
+typedef struct tile_copy_job {
+    const conv_geo *g;
+    const float *yt;
+    float *y;
+    int64_t n0, ys, ld;
+    int relu;
+} tile_copy_job;
+
+// Copy-out of blocks [begin, end) of a tile's output: block b is filter b % K of image n0 + b / K
+// (with the ReLU when asked for).
+static void tile_copy_range(void *context, int64_t begin, int64_t end) {
+    const tile_copy_job *j = context;
+    const conv_geo *g = j->g;
+    for (int64_t b = begin; b < end; b++) {
+        const int64_t i = b / g->K, k = b % g->K;
+        float *dst = j->y + (j->n0 + i) * j->ys + k * g->P;
+        const float *src = j->yt + k * j->ld + i * g->P;
+        if (j->relu) nk__relu_copy(dst, src, g->P);
+        else memcpy(dst, src, (size_t)g->P * sizeof(float));
+    }
+}
+
 // Forward over tiles of T images laid side by side (the plan's tile): y_tile[K, T·P] = bias, then for
 // each chunk of channels (the plan's chunk: at most KC column rows) im2col of the chunk, col_chunk[rows, T·P], and
 // y_tile += w[:, chunk] · col_chunk in one SGEMM (split over its columns by `t` threads); then
@@ -88,15 +137,9 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
         if (bias) nk__conv_fill_bias(g->K, cols, ld, bias, yt);
         for (int64_t ch = 0; ch < nch; ch++) {
             const int64_t c0 = ch * cpc, nc = NK_MIN(g->C, c0 + cpc) - c0, items = tn * nc;
-            int ct = t > items ? (int)items : t;
-            (void)ct;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
-#endif
-            for (int64_t it = 0; it < items; it++) {
-                const int64_t i = it / nc, c = it % nc;
-                nk__im2col(g, x + (n0 + i) * xs + c0 * g->H * g->W, col + i * g->P, ld, c, c + 1);
-            }
+            const int ct = t > items ? (int)items : t;
+            tile_im2col_job job = {g, x, col, n0, c0, nc, xs, ld};
+            nk__team_ranges(ct, items, 1, &job, tile_im2col_range);
             const float beta = ch > 0 || bias ? 1.0f : 0.0f;
             nk__sgemm_pa(g->isa, t, g->K, cols, nc * KK, wp + woff[ch], 0, col, ld, beta, yt, ld);
         }
@@ -104,17 +147,8 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
         // rather than leave them idle between two parallel SGEMMs.
         const int64_t blocks = tn * g->K;
         const int ct = nk__threads(t, blocks * g->P, 8192); // floats copied
-        (void)ct;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
-#endif
-        for (int64_t b = 0; b < blocks; b++) {
-            const int64_t i = b / g->K, k = b % g->K;
-            float *dst = y + (n0 + i) * ys + k * g->P;
-            const float *src = yt + k * ld + i * g->P;
-            if (relu) nk__relu_copy(dst, src, g->P);
-            else memcpy(dst, src, (size_t)g->P * sizeof(float));
-        }
+        tile_copy_job job = {g, yt, y, n0, ys, ld, relu};
+        nk__team_ranges(ct, blocks, 1, &job, tile_copy_range);
     }
     free(col);
     free(yt);
@@ -125,6 +159,37 @@ static void forward_tiles(const conv_geo *g, const conv_plan *pl, const float *x
 void nk_conv2d_forward(const nk_conv2d_shape *s, int threads, const float *x, const float *w,
                        const float *bias, float *y) {
     nk_conv2d_forward_relu(s, threads, x, w, bias, 0, y);
+}
+
+typedef struct images_forward_job {
+    const conv_geo *g;
+    const conv_plan *pl;
+    const float *x, *w, *wp, *bias;
+    const int64_t *woff;
+    float *y;
+    int64_t xs, ys, scratch; // scratch: floats of the column scratch (the shifted path sizes its own)
+    int gemm_threads, ct, relu;
+} images_forward_job;
+
+// Shifted-rows forward of images [begin, end), with this range's own scratch.
+static void shifted_images_range(void *context, int64_t begin, int64_t end) {
+    const images_forward_job *j = context;
+    shifted_scratch sc = nk__shifted_alloc(j->g);
+    for (int64_t n = begin; n < end; n++)
+        forward_image_shifted(j->g, j->pl, &sc, j->x + n * j->xs, j->w, j->bias, j->relu, j->y + n * j->ys);
+    nk__shifted_free(&sc);
+}
+
+// Forward of images [begin, end), one after another through one column scratch of this range's.
+static void images_range(void *context, int64_t begin, int64_t end) {
+    const images_forward_job *j = context;
+    float *col = j->g->direct ? NULL : nk__alloc_floats(j->scratch);
+    for (int64_t n = begin; n < end; n++) {
+        forward_image(j->g, j->pl, j->gemm_threads, j->ct, j->x + n * j->xs, col, j->w, j->wp, j->woff,
+                      j->bias, j->y + n * j->ys);
+        if (j->relu) nk__relu_copy(j->y + n * j->ys, j->y + n * j->ys, j->ys);
+    }
+    free(col);
 }
 
 // The ReLU, when asked for, is applied to each image's output (or tile's copy-out) by the thread
@@ -142,19 +207,12 @@ void nk_conv2d_forward_relu(const nk_conv2d_shape *s, int threads, const float *
                 for (int64_t p = 0; p < g.P; p++) y[n * ys + k * g.P + p] = bias ? bias[k] : 0;
         if (relu) nk__relu_copy(y, y, g.N * ys);
         return;
-    case NK_CONV_SHIFTED: // whole images per thread
-#ifdef _OPENMP
-#pragma omp parallel num_threads(t) if (t > 1)
-#endif
-        {
-            shifted_scratch sc = nk__shifted_alloc(&g);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t n = 0; n < g.N; n++) forward_image_shifted(&g, &pl, &sc, x + n * xs, w, bias, relu, y + n * ys);
-            nk__shifted_free(&sc);
-        }
+    case NK_CONV_SHIFTED: { // whole images per thread
+        images_forward_job job = {.g = &g, .pl = &pl, .x = x, .w = w, .bias = bias, .y = y,
+                                  .xs = xs, .ys = ys, .relu = relu};
+        nk__team_ranges(t, g.N, 1, &job, shifted_images_range);
         return;
+    }
     case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, relu, y); return;
     case NK_CONV_PER_IMAGE: // whole images per thread
     case NK_CONV_IN_TURN: { // images in turn, threads inside im2col and the SGEMM
@@ -164,21 +222,9 @@ void nk_conv2d_forward_relu(const nk_conv2d_shape *s, int threads, const float *
         const int64_t colFloats = NK_MIN(pl.chunk, g.C) * g.KH * g.KW * g.P;
         const int ct = per_image ? 1 : (t > pl.chunk ? (int)pl.chunk : t);
         const int team = per_image ? t : 1;
-        (void)team;
-#ifdef _OPENMP
-#pragma omp parallel num_threads(team) if (team > 1)
-#endif
-        {
-            float *col = g.direct ? NULL : nk__alloc_floats(colFloats);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-            for (int64_t n = 0; n < g.N; n++) {
-                forward_image(&g, &pl, per_image ? 1 : t, ct, x + n * xs, col, w, wp, woff, bias, y + n * ys);
-                if (relu) nk__relu_copy(y + n * ys, y + n * ys, ys);
-            }
-            free(col);
-        }
+        images_forward_job job = {&g, &pl, x, w, wp, bias, woff, y, xs, ys, colFloats,
+                                  per_image ? 1 : t, ct, relu};
+        nk__team_ranges(team, g.N, 1, &job, images_range);
         free(wp);
         free(woff);
         return;

@@ -142,22 +142,25 @@ void nk__col2im(const conv_geo *g, const float *dcol, int64_t ldcol, float *dx, 
     }
 }
 
-// Lays images [n0, n0 + tn) side by side: col[:, i·P + p] (rows of length ld; skipped when col is
-// NULL) and, when dyt is not NULL and tn > 1, dyt[k][i·P + p]. Work items are (image, channel) pairs so small tiles still keep `ct` threads busy.
-void nk__conv_fill_tile(const conv_geo *g, int ct, const float *x, const float *dy, int64_t n0,
-                      int64_t tn, int64_t ld, float *col, float *dyt) {
+// nk__conv_fill_tile's operands, for its ranges of (image, channel) items on the kernels' team.
+typedef struct fill_tile_job {
+    const conv_geo *g;
+    const float *x, *dy;
+    int64_t n0, ld, per; // first image, row length of col and dyt, items per image
+    float *col, *dyt;
+    int do_dy;           // dy laid out into dyt (dyt not NULL and more than one image)
+} fill_tile_job;
+
+static void fill_tile_items(void *context, int64_t begin, int64_t end) {
+    const fill_tile_job *job = context;
+    const conv_geo *g = job->g;
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
-    const int do_dy = dyt && tn > 1;
-    const int64_t per = NK_MAX(col ? g->C : 0, do_dy ? g->K : 0);
-    const int64_t items = tn * per;
-    if (items == 0) return;
-    if (ct > items) ct = (int)items;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(ct) schedule(static) if (ct > 1)
-#endif
-    for (int64_t it = 0; it < items; it++) {
+    const int64_t n0 = job->n0, ld = job->ld, per = job->per;
+    float *col = job->col, *dyt = job->dyt;
+    const int do_dy = job->do_dy;
+    for (int64_t it = begin; it < end; it++) {
         int64_t i = it / per, c = it % per;
-        const float *xi = x ? x + (n0 + i) * xs : NULL;
+        const float *xi = job->x ? job->x + (n0 + i) * xs : NULL;
         if (col && c < g->C) {
             if (g->direct) {
                 memcpy(col + c * ld + i * g->P, xi + c * g->P, (size_t)g->P * sizeof(float));
@@ -166,8 +169,21 @@ void nk__conv_fill_tile(const conv_geo *g, int ct, const float *x, const float *
             }
         }
         if (do_dy && c < g->K)
-            memcpy(dyt + c * ld + i * g->P, dy + (n0 + i) * ys + c * g->P, (size_t)g->P * sizeof(float));
+            memcpy(dyt + c * ld + i * g->P, job->dy + (n0 + i) * ys + c * g->P, (size_t)g->P * sizeof(float));
     }
+}
+
+// Lays images [n0, n0 + tn) side by side: col[:, i·P + p] (rows of length ld; skipped when col is
+// NULL) and, when dyt is not NULL and tn > 1, dyt[k][i·P + p]. Work items are (image, channel) pairs so small tiles still keep `ct` threads busy.
+void nk__conv_fill_tile(const conv_geo *g, int ct, const float *x, const float *dy, int64_t n0,
+                      int64_t tn, int64_t ld, float *col, float *dyt) {
+    const int do_dy = dyt && tn > 1;
+    const int64_t per = NK_MAX(col ? g->C : 0, do_dy ? g->K : 0);
+    const int64_t items = tn * per;
+    if (items == 0) return;
+    if (ct > items) ct = (int)items;
+    fill_tile_job job = {g, x, dy, n0, ld, per, col, dyt, do_dy};
+    nk__team_ranges(ct, items, 1, &job, fill_tile_items);
 }
 
 // y[k][q] = bias[k] for q < cols (rows ld apart): the SGEMM then adds w · col with beta 1, so

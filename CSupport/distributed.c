@@ -20,7 +20,7 @@ int nk_dist_init(void) {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (initialized) return 0;
-    // Funneled: only the thread that called init makes MPI calls (OpenMP workers never do).
+    // Funneled: only the thread that called init makes MPI calls (the kernels' team workers never do).
     int provided = 0;
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) return -1;
     // Errors come back as codes (then turned into thrown Swift errors) instead of aborting here.

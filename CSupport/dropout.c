@@ -38,37 +38,52 @@ static inline uint64_t splitmix(uint64_t *z) {
     return x ^ (x >> 31);
 }
 
+// One dropout pass's operands, for its ranges of chunks on the kernels' team.
+typedef struct dropout_job {
+    int64_t n;
+    uint64_t base;          // forward: the seed the chunks' streams are derived from
+    uint32_t threshold;
+    float scale;
+    const float *in;        // x (forward) or dy (backward)
+    float *out;             // y (forward) or dx (backward)
+    uint16_t *keep;         // written by the forward
+    const uint16_t *keepIn; // read by the backward
+} dropout_job;
+
+static void forward_chunks(void *context, int64_t begin, int64_t end) {
+    const dropout_job *j = context;
+    const nk_dropout_streams_fn streams = nk_kernels_for(NK_ISA_AUTO)->dropout_streams;
+    for (int64_t k = begin; k < end; k++) {
+        const int64_t i0 = k * NK_DROPOUT_CHUNK, len = NK_MIN(NK_DROPOUT_CHUNK, j->n - i0);
+        uint64_t z = j->base ^ ((uint64_t)k << 32), s[4 * NK_DROPOUT_STREAMS];
+        for (int l = 0; l < NK_DROPOUT_STREAMS; l++)
+            for (int w = 0; w < 4; w++) s[w * NK_DROPOUT_STREAMS + l] = splitmix(&z);
+        streams(s, len, j->threshold, j->scale, j->in + i0, j->out + i0, j->keep + i0 / 16);
+    }
+}
+
+static void backward_chunks(void *context, int64_t begin, int64_t end) {
+    const dropout_job *j = context;
+    const nk_dropout_apply_fn apply = nk_kernels_for(NK_ISA_AUTO)->dropout_apply;
+    for (int64_t k = begin; k < end; k++) {
+        const int64_t i0 = k * NK_DROPOUT_CHUNK, len = NK_MIN(NK_DROPOUT_CHUNK, j->n - i0);
+        apply(len, j->keepIn + i0 / 16, j->scale, j->in + i0, j->out + i0);
+    }
+}
+
 void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float scale, const float *x,
                         float *y, uint16_t *keep) {
     const int64_t chunks = (n + NK_DROPOUT_CHUNK - 1) / NK_DROPOUT_CHUNK;
     const uint64_t base = state[0] ^ (state[1] * 0x9E3779B97F4A7C15ull) ^ state[2] ^ (state[3] << 1);
     (void)next(state);
-    const int t = nk__threads(0, chunks, 1);
-    const nk_dropout_streams_fn streams = nk_kernels_for(NK_ISA_AUTO)->dropout_streams;
-    (void)t;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t k = 0; k < chunks; k++) {
-        const int64_t i0 = k * NK_DROPOUT_CHUNK, len = NK_MIN(NK_DROPOUT_CHUNK, n - i0);
-        uint64_t z = base ^ ((uint64_t)k << 32), s[4 * NK_DROPOUT_STREAMS];
-        for (int l = 0; l < NK_DROPOUT_STREAMS; l++)
-            for (int w = 0; w < 4; w++) s[w * NK_DROPOUT_STREAMS + l] = splitmix(&z);
-        streams(s, len, threshold, scale, x + i0, y + i0, keep + i0 / 16);
-    }
+    dropout_job j = {n, base, threshold, scale, x, y, keep, NULL};
+    nk__team_ranges(nk__threads(0, chunks, 1), chunks, 1, &j, forward_chunks);
 }
 
-// The chunks again, so that a thread applies the keep words its forward chunk wrote.
+// The chunks again, split the same way, so that a range's keep words are those its forward
+// range wrote.
 void nk_dropout_backward(int64_t n, const uint16_t *keep, float scale, const float *dy, float *dx) {
     const int64_t chunks = (n + NK_DROPOUT_CHUNK - 1) / NK_DROPOUT_CHUNK;
-    const int t = nk__threads(0, chunks, 1);
-    const nk_dropout_apply_fn apply = nk_kernels_for(NK_ISA_AUTO)->dropout_apply;
-    (void)t;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t k = 0; k < chunks; k++) {
-        const int64_t i0 = k * NK_DROPOUT_CHUNK, len = NK_MIN(NK_DROPOUT_CHUNK, n - i0);
-        apply(len, keep + i0 / 16, scale, dy + i0, dx + i0);
-    }
+    dropout_job j = {n, 0, 0, scale, dy, dx, NULL, keep};
+    nk__team_ranges(nk__threads(0, chunks, 1), chunks, 1, &j, backward_chunks);
 }

@@ -8,16 +8,16 @@
 //
 // How: MXCSR is per thread. nk_fp_prepare() sets the calling thread's mode when it differs from the
 // wanted one (a thread-local generation makes the common case one load and one compare), and every
-// kernel entry calls it before forking an OpenMP team; LLVM's libomp copies the forking thread's
-// MXCSR into each worker at every parallel region (KMP_INHERIT_FP_CONTROL, on by default), and
-// nk_fp_prepare also sets it inside a team once per generation in case that inheritance is off. So
-// all threads of one computation share one mode, and results stay bitwise identical across thread
-// counts. NEURITE_DENORMALS=keep (or nk_set_flush_denormals(0)) keeps IEEE subnormals.
+// kernel entry calls it before its parallel region; the kernels' team (team.c) gives each item the
+// mode of the thread that started the region. So all threads of one computation share one mode, and
+// results stay bitwise identical across thread counts. NEURITE_DENORMALS=keep (or
+// nk_set_flush_denormals(0)) keeps IEEE subnormals.
 #include "internal.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
@@ -27,7 +27,6 @@
 static atomic_int g_flush = -1;        // -1: not yet read from the environment
 static atomic_int g_generation = 1;    // bumped by every mode change
 static _Thread_local int t_generation = 0;
-static _Thread_local int t_team = 0;   // the largest team this thread has set up
 
 static int flush_wanted(void) {
     int f = atomic_load(&g_flush);
@@ -50,19 +49,11 @@ static void set_this_thread(int flush) {
 }
 
 void nk_fp_prepare(int threads) {
+    (void)threads; // the team takes the caller's mode at each region (team.c)
     int gen = atomic_load_explicit(&g_generation, memory_order_relaxed);
-    if (t_generation == gen && threads <= t_team) return;
-    int flush = flush_wanted();
-    set_this_thread(flush);
-#ifdef _OPENMP
-    if (threads > 1) {
-#pragma omp parallel num_threads(threads)
-        set_this_thread(flush);
-    }
-#endif
-    if (t_generation != gen) t_team = 0;
+    if (t_generation == gen) return;
+    set_this_thread(flush_wanted());
     t_generation = gen;
-    if (threads > t_team) t_team = threads;
 }
 
 int nk_flush_denormals(void) { return flush_wanted(); }
@@ -80,12 +71,24 @@ int nk_fp_thread_flushes(void) {
 #endif
 }
 
+typedef struct mismatch_check {
+    int want;
+    atomic_int started, bad;
+} mismatch_check;
+
+// One item of nk_fp_team_mismatches: waits (up to 50 ms) for every item to have started, so that
+// the items run on different threads of the team when the team has them, then checks this thread.
+static void check_item(void *context, int item, int items) {
+    (void)item;
+    mismatch_check *c = context;
+    atomic_fetch_add(&c->started, 1);
+    for (long spins = 0; atomic_load(&c->started) < items && spins < 50000; spins++) usleep(1);
+    if (nk_fp_thread_flushes() != c->want) atomic_fetch_add(&c->bad, 1);
+}
+
 int nk_fp_team_mismatches(int threads) {
-    int want = flush_wanted(), bad = 0;
     nk_fp_prepare(threads);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(threads) reduction(+ : bad)
-#endif
-    bad += nk_fp_thread_flushes() != want;
-    return bad;
+    mismatch_check c = {flush_wanted(), 0, 0};
+    nk__team_run(threads, check_item, &c);
+    return atomic_load(&c.bad);
 }

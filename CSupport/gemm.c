@@ -350,6 +350,31 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
     epilogue_after(cfg, ep, m, n, m0, n0, N, Cs, ldc);
 }
 
+// One product's arguments, for the items of its parallel region.
+typedef struct gemm_region {
+    const nk_kernels *cfg;
+    nk_claims *claims;
+    int64_t chunkPanels;
+    int splitN, transA, transB;
+    int64_t M, N, K, lda, ldb, ldc;
+    float alpha, beta;
+    const float *A, *B, *Apre;
+    float *C;
+    const nk_sgemm_epilogue *ep;
+} gemm_region;
+
+// Item `part` of `parts`: the part a static split gives thread `part` (or, with claims, that
+// thread's place in the claiming order), whichever thread runs it.
+static void gemm_part(void *context, int part, int parts) {
+    const gemm_region *g = context;
+    if (g->claims)
+        gemm_claiming(g->cfg, g->claims, g->chunkPanels, part, parts, g->transA, g->transB, g->M, g->N, g->K,
+                      g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc, g->ep);
+    else
+        gemm_thread(g->cfg, part, parts, g->splitN, g->transA, g->transB, g->M, g->N, g->K, g->alpha, g->A,
+                    g->lda, g->B, g->ldb, g->beta, g->C, g->ldc, g->Apre, g->ep);
+}
+
 static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
                       int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                       float beta, float *C, int64_t ldc, const float *Apre, const nk_sgemm_epilogue *ep) {
@@ -370,24 +395,15 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
     const int splitN = N >= M;
     const int64_t tiles = splitN ? ntl : mt;
     if (nt > tiles) nt = (int)tiles;
-    nk_fp_prepare(nt);
+    nk_fp_prepare(1);
 #ifdef _OPENMP
     if (nt > 1) {
         int64_t chunkPanels = 0;
         nk_claims claims;
         nk__claims_init(&claims, claims_plan(cfg, nt, splitN, M, N, K, Apre, &chunkPanels));
-#pragma omp parallel num_threads(nt)
-        {
-            const int tid = omp_get_thread_num(), got = omp_get_num_threads();
-            // The runtime may grant fewer threads than asked (nested calls): re-split over those
-            // (claimed chunks need no re-split: whoever runs claims them all).
-            if (claims.n > 0)
-                gemm_claiming(cfg, &claims, chunkPanels, tid, got, transA, transB, M, N, K, alpha, A, lda, B, ldb,
-                              beta, C, ldc, ep);
-            else
-                gemm_thread(cfg, tid, got, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb,
-                            beta, C, ldc, Apre, ep);
-        }
+        gemm_region g = {cfg, claims.n > 0 ? &claims : NULL, chunkPanels, splitN, transA, transB, M, N, K,
+                         lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
+        nk__team_run(nt, gemm_part, &g);
         return;
     }
 #endif
@@ -417,17 +433,29 @@ int64_t nk__sgemm_packed_a_floats(nk_isa isa, int64_t M, int64_t K) {
     return padded_m(cfg, M) * K;
 }
 
+typedef struct pack_a_job {
+    const nk_kernels *cfg;
+    int transA;
+    int64_t M, K, lda;
+    const float *A;
+    float *Apk;
+} pack_a_job;
+
+static void pack_a_blocks(void *context, int64_t begin, int64_t end) {
+    const pack_a_job *j = context;
+    for (int64_t b = begin; b < end; b++) pack_a_block(j->cfg, j->transA, j->M, j->K, j->A, j->lda, b, j->Apk);
+}
+
 void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                       float *Apk) {
     const nk_kernels *cfg = nk_kernels_for(isa);
     const int64_t KC = cfg->kc, blocks = (K + KC - 1) / KC;
     int nt = threads > 1 && blocks > 1 ? threads : 1;
-    if (nt > blocks) nt = (int)blocks;
-    (void)nt;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+#ifndef _OPENMP
+    nt = 1;
 #endif
-    for (int64_t b = 0; b < blocks; b++) pack_a_block(cfg, transA, M, K, A, lda, b, Apk);
+    pack_a_job j = {cfg, transA, M, K, lda, A, Apk};
+    nk__team_ranges(nt, blocks, 1, &j, pack_a_blocks);
 }
 
 void nk__sgemm_pa(nk_isa isa, int threads, int64_t M, int64_t N, int64_t K, const float *Apk, int transB,

@@ -62,6 +62,19 @@ static inline int nk__claims_next(nk_claims *cl, int *step, int tid, int nt) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The kernels' thread team (team.c).
+// ---------------------------------------------------------------------------------------------
+// A parallel region is `items` calls fn(ctx, item, items), item = 0..items-1, each on some thread
+// of the team (the caller included), in any order and at most `items` at once; nk__team_run
+// returns when all are done. Items must not depend on which thread runs them or on each other.
+typedef void (*nk_team_fn)(void *ctx, int item, int items);
+void nk__team_run(int items, nk_team_fn fn, void *ctx);
+// fn on `parts` contiguous ranges covering [0, count) as items of one region, of nearly equal
+// length as a static schedule cuts them; bounds are multiples of `align` except the last end
+// (fewer parts when there are fewer alignment units).
+void nk__team_ranges(int parts, int64_t count, int64_t align, void *ctx, nk_range_fn fn);
+
+// ---------------------------------------------------------------------------------------------
 // SGEMM microkernels: the ONE contract every ISA implements.
 // ---------------------------------------------------------------------------------------------
 // Ap: packed A micro-panel, kc steps of MR floats (Ap[p*MR + i] = op(A)[i][p]), rows >= mr are 0.

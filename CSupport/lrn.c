@@ -25,21 +25,23 @@ static inline float neg_pow(float s, float beta, int is_075) {
 // Window of output channel c: [c − lo, c + hi] ∩ [0, C), lo = size/2, hi = size − 1 − lo.
 // Input channel j is in the window of outputs [j − hi, j + lo].
 
-void nk_lrn_forward(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
-                    float beta, int threads, const float *x, float *y, float *scale) {
-    if (N <= 0 || C <= 0 || HW <= 0) return;
-    const int64_t lo = size / 2, hi = size - 1 - lo;
-    const float a = alpha / (float)size;
-    const int is_075 = beta == 0.75f;
-    const int64_t blocks = (HW + NK_LRN_BLOCK - 1) / NK_LRN_BLOCK;
-    int t = nk__threads(threads, N * blocks * C, 1 << 12);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t item = 0; item < N * blocks; item++) {
+// One LRN pass's operands, for its ranges of (image, pixel block) items on the kernels' team.
+typedef struct lrn_job {
+    int64_t C, HW, lo, hi, blocks;
+    float k, a, coef, beta; // a = alpha/size (forward), coef = 2·alpha·beta/size (backward)
+    int is_075;
+    const float *x, *y, *scale, *dy;
+    float *out, *scaleOut; // y and scale (forward) or dx (backward)
+} lrn_job;
+
+static void lrn_forward_blocks(void *context, int64_t begin, int64_t end) {
+    const lrn_job *j = context;
+    const int64_t C = j->C, HW = j->HW, lo = j->lo, hi = j->hi, blocks = j->blocks;
+    const float k = j->k, a = j->a, beta = j->beta;
+    for (int64_t item = begin; item < end; item++) {
         const int64_t n = item / blocks, p0 = (item % blocks) * NK_LRN_BLOCK;
         const int64_t len = NK_MIN(NK_LRN_BLOCK, HW - p0);
-        const float *xn = x + n * C * HW + p0;
+        const float *xn = j->x + n * C * HW + p0;
         float acc[NK_LRN_BLOCK];
         for (int64_t c = 0; c < C; c++) {
             for (int64_t p = 0; p < len; p++) acc[p] = 0;
@@ -49,15 +51,25 @@ void nk_lrn_forward(int64_t N, int64_t C, int64_t HW, int64_t size, float k, flo
                 for (int64_t p = 0; p < len; p++) acc[p] += r[p] * r[p];
             }
             const float *xc = xn + c * HW;
-            float *yc = y + n * C * HW + c * HW + p0;
-            float *sc = scale ? scale + n * C * HW + c * HW + p0 : NULL;
+            float *yc = j->out + n * C * HW + c * HW + p0;
+            float *sc = j->scaleOut ? j->scaleOut + n * C * HW + c * HW + p0 : NULL;
             for (int64_t p = 0; p < len; p++) {
                 float s = k + a * acc[p];
                 if (sc) sc[p] = s;
-                yc[p] = xc[p] * neg_pow(s, beta, is_075);
+                yc[p] = xc[p] * neg_pow(s, beta, j->is_075);
             }
         }
     }
+}
+
+void nk_lrn_forward(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
+                    float beta, int threads, const float *x, float *y, float *scale) {
+    if (N <= 0 || C <= 0 || HW <= 0) return;
+    const int64_t blocks = (HW + NK_LRN_BLOCK - 1) / NK_LRN_BLOCK;
+    int t = nk__threads(threads, N * blocks * C, 1 << 12);
+    lrn_job j = {C, HW, size / 2, size - 1 - size / 2, blocks, k, alpha / (float)size, 0, beta, beta == 0.75f,
+                 x, NULL, NULL, NULL, y, scale};
+    nk__team_ranges(t, N * blocks, 1, &j, lrn_forward_blocks);
 }
 
 void nk_lrn_forward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float k, float alpha,
@@ -79,48 +91,47 @@ void nk_lrn_forward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float k,
             }
 }
 
+static void lrn_backward_blocks(void *context, int64_t begin, int64_t end) {
+    const lrn_job *j = context;
+    const int64_t C = j->C, HW = j->HW, lo = j->lo, hi = j->hi, blocks = j->blocks;
+    const float coef = j->coef, beta = j->beta;
+    const float *x = j->x, *y = j->y, *scale = j->scale, *dy = j->dy;
+    // ratio[c][p] = dy·y/scale for every channel of the block: the terms of the window sums.
+    float *ratio = nk__alloc_floats(C * NK_LRN_BLOCK);
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t n = item / blocks, p0 = (item % blocks) * NK_LRN_BLOCK;
+        const int64_t len = NK_MIN(NK_LRN_BLOCK, HW - p0), off = n * C * HW + p0;
+        for (int64_t c = 0; c < C; c++) {
+            const float *g = dy + off + c * HW, *yc = y + off + c * HW, *sc = scale + off + c * HW;
+            float *r = ratio + c * NK_LRN_BLOCK;
+            for (int64_t p = 0; p < len; p++) r[p] = g[p] * yc[p] / sc[p];
+        }
+        for (int64_t jc = 0; jc < C; jc++) {
+            float acc[NK_LRN_BLOCK];
+            for (int64_t p = 0; p < len; p++) acc[p] = 0;
+            const int64_t c0 = NK_MAX(jc - hi, 0), c1 = NK_MIN(jc + lo, C - 1);
+            for (int64_t c = c0; c <= c1; c++) {
+                const float *r = ratio + c * NK_LRN_BLOCK;
+                for (int64_t p = 0; p < len; p++) acc[p] += r[p];
+            }
+            const float *g = dy + off + jc * HW, *xj = x + off + jc * HW, *sc = scale + off + jc * HW;
+            float *d = j->out + off + jc * HW;
+            for (int64_t p = 0; p < len; p++)
+                d[p] = g[p] * neg_pow(sc[p], beta, j->is_075) - coef * xj[p] * acc[p];
+        }
+    }
+    free(ratio);
+}
+
 void nk_lrn_backward(int64_t N, int64_t C, int64_t HW, int64_t size, float alpha, float beta,
                      int threads, const float *x, const float *y, const float *scale,
                      const float *dy, float *dx) {
     if (N <= 0 || C <= 0 || HW <= 0) return;
-    const int64_t lo = size / 2, hi = size - 1 - lo;
-    const float coef = 2.0f * alpha * beta / (float)size;
-    const int is_075 = beta == 0.75f;
     const int64_t blocks = (HW + NK_LRN_BLOCK - 1) / NK_LRN_BLOCK;
     int t = nk__threads(threads, N * blocks * C, 1 << 12);
-#ifdef _OPENMP
-#pragma omp parallel num_threads(t) if (t > 1)
-#endif
-    {
-        // ratio[c][p] = dy·y/scale for every channel of the block: the terms of the window sums.
-        float *ratio = nk__alloc_floats(C * NK_LRN_BLOCK);
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-        for (int64_t item = 0; item < N * blocks; item++) {
-            const int64_t n = item / blocks, p0 = (item % blocks) * NK_LRN_BLOCK;
-            const int64_t len = NK_MIN(NK_LRN_BLOCK, HW - p0), off = n * C * HW + p0;
-            for (int64_t c = 0; c < C; c++) {
-                const float *g = dy + off + c * HW, *yc = y + off + c * HW, *sc = scale + off + c * HW;
-                float *r = ratio + c * NK_LRN_BLOCK;
-                for (int64_t p = 0; p < len; p++) r[p] = g[p] * yc[p] / sc[p];
-            }
-            for (int64_t j = 0; j < C; j++) {
-                float acc[NK_LRN_BLOCK];
-                for (int64_t p = 0; p < len; p++) acc[p] = 0;
-                const int64_t c0 = NK_MAX(j - hi, 0), c1 = NK_MIN(j + lo, C - 1);
-                for (int64_t c = c0; c <= c1; c++) {
-                    const float *r = ratio + c * NK_LRN_BLOCK;
-                    for (int64_t p = 0; p < len; p++) acc[p] += r[p];
-                }
-                const float *g = dy + off + j * HW, *xj = x + off + j * HW, *sc = scale + off + j * HW;
-                float *d = dx + off + j * HW;
-                for (int64_t p = 0; p < len; p++)
-                    d[p] = g[p] * neg_pow(sc[p], beta, is_075) - coef * xj[p] * acc[p];
-            }
-        }
-        free(ratio);
-    }
+    lrn_job j = {C, HW, size / 2, size - 1 - size / 2, blocks, 0, 0, 2.0f * alpha * beta / (float)size, beta,
+                 beta == 0.75f, x, y, scale, dy, dx, NULL};
+    nk__team_ranges(t, N * blocks, 1, &j, lrn_backward_blocks);
 }
 
 void nk_lrn_backward_ref(int64_t N, int64_t C, int64_t HW, int64_t size, float alpha, float beta,

@@ -25,18 +25,35 @@ void nk_tune_allocator(void) {
 
 enum { GATHER_AHEAD = 2 };
 
-void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
-    int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
-    nk_fp_prepare(threads);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
-    for (int64_t i = 0; i < count; i++) {
-        if (i + GATHER_AHEAD < count) {
-            const char *next = (const char *)(src + rows[i + GATHER_AHEAD] * width);
+typedef struct gather_job {
+    float *dst;
+    const float *src;
+    const int64_t *rows;
+    int64_t width;
+} gather_job;
+
+// Rows [begin, end) of the batch; a range's own rows are prefetched two ahead.
+static void gather_range(void *context, int64_t begin, int64_t end) {
+    const gather_job *g = context;
+    const int64_t width = g->width;
+    for (int64_t i = begin; i < end; i++) {
+        if (i + GATHER_AHEAD < end) {
+            const char *next = (const char *)(g->src + g->rows[i + GATHER_AHEAD] * width);
             for (int64_t byte = 0; byte < width * (int64_t)sizeof(float); byte += 64)
                 __builtin_prefetch(next + byte, 0, 3);
         }
-        memcpy(dst + i * width, src + rows[i] * width, (size_t)width * sizeof(float));
+        memcpy(g->dst + i * width, g->src + g->rows[i] * width, (size_t)width * sizeof(float));
     }
+}
+
+void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
+    int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
+    nk_fp_prepare(1);
+    gather_job g = {dst, src, rows, width};
+#ifdef _OPENMP
+    nk__team_ranges(threads, count, 1, &g, gather_range);
+#else
+    (void)threads;
+    gather_range(&g, 0, count);
+#endif
 }

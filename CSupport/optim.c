@@ -6,26 +6,47 @@
 // Below this many elements one thread is faster than waking the team.
 #define NK_OPTIM_PARALLEL_MIN 65536
 
-void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,
-                 int nesterov) {
-    int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
-    nk_fp_prepare(threads);
+typedef struct sgd_job {
+    float *w, *v;
+    const float *g;
+    float lr, momentum, l2;
+    int nesterov;
+} sgd_job;
+
+static void sgd_range(void *context, int64_t begin, int64_t end) {
+    const sgd_job *j = context;
+    float *restrict w = j->w, *restrict v = j->v;
+    const float *restrict g = j->g;
+    const float lr = j->lr, momentum = j->momentum, l2 = j->l2;
     if (v == NULL || momentum == 0) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
-        for (int64_t i = 0; i < n; i++) w[i] -= lr * (g[i] + l2 * w[i]);
+        for (int64_t i = begin; i < end; i++) w[i] -= lr * (g[i] + l2 * w[i]);
         return;
     }
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
-    for (int64_t i = 0; i < n; i++) {
+    const int nesterov = j->nesterov;
+    for (int64_t i = begin; i < end; i++) {
         float grad = g[i] + l2 * w[i];
         float vel = momentum * v[i] + grad;
         v[i] = vel;
         w[i] -= lr * (nesterov ? grad + momentum * vel : vel);
     }
+}
+
+// Runs an element-wise pass over n elements on the team (one range each; one thread when small).
+static void optimizer_pass(int64_t n, void *job, nk_range_fn range) {
+    int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
+    nk_fp_prepare(1);
+#ifdef _OPENMP
+    nk__team_ranges(threads, n, 4096, job, range);
+#else
+    (void)threads;
+    range(job, 0, n);
+#endif
+}
+
+void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,
+                 int nesterov) {
+    sgd_job j = {w, v, g, lr, momentum, l2, nesterov};
+    optimizer_pass(n, &j, sgd_range);
 }
 
 // One Adam element range. Written once, compiled twice: for the x86-64 baseline (SSE2, 4 lanes)
@@ -59,24 +80,32 @@ static void adam_range_avx512(float *restrict w, const float *restrict g, float 
 }
 #endif
 
+typedef struct adam_job {
+    float *w, *m, *v;
+    const float *g;
+    float lr, beta1, beta2, eps, c1, c2, l2, shrink;
+    int wide;
+} adam_job;
+
+static void adam_job_range(void *context, int64_t begin, int64_t end) {
+    const adam_job *j = context;
+#if defined(__x86_64__)
+    if (j->wide) {
+        adam_range_avx512(j->w, j->g, j->m, j->v, begin, end, j->lr, j->beta1, j->beta2, j->eps, j->c1, j->c2,
+                          j->l2, j->shrink);
+        return;
+    }
+#endif
+    adam_range(j->w, j->g, j->m, j->v, begin, end, j->lr, j->beta1, j->beta2, j->eps, j->c1, j->c2, j->l2,
+               j->shrink);
+}
+
 void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
                   float beta2, float eps, float c1, float c2, float l2, float shrink) {
-    int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
-    nk_fp_prepare(threads);
     int wide = 0;
 #if defined(__x86_64__)
     wide = nk_isa_active() == NK_ISA_AVX512;
 #endif
-    // Fixed chunks of 4096 elements: each thread takes whole chunks, in order.
-    const int64_t chunk = 4096, chunks = (n + chunk - 1) / chunk;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1)
-#endif
-    for (int64_t k = 0; k < chunks; k++) {
-        const int64_t begin = k * chunk, end = NK_MIN(n, begin + chunk);
-#if defined(__x86_64__)
-        if (wide) { adam_range_avx512(w, g, m, v, begin, end, lr, beta1, beta2, eps, c1, c2, l2, shrink); continue; }
-#endif
-        adam_range(w, g, m, v, begin, end, lr, beta1, beta2, eps, c1, c2, l2, shrink);
-    }
+    adam_job j = {w, m, v, g, lr, beta1, beta2, eps, c1, c2, l2, shrink, wide};
+    optimizer_pass(n, &j, adam_job_range);
 }

@@ -137,19 +137,34 @@ static void maxpool_backward_plane_2x2(const pool_geo *g, const float *dy, const
     memset(dx + 2 * g->OH * g->W, 0, (size_t)((g->H - 2 * g->OH) * g->W) * sizeof(float));
 }
 
+// One pooling pass's operands, for its ranges of planes on the kernels' team (each plane is
+// computed by one thread, so results do not depend on the thread count).
+typedef struct pool_job {
+    const pool_geo *g;
+    const float *in;        // x (forward) or dy (backward)
+    float *out;             // y (forward) or dx (backward)
+    int32_t *argmax;        // written by the max forward (or NULL)
+    const int32_t *argmaxIn; // read by the max backward
+    int is_2x2;
+} pool_job;
+
+static void maxpool_forward_planes(void *context, int64_t begin, int64_t end) {
+    const pool_job *j = context;
+    const pool_geo *g = j->g;
+    const int64_t is = g->H * g->W, os = g->OH * g->OW;
+    for (int64_t p = begin; p < end; p++) {
+        int32_t *am = j->argmax ? j->argmax + p * os : NULL;
+        if (j->is_2x2) maxpool_plane_2x2(g, j->in + p * is, j->out + p * os, am);
+        else maxpool_plane(g, j->in + p * is, j->out + p * os, am);
+    }
+}
+
 void nk_maxpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y,
                           int32_t *argmax) {
     pool_geo g = geo_of(s);
-    const int64_t is = g.H * g.W, os = g.OH * g.OW;
     int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
-    const int is_2x2 = pools_2x2(&g);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t p = 0; p < g.planes; p++) {
-        if (is_2x2) maxpool_plane_2x2(&g, x + p * is, y + p * os, argmax ? argmax + p * os : NULL);
-        else maxpool_plane(&g, x + p * is, y + p * os, argmax ? argmax + p * os : NULL);
-    }
+    pool_job j = {&g, x, y, argmax, NULL, pools_2x2(&g)};
+    nk__team_ranges(t, g.planes, 1, &j, maxpool_forward_planes);
 }
 
 void nk_maxpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y, int32_t *argmax) {
@@ -172,25 +187,28 @@ void nk_maxpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y
             }
 }
 
-void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy,
-                           const int32_t *argmax, float *dx) {
-    pool_geo g = geo_of(s);
-    const int64_t is = g.H * g.W, os = g.OH * g.OW;
-    if (g.planes == 0) return;
-    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
-    const int is_2x2 = pools_2x2(&g);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t p = 0; p < g.planes; p++) {
-        float *d = dx + p * is;
-        const float *g_ = dy + p * os;
-        const int32_t *a = argmax + p * os;
-        if (is_2x2) { maxpool_backward_plane_2x2(&g, g_, a, d); continue; }
+static void maxpool_backward_planes(void *context, int64_t begin, int64_t end) {
+    const pool_job *j = context;
+    const pool_geo *g = j->g;
+    const int64_t is = g->H * g->W, os = g->OH * g->OW;
+    for (int64_t p = begin; p < end; p++) {
+        float *d = j->out + p * is;
+        const float *g_ = j->in + p * os;
+        const int32_t *a = j->argmaxIn + p * os;
+        if (j->is_2x2) { maxpool_backward_plane_2x2(g, g_, a, d); continue; }
         memset(d, 0, (size_t)is * sizeof(float));
         for (int64_t o = 0; o < os; o++)
             if (a[o] >= 0 && a[o] < is) d[a[o]] += g_[o]; // an index outside the plane writes nothing
     }
+}
+
+void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy,
+                           const int32_t *argmax, float *dx) {
+    pool_geo g = geo_of(s);
+    if (g.planes == 0) return;
+    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+    pool_job j = {&g, dy, dx, NULL, argmax, pools_2x2(&g)};
+    nk__team_ranges(t, g.planes, 1, &j, maxpool_backward_planes);
 }
 
 void nk_maxpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, const int32_t *argmax,
@@ -225,14 +243,17 @@ static void avgpool_plane(const pool_geo *g, const float *x, float *y) {
     }
 }
 
+static void avgpool_forward_planes(void *context, int64_t begin, int64_t end) {
+    const pool_job *j = context;
+    const int64_t is = j->g->H * j->g->W, os = j->g->OH * j->g->OW;
+    for (int64_t p = begin; p < end; p++) avgpool_plane(j->g, j->in + p * is, j->out + p * os);
+}
+
 void nk_avgpool2d_forward(const nk_pool2d_shape *s, int threads, const float *x, float *y) {
     pool_geo g = geo_of(s);
-    const int64_t is = g.H * g.W, os = g.OH * g.OW;
     int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t p = 0; p < g.planes; p++) avgpool_plane(&g, x + p * is, y + p * os);
+    pool_job j = {&g, x, y, NULL, NULL, 0};
+    nk__team_ranges(t, g.planes, 1, &j, avgpool_forward_planes);
 }
 
 void nk_avgpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y) {
@@ -250,18 +271,14 @@ void nk_avgpool2d_forward_ref(const nk_pool2d_shape *s, const float *x, float *y
             }
 }
 
-void nk_avgpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy, float *dx) {
-    pool_geo g = geo_of(s);
+static void avgpool_backward_planes(void *context, int64_t begin, int64_t end) {
+    const pool_job *j = context;
+    const pool_geo g = *j->g;
     const int64_t is = g.H * g.W, os = g.OH * g.OW;
-    if (g.planes == 0) return;
     const float inv = 1.0f / (float)(g.KH * g.KW);
-    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-#endif
-    for (int64_t p = 0; p < g.planes; p++) {
-        float *d = dx + p * is;
-        const float *gy = dy + p * os;
+    for (int64_t p = begin; p < end; p++) {
+        float *d = j->out + p * is;
+        const float *gy = j->in + p * os;
         memset(d, 0, (size_t)is * sizeof(float));
         for (int64_t oh = 0; oh < g.OH; oh++) {
             int64_t h0 = oh * g.sh - g.pt, h1 = NK_MIN(h0 + g.KH, g.H);
@@ -275,6 +292,14 @@ void nk_avgpool2d_backward(const nk_pool2d_shape *s, int threads, const float *d
             }
         }
     }
+}
+
+void nk_avgpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy, float *dx) {
+    pool_geo g = geo_of(s);
+    if (g.planes == 0) return;
+    int t = nk__threads(threads, g.planes, NK_POOL_MIN_PLANES);
+    pool_job j = {&g, dy, dx, NULL, NULL, 0};
+    nk__team_ranges(t, g.planes, 1, &j, avgpool_backward_planes);
 }
 
 void nk_avgpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, float *dx) {

@@ -83,7 +83,7 @@ int nk_openmp_enabled(void) {
 #endif
 }
 
-// Host-language loops over the OpenMP team (see neurite.h). The ranges depend on count, align and
+// Host-language loops over the kernels' team (see neurite.h). The ranges depend on count, align and
 // the thread count only; callers whose elements are independent (element-wise maps) get the same
 // result for every thread count.
 void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, void *context,
@@ -94,14 +94,5 @@ void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, vo
     const int64_t units = (count + align - 1) / align;
     const int t = nk__threads(0, units, (min_per_thread + align - 1) / align);
     if (t <= 1) { fn(context, 0, count); return; }
-    const int64_t per = (units + t - 1) / t; // alignment units per range
-#ifdef _OPENMP
-#pragma omp parallel for num_threads(t) schedule(static)
-#endif
-    for (int r = 0; r < t; r++) {
-        const int64_t begin = (int64_t)r * per * align;
-        int64_t end = begin + per * align;
-        if (end > count) end = count;
-        if (begin < end) fn(context, begin, end);
-    }
+    nk__team_ranges(t, count, align, context, fn);
 }

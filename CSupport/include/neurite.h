@@ -62,10 +62,10 @@ int nk_get_thread_limit(void);
 int nk_physical_cores(void);
 /// A range [begin, end) of a host-language loop run by nk_parallel_ranges.
 typedef void (*nk_range_fn)(void *context, int64_t begin, int64_t end);
-/// Runs fn on contiguous ranges covering [0, count), one per thread of the OpenMP team (the current
+/// Runs fn on contiguous ranges covering [0, count), one per thread of the kernels' team (the current
 /// thread setting, or 1 when count < 2·min_per_thread); range bounds are multiples of `align` except
 /// the last end. For element-wise loops written in Swift (activations), whose results then do not
-/// depend on the thread count. Sets the floating-point mode (nk_fp_prepare) of the team.
+/// depend on the thread count. Runs on the kernels' team with the caller's floating-point mode.
 void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, void *context,
                         nk_range_fn fn);
 
@@ -74,9 +74,9 @@ void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, vo
 // ---------------------------------------------------------------------------------------------
 
 /// Sets the calling thread's floating-point mode to the wanted one (flush-to-zero and
-/// denormals-are-zero unless turned off) and, for `threads` > 1, that of an OpenMP team of that
-/// size. Every kernel calls it before its parallel region; a no-op (one compare) when nothing
-/// changed since this thread's last call.
+/// denormals-are-zero unless turned off); the kernels' team takes that mode at each parallel
+/// region. Every kernel calls it before its parallel region; a no-op (one compare) when nothing
+/// changed since this thread's last call. `threads` is unused (kept for callers that pass it).
 void nk_fp_prepare(int threads);
 /// 1 when Neurite flushes subnormal floats to zero (the default), 0 when it keeps IEEE subnormals
 /// (NEURITE_DENORMALS=keep or nk_set_flush_denormals(0)).
@@ -86,8 +86,9 @@ int nk_flush_denormals(void);
 void nk_set_flush_denormals(int on);
 /// 1 when the calling thread's MXCSR has both FTZ and DAZ set (always 0 off x86).
 int nk_fp_thread_flushes(void);
-/// Prepares a team of `threads`, then counts its threads whose mode differs from the wanted one
-/// (0 when every worker flushes as the setting says). For tests.
+/// Runs a parallel region of `threads` items on the kernels' team and counts the items whose
+/// thread's mode differs from the wanted one (0 when every worker flushes as the setting says).
+/// For tests.
 int nk_fp_team_mismatches(int threads);
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,204 @@
+// The kernels' own thread team: the fork-join that a training step's short parallel regions use.
+//
+// Why not OpenMP's: an MLP step at batch 64 runs about a dozen regions of 4-80 us each. OpenMP's
+// join waits for every thread of the team to check in, and on a shared host (KVM, two vCPUs) the
+// second vCPU is absent for stretches of milliseconds: each region then waits for it, and two
+// threads ran slower than one (measured 0.97x in such minutes). Here a region is a list of items
+// (the parts a static split would give each thread) that any thread may claim: the caller claims
+// items too, and a region ends when every item is done, not when every thread has turned up. A
+// worker that wakes late finds nothing left and goes back to waiting. Which thread runs an item
+// never changes its arithmetic, so results stay bitwise the same for every thread count.
+//
+// Workers spin on a generation counter for a short while after each region (a step's regions
+// follow each other within microseconds), then sleep on a futex. Calls from inside a region, or
+// from a second host thread while a region runs, run their items on the calling thread.
+#include "internal.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define NK_HAVE_MXCSR 1
+static inline void cpu_relax(void) { _mm_pause(); }
+#elif defined(__aarch64__)
+static inline void cpu_relax(void) { __asm__ __volatile__("yield"); }
+#else
+static inline void cpu_relax(void) {}
+#endif
+
+#define NK_TEAM_MAX 256
+// How long an idle worker keeps spinning before it sleeps. A training step's regions are a few
+// microseconds apart; between epochs (evaluation, logging) a worker sleeps and the first region
+// after pays one futex wake.
+#define NK_TEAM_SPIN_NS 2000000
+
+// One word holds the current region's generation (high 32 bits), item count (16 bits) and next
+// unclaimed item (low 16 bits), so a claim is one compare-and-swap that also checks the region:
+// a worker that saw an older generation can never claim an item of a newer region.
+static _Atomic uint64_t g_claim = 0;
+static atomic_uint g_generation = 0;      // futex word: bumped once per region
+static atomic_int g_sleepers = 0;          // workers blocked (or about to block) on g_generation
+static atomic_int g_done = 0;              // items of the current region completed
+static atomic_int g_busy = 0;              // 1 while a host thread is running a region
+static atomic_int g_workers = 0;           // workers started
+static pthread_mutex_t g_start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+// The current region (written by its caller before the generation is published).
+static nk_team_fn g_fn;
+static void *g_ctx;
+static unsigned g_csr;
+static _Thread_local int t_in_region = 0;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void futex_wait(atomic_uint *word, unsigned seen) {
+#if defined(__linux__)
+    syscall(SYS_futex, (unsigned *)word, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+#else
+    (void)word; (void)seen; usleep(50);
+#endif
+}
+
+static void futex_wake_all(atomic_uint *word) {
+#if defined(__linux__)
+    syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+#else
+    (void)word;
+#endif
+}
+
+// Claims and runs items of the region `generation` until none is left. Returns how many ran.
+static int run_items(unsigned generation) {
+    int ran = 0;
+    for (;;) {
+        uint64_t c = atomic_load_explicit(&g_claim, memory_order_acquire);
+        const unsigned gen = (unsigned)(c >> 32), items = (unsigned)(c >> 16) & 0xFFFFu,
+                       next = (unsigned)c & 0xFFFFu;
+        if (gen != generation || next >= items) return ran;
+        if (!atomic_compare_exchange_weak_explicit(&g_claim, &c, c + 1, memory_order_acq_rel,
+                                                   memory_order_relaxed))
+            continue;
+        // The region cannot end (nor its descriptor change) before this item is counted done.
+#ifdef NK_HAVE_MXCSR
+        if (_mm_getcsr() != g_csr) _mm_setcsr(g_csr);
+#endif
+        t_in_region = 1;
+        g_fn(g_ctx, (int)next, (int)items);
+        t_in_region = 0;
+        atomic_fetch_add_explicit(&g_done, 1, memory_order_release);
+        ran++;
+    }
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    unsigned seen = atomic_load_explicit(&g_generation, memory_order_acquire);
+    for (;;) {
+        uint64_t idle_since = now_ns();
+        unsigned spins = 0;
+        for (;;) {
+            unsigned gen = atomic_load_explicit(&g_generation, memory_order_acquire);
+            if (gen != seen) { seen = gen; break; }
+            cpu_relax();
+            if (++spins % 256 == 0 && now_ns() - idle_since > NK_TEAM_SPIN_NS) {
+                atomic_fetch_add(&g_sleepers, 1);
+                if (atomic_load(&g_generation) == seen) futex_wait(&g_generation, seen);
+                atomic_fetch_sub(&g_sleepers, 1);
+                idle_since = now_ns();
+            }
+        }
+        run_items(seen);
+    }
+    return NULL;
+}
+
+// Starts workers until `count` exist; returns how many do (fewer if the system refuses threads).
+static int ensure_workers(int count) {
+    if (count > NK_TEAM_MAX - 1) count = NK_TEAM_MAX - 1;
+    int have = atomic_load_explicit(&g_workers, memory_order_acquire);
+    if (have >= count) return have;
+    pthread_mutex_lock(&g_start_lock);
+    have = atomic_load(&g_workers);
+    while (have < count) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&thread, &attr, worker_main, NULL);
+        pthread_attr_destroy(&attr);
+        if (failed) break;
+        atomic_store(&g_workers, ++have);
+    }
+    pthread_mutex_unlock(&g_start_lock);
+    return have;
+}
+
+void nk__team_run(int items, nk_team_fn fn, void *ctx) {
+    if (items <= 0) return;
+    // Serial cases: one item, a call from inside a region, a region already running on another
+    // host thread, or no worker could be started. Same items, same results.
+    int expected = 0;
+    if (items == 1 || items > 0xFFFF || t_in_region ||
+        !atomic_compare_exchange_strong(&g_busy, &expected, 1)) {
+        for (int i = 0; i < items; i++) fn(ctx, i, items);
+        return;
+    }
+    if (ensure_workers(items - 1) < 1) {
+        atomic_store(&g_busy, 0);
+        for (int i = 0; i < items; i++) fn(ctx, i, items);
+        return;
+    }
+    g_fn = fn;
+    g_ctx = ctx;
+#ifdef NK_HAVE_MXCSR
+    g_csr = _mm_getcsr();   // workers take the caller's floating-point mode (FTZ/DAZ)
+#endif
+    atomic_store_explicit(&g_done, 0, memory_order_relaxed);
+    const unsigned generation = atomic_load_explicit(&g_generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&g_claim, (uint64_t)generation << 32 | (uint64_t)items << 16, memory_order_release);
+    atomic_store(&g_generation, generation);   // sequentially consistent: pairs with g_sleepers
+    if (atomic_load(&g_sleepers) > 0) futex_wake_all(&g_generation);
+    int done_here = run_items(generation);
+    (void)done_here;
+    while (atomic_load_explicit(&g_done, memory_order_acquire) < items) cpu_relax();
+    atomic_store_explicit(&g_busy, 0, memory_order_release);
+}
+
+// nk__team_ranges: `parts` contiguous ranges of [0, count) of nearly equal length (in alignment
+// units: range r holds units [units·r/parts, units·(r+1)/parts)), as a static schedule splits.
+typedef struct team_ranges {
+    int64_t count, units, align;
+    void *ctx;
+    nk_range_fn fn;
+} team_ranges;
+
+static void team_range(void *context, int part, int parts) {
+    const team_ranges *r = context;
+    const int64_t begin = r->units * part / parts * r->align,
+                  end = NK_MIN(r->count, r->units * (part + 1) / parts * r->align);
+    if (begin < end) r->fn(r->ctx, begin, end);
+}
+
+void nk__team_ranges(int parts, int64_t count, int64_t align, void *ctx, nk_range_fn fn) {
+    if (count <= 0) return;
+    if (align < 1) align = 1;
+    const int64_t units = (count + align - 1) / align;
+    if (parts > units) parts = (int)units;
+    if (parts <= 1) { fn(ctx, 0, count); return; }
+    team_ranges r = {count, units, align, ctx, fn};
+    nk__team_run(parts, team_range, &r);
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import CNeurite
+import NeuriteTensor
+
+/// The kernels' thread team (CSupport/team.c) under the uses a host application can make of it:
+/// regions started from several host threads at once (one runs on the team, the others on their
+/// own thread) and regions started from inside a region (run inline). Every element of every
+/// region must be visited exactly once, whoever runs it.
+@Suite struct TeamTests {
+    /// One region's bookkeeping: how often each element was visited, and the nested regions' sums.
+    /// (Raw buffers: ranges on different threads write different elements at once.)
+    final class Visits: @unchecked Sendable {
+        let counts: UnsafeMutableBufferPointer<Int32>
+        let nestedSums: UnsafeMutableBufferPointer<Int64>
+        init(count: Int) {
+            counts = .allocate(capacity: count)
+            counts.initialize(repeating: 0)
+            nestedSums = .allocate(capacity: count)
+            nestedSums.initialize(repeating: 0)
+        }
+        deinit {
+            counts.deallocate()
+            nestedSums.deallocate()
+        }
+    }
+
+    /// Runs nk_parallel_ranges over `visits.counts` on up to `threads` threads; each range bumps
+    /// its elements and, for its first element, runs a nested region summing 0..<1000.
+    static func visitAll(_ visits: Visits, threads: Int) {
+        nk_set_thread_limit(Int32(threads))
+        defer { nk_set_thread_limit(0) }
+        let context = Unmanaged.passUnretained(visits).toOpaque()
+        nk_parallel_ranges(Int64(visits.counts.count), 16, 1, context) { context, begin, end in
+            let v = Unmanaged<Visits>.fromOpaque(context!).takeUnretainedValue()
+            for i in Int(begin)..<Int(end) { v.counts[i] += 1 }
+            // A region inside a region: runs on this thread, and still covers its whole range.
+            final class Sum: @unchecked Sendable { var value: Int64 = 0 }
+            let sum = Sum()
+            nk_parallel_ranges(1000, 1, 1, Unmanaged.passUnretained(sum).toOpaque()) { context, begin, end in
+                let s = Unmanaged<Sum>.fromOpaque(context!).takeUnretainedValue()
+                for i in begin..<end { s.value += i }
+            }
+            v.nestedSums[Int(begin)] = sum.value
+        }
+    }
+
+    @Test func everyElementOnceFromSeveralHostThreadsWithNestedRegions() {
+        let hosts = 4, count = 10_000
+        let all = (0..<hosts).map { _ in Visits(count: count) }
+        let group = DispatchGroup()
+        for (h, visits) in all.enumerated() {
+            group.enter()
+            let thread = Thread {
+                for _ in 0..<50 { Self.visitAll(visits, threads: 2 + h % 2) }
+                group.leave()
+            }
+            thread.start()
+        }
+        group.wait()
+        for (h, visits) in all.enumerated() {
+            #expect(visits.counts.allSatisfy { $0 == 50 }, "host thread \(h): an element was not visited exactly once per region")
+            let starts = visits.nestedSums.enumerated().filter { $0.element != 0 }
+            #expect(!starts.isEmpty)
+            #expect(starts.allSatisfy { $0.element == 999 * 1000 / 2 }, "host thread \(h): a nested region lost part of its range")
+        }
+    }
+
+    @Test func manyShortRegionsInARow() {
+        // Thousands of regions a few microseconds apart, as a training step runs them: a worker
+        // that arrives late must never run an item of a region that has already ended.
+        let visits = Visits(count: 64)
+        for _ in 0..<5_000 { Self.visitAll(visits, threads: 3) }
+        #expect(visits.counts.allSatisfy { $0 == 5_000 })
+    }
+}
