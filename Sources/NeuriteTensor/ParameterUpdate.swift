@@ -1,4 +1,4 @@
-// Optimizer update passes, run by the C kernels (OpenMP over fixed chunks: thread-count independent).
+// Optimizer update passes, run by the C kernels (the kernels' thread team over fixed ranges: thread-count independent).
 
 import CNeurite
 

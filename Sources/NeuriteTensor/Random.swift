@@ -104,7 +104,7 @@ extension Tensor {
     /// values are cut into blocks of 8 192; block k draws from its own 8 interleaved xoshiro256**
     /// streams, seeded by SplitMix64 from the generator's starting state and k, and each 64-bit
     /// draw decides two consecutive values (24-bit uniforms from bits 63…40 and 31…8, kept when
-    /// below keep·2²⁴). Blocks run on the OpenMP team: the mask does not depend on the thread count
+    /// below keep·2²⁴). Blocks run on the kernels' thread team: the mask does not depend on the thread count
     /// (nor on the ISA). `generator` advances by one `next()`.
     public static func dropout(_ input: Tensor, keep: Float, generator: inout SeededGenerator) -> (output: Tensor, mask: DropoutMask) {
         precondition(keep > 0 && keep <= 1, "Tensor.dropout: keep probability \(keep) must be in (0, 1]")
