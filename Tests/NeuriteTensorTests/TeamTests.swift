@@ -73,4 +73,11 @@ import NeuriteTensor
         for _ in 0..<5_000 { Self.visitAll(visits, threads: 3) }
         #expect(visits.counts.allSatisfy { $0 == 5_000 })
     }
+
+    @Test func moreItemsThanTheClaimMaskHolds() {
+        // Regions of more than 32 items hand their items out in order instead of by mask.
+        let visits = Visits(count: 4_000)
+        for _ in 0..<200 { Self.visitAll(visits, threads: 40) }
+        #expect(visits.counts.allSatisfy { $0 == 200 })
+    }
 }
