@@ -89,6 +89,6 @@ static void check_item(void *context, int item, int items) {
 int nk_fp_team_mismatches(int threads) {
     nk_fp_prepare(threads);
     mismatch_check c = {flush_wanted(), 0, 0};
-    nk__team_run(threads, check_item, &c);
+    nk__team_run(threads, threads, check_item, &c);
     return atomic_load(&c.bad);
 }

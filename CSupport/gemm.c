@@ -375,17 +375,20 @@ static void gemm_part(void *context, int part, int parts) {
                     g->lda, g->B, g->ldb, g->beta, g->C, g->ldc, g->Apre, g->ep);
 }
 
-static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
-                      int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
-                      float beta, float *C, int64_t ldc, const float *Apre, const nk_sgemm_epilogue *ep) {
+// Sets up g (and claims) for one product and returns how many parts (parallel items) it has, or
+// 0 when there is no product to share out (K = 0, alpha = 0, an empty C): then the epilogue alone
+// has been done here, on one thread.
+static int gemm_prepare(gemm_region *g, nk_claims *claims, nk_isa isa, int threads, int transA, int transB,
+                        int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
+                        int64_t ldb, float beta, float *C, int64_t ldc, const float *Apre,
+                        const nk_sgemm_epilogue *ep) {
     if (K <= 0 || alpha == 0 || M <= 0 || N <= 0) {
-        // No product to share out: the epilogue alone, on one thread.
         epilogue_column_sums(ep, 0, 1);
-        if (M <= 0 || N <= 0) return;
+        if (M <= 0 || N <= 0) return 0;
         if (ep && ep->bias) epilogue_before(ep, M, N, 0, C, ldc);
         else scale_c(M, N, beta, C, ldc);
         epilogue_after(nk_kernels_for(isa), ep, M, N, 0, 0, N, C, ldc);
-        return;
+        return 0;
     }
     const nk_kernels *cfg = nk_kernels_for(isa);
     int nt = threads > 0 ? threads : nk_get_num_threads();
@@ -395,19 +398,58 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
     const int splitN = N >= M;
     const int64_t tiles = splitN ? ntl : mt;
     if (nt > tiles) nt = (int)tiles;
-    nk_fp_prepare(1);
-#ifdef _OPENMP
-    if (nt > 1) {
-        int64_t chunkPanels = 0;
-        nk_claims claims;
-        nk__claims_init(&claims, claims_plan(cfg, nt, splitN, M, N, K, Apre, &chunkPanels));
-        gemm_region g = {cfg, claims.n > 0 ? &claims : NULL, chunkPanels, splitN, transA, transB, M, N, K,
-                         lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
-        nk__team_run(nt, gemm_part, &g);
-        return;
-    }
+#ifndef _OPENMP
+    nt = 1; // a serial build
 #endif
-    gemm_thread(cfg, 0, 1, splitN, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Apre, ep);
+    int64_t chunkPanels = 0;
+    nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre, &chunkPanels));
+    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, chunkPanels, splitN, transA, transB, M, N, K,
+                       lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
+    return nt;
+}
+
+static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
+                      int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
+                      float beta, float *C, int64_t ldc, const float *Apre, const nk_sgemm_epilogue *ep) {
+    nk_fp_prepare(1);
+    gemm_region g;
+    nk_claims claims;
+    const int parts = gemm_prepare(&g, &claims, isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb,
+                                   beta, C, ldc, Apre, ep);
+    if (parts == 1) gemm_part(&g, 0, 1);
+    else if (parts > 1) nk__team_run(parts, parts, gemm_part, &g);
+}
+
+// Two products as the items of one region: the first's parts, then the second's.
+typedef struct gemm_pair {
+    gemm_region *products[2];
+    int parts[2];
+} gemm_pair;
+
+static void gemm_pair_part(void *context, int item, int items) {
+    (void)items;
+    const gemm_pair *p = context;
+    if (item < p->parts[0]) gemm_part(p->products[0], item, p->parts[0]);
+    else gemm_part(p->products[1], item - p->parts[0], p->parts[1]);
+}
+
+void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first, const nk_sgemm_product *second) {
+    nk_fp_prepare(1);
+    gemm_region g[2];
+    nk_claims claims[2];
+    gemm_pair pair = {{&g[0], &g[1]}, {0, 0}};
+    const nk_sgemm_product *products[2] = {first, second};
+    for (int i = 0; i < 2; i++) {
+        const nk_sgemm_product *p = products[i];
+        pair.parts[i] = gemm_prepare(&g[i], &claims[i], isa, threads, p->transA, p->transB, p->M, p->N, p->K,
+                                     p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, NULL, p->epilogue);
+    }
+    const int items = pair.parts[0] + pair.parts[1];
+#ifdef _OPENMP
+    const int team = threads > 0 ? threads : nk_get_num_threads();
+    if (team > 1 && items > 1) { nk__team_run(team, items, gemm_pair_part, &pair); return; }
+#endif
+    for (int item = 0; item < items; item++) gemm_pair_part(&pair, item, items);
 }
 
 void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,

@@ -64,11 +64,11 @@ static inline int nk__claims_next(nk_claims *cl, int *step, int tid, int nt) {
 // ---------------------------------------------------------------------------------------------
 // The kernels' thread team (team.c).
 // ---------------------------------------------------------------------------------------------
-// A parallel region is `items` calls fn(ctx, item, items), item = 0..items-1, each on some thread
-// of the team (the caller included), in any order and at most `items` at once; nk__team_run
-// returns when all are done. Items must not depend on which thread runs them or on each other.
+// A parallel region is `items` calls fn(ctx, item, items), item = 0..items-1, each on one of at
+// most `threads` threads of the team (the caller included), in any order; nk__team_run returns
+// when all are done. Items must not depend on which thread runs them or on each other.
 typedef void (*nk_team_fn)(void *ctx, int item, int items);
-void nk__team_run(int items, nk_team_fn fn, void *ctx);
+void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx);
 // fn on `parts` contiguous ranges covering [0, count) as items of one region, of nearly equal
 // length as a static schedule cuts them; bounds are multiples of `align` except the last end
 // (fewer parts when there are fewer alignment units).

@@ -57,8 +57,8 @@ static inline void cpu_relax(void) {}
 #define NK_TEAM_MASK_MODE ((uint64_t)1 << 32)
 static _Atomic uint64_t g_claim = 0;
 static int g_items;                        // the current region's item count
-static atomic_uint g_generation = 0;      // futex word: bumped once per region
-static atomic_int g_sleepers = 0;          // workers blocked (or about to block) on g_generation
+static atomic_uint g_generation = 0;      // bumped once per region
+static atomic_int g_team = 0;              // threads the current region may use (caller included)
 static atomic_int g_done = 0;              // items of the current region completed
 static atomic_int g_busy = 0;              // 1 while a host thread is running a region
 static atomic_int g_workers = 0;           // workers started
@@ -69,6 +69,16 @@ static nk_team_fn g_fn;
 static void *g_ctx;
 static unsigned g_csr;
 static _Thread_local int t_in_region = 0;
+
+// Each worker sleeps on a word of its own, so that a region wakes only the workers it uses: a
+// region of T threads involves workers 1 … T−1; the others (started for a larger region earlier)
+// stay asleep instead of spinning beside it.
+typedef struct worker_slot {
+    atomic_uint wake;   // futex word, bumped to wake the worker
+    atomic_int asleep;  // 1 while the worker is (about to be) blocked on `wake`
+    char pad[56];       // one cache line per worker
+} worker_slot;
+static worker_slot g_slots[NK_TEAM_MAX];
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -129,22 +139,30 @@ static int run_items(unsigned generation, int own) {
     }
 }
 
+// Whether the region `generation` (when current) is one worker `own` takes part in.
+static int wanted(int own) { return own < atomic_load(&g_team); }
+
 static void *worker_main(void *arg) {
-    const int own = (int)(intptr_t)arg; // this worker's own item in each region
+    const int own = (int)(intptr_t)arg; // this worker's id, and its own item in each region
+    worker_slot *slot = &g_slots[own];
     unsigned seen = atomic_load_explicit(&g_generation, memory_order_acquire);
     for (;;) {
+        // Spin for the next region while regions use this worker; sleep when they stop coming
+        // (NK_TEAM_SPIN_NS) or when the region that came does not use it.
         uint64_t idle_since = now_ns();
         unsigned spins = 0;
         for (;;) {
             unsigned gen = atomic_load_explicit(&g_generation, memory_order_acquire);
-            if (gen != seen) { seen = gen; break; }
-            cpu_relax();
-            if (++spins % 256 == 0 && now_ns() - idle_since > NK_TEAM_SPIN_NS) {
-                atomic_fetch_add(&g_sleepers, 1);
-                if (atomic_load(&g_generation) == seen) futex_wait(&g_generation, seen);
-                atomic_fetch_sub(&g_sleepers, 1);
-                idle_since = now_ns();
-            }
+            if (gen != seen && wanted(own)) { seen = gen; break; }
+            const int idle = gen != seen || (++spins % 256 == 0 && now_ns() - idle_since > NK_TEAM_SPIN_NS);
+            seen = gen;
+            if (!idle) { cpu_relax(); continue; }
+            const unsigned word = atomic_load(&slot->wake);
+            atomic_store(&slot->asleep, 1);   // sequentially consistent: pairs with nk__team_run
+            gen = atomic_load(&g_generation);
+            if (gen == seen || !wanted(own)) futex_wait(&slot->wake, word);
+            atomic_store(&slot->asleep, 0);
+            idle_since = now_ns();
         }
         run_items(seen, own);
     }
@@ -172,17 +190,19 @@ static int ensure_workers(int count) {
     return have;
 }
 
-void nk__team_run(int items, nk_team_fn fn, void *ctx) {
+void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) {
     if (items <= 0) return;
+    if (threads > items) threads = items;
     // Serial cases: one item, a call from inside a region, a region already running on another
     // host thread, or no worker could be started. Same items, same results.
     int expected = 0;
-    if (items == 1 || items > 0xFFFF || t_in_region ||
+    if (threads <= 1 || items > 0xFFFF || t_in_region ||
         !atomic_compare_exchange_strong(&g_busy, &expected, 1)) {
         for (int i = 0; i < items; i++) fn(ctx, i, items);
         return;
     }
-    if (ensure_workers(items - 1) < 1) {
+    const int workers = ensure_workers(threads - 1);
+    if (workers < 1) {
         atomic_store(&g_busy, 0);
         for (int i = 0; i < items; i++) fn(ctx, i, items);
         return;
@@ -199,8 +219,14 @@ void nk__team_run(int items, nk_team_fn fn, void *ctx) {
         ? NK_TEAM_MASK_MODE | (uint64_t)(uint32_t)~(uint32_t)(items == 32 ? 0xFFFFFFFFu : (1u << items) - 1)
         : (uint64_t)items << 16;
     atomic_store_explicit(&g_claim, claim_generation(generation) | claims, memory_order_release);
-    atomic_store(&g_generation, generation);   // sequentially consistent: pairs with g_sleepers
-    if (atomic_load(&g_sleepers) > 0) futex_wake_all(&g_generation);
+    const int team = NK_MIN(threads, workers + 1);
+    atomic_store(&g_team, team);
+    atomic_store(&g_generation, generation);   // sequentially consistent: pairs with worker_main
+    for (int w = 1; w < team; w++)
+        if (atomic_load(&g_slots[w].asleep)) {
+            atomic_fetch_add(&g_slots[w].wake, 1);
+            futex_wake_all(&g_slots[w].wake);
+        }
     run_items(generation, 0);
     while (atomic_load_explicit(&g_done, memory_order_acquire) < items) cpu_relax();
     atomic_store_explicit(&g_busy, 0, memory_order_release);
@@ -228,5 +254,5 @@ void nk__team_ranges(int parts, int64_t count, int64_t align, void *ctx, nk_rang
     if (parts > units) parts = (int)units;
     if (parts <= 1) { fn(ctx, 0, count); return; }
     team_ranges r = {count, units, align, ctx, fn};
-    nk__team_run(parts, team_range, &r);
+    nk__team_run(parts, parts, team_range, &r);
 }

@@ -144,6 +144,28 @@ void nk_sgemm_fused(nk_isa isa, int threads, int transA, int transB, int64_t M, 
                     int64_t K, float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                     float beta, float *C, int64_t ldc, const nk_sgemm_epilogue *epilogue);
 
+/// One product of nk_sgemm_fused_pair: the arguments of nk_sgemm_fused (epilogue NULL = none).
+typedef struct nk_sgemm_product {
+    int transA, transB;
+    int64_t M, N, K;
+    float alpha;
+    const float *A;
+    int64_t lda;
+    const float *B;
+    int64_t ldb;
+    float beta;
+    float *C;
+    int64_t ldc;
+    const nk_sgemm_epilogue *epilogue;
+} nk_sgemm_product;
+
+/// Two independent products (neither reads what the other writes) as one parallel region: each is
+/// split as nk_sgemm_fused would split it, and the threads take the parts of both, so one join
+/// serves the two and a thread done with the first starts on the second (a layer's weight and input
+/// gradients; two products too small to split run side by side). Same bits as two
+/// nk_sgemm_fused calls.
+void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first, const nk_sgemm_product *second);
+
 /// Naive triple loop (float accumulation, serial): the oracle and the fallback.
 void nk_sgemm_naive(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,

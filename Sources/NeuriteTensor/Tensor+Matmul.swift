@@ -91,9 +91,40 @@ extension Tensor {
         _gemm(a, transposeA, b, transposeB, alpha, beta, &c, GemmEpilogue(), (summed, sums.storage.base, sumsBeta != 0))
     }
 
+    /// The two products of an affine layer's backward (y = x·Wᵀ + b, δ = ∇y: [B × out], x: [B × in],
+    /// W: [out × in]) as one parallel region: ∇W = gradientBeta·∇W + δᵀ·x with the bias gradient
+    /// ∇b = gradientBeta·∇b + Σ_batch δ beside it, and ∇x = δ·W with `epilogue` applied to it (a
+    /// dropout mask, a ReLU gate). One join serves both, and products too small to split run side by
+    /// side on two threads. Same bits as the two `gemm` calls.
+    public static func affineGradients(delta: Tensor, input x: Tensor, weight w: Tensor, gradientBeta: Float,
+                                       weightGradient dw: inout Tensor, biasGradient db: inout Tensor,
+                                       inputGradient dx: inout Tensor, epilogue: GemmEpilogue) {
+        precondition(delta.rowWidth == db.count,
+                     "Tensor.affineGradients: bias gradient of shape \(db.shape) for δ of shape \(delta.shape)")
+        db.makeUnique()
+        let sums = (of: delta, into: db.storage.base, accumulate: gradientBeta != 0)
+        _withProduct(delta, true, x, false, 1, gradientBeta, &dw, GemmEpilogue(), sums) { weightProduct in
+            _withProduct(delta, false, w, false, 1, 0, &dx, epilogue, nil) { inputProduct in
+                nk_sgemm_fused_pair(NK_ISA_AUTO, 0, &weightProduct, &inputProduct)
+            }
+        }
+    }
+
     static func _gemm(_ a: Tensor, _ transposeA: Bool, _ b: Tensor, _ transposeB: Bool, _ alpha: Float, _ beta: Float,
                       _ c: inout Tensor, _ epilogue: GemmEpilogue,
                       _ columnSums: (of: Tensor, into: UnsafeMutablePointer<Float>, accumulate: Bool)?) {
+        _withProduct(a, transposeA, b, transposeB, alpha, beta, &c, epilogue, columnSums) { p in
+            nk_sgemm_fused(NK_ISA_AUTO, 0, p.transA, p.transB, p.M, p.N, p.K, p.alpha, p.A, p.lda, p.B, p.ldb,
+                           p.beta, p.C, p.ldc, p.epilogue)
+        }
+    }
+
+    /// Checks c = alpha · op(a) · op(b) + beta · c with `epilogue` and the column sums, makes c
+    /// unique, and hands `body` the product's C arguments, valid while it runs.
+    static func _withProduct(_ a: Tensor, _ transposeA: Bool, _ b: Tensor, _ transposeB: Bool, _ alpha: Float,
+                             _ beta: Float, _ c: inout Tensor, _ epilogue: GemmEpilogue,
+                             _ columnSums: (of: Tensor, into: UnsafeMutablePointer<Float>, accumulate: Bool)?,
+                             _ body: (inout nk_sgemm_product) -> Void) {
         let (m, n, k) = _gemmDims(a, transposeA, b, transposeB, op: "gemm")
         let (cm, cn) = c._matrixDims
         precondition(cm == m && cn == n,
@@ -128,9 +159,13 @@ extension Tensor {
             (epilogue.dropout?.bits ?? []).withUnsafeBufferPointer { keep in
                 e.keep_bits = epilogue.dropout == nil ? nil : keep.baseAddress
                 e.keep_scale = epilogue.dropout?.scale ?? 1
-                nk_sgemm_fused(NK_ISA_AUTO, 0, transposeA ? 1 : 0, transposeB ? 1 : 0, Int64(m), Int64(n), Int64(k), alpha,
-                               a.storage.base, Int64(Swift.max(aCols, 1)), b.storage.base, Int64(Swift.max(bCols, 1)),
-                               beta, cBase, Int64(Swift.max(n, 1)), &e)
+                withUnsafePointer(to: &e) { ep in
+                    var product = nk_sgemm_product(
+                        transA: transposeA ? 1 : 0, transB: transposeB ? 1 : 0, M: Int64(m), N: Int64(n), K: Int64(k),
+                        alpha: alpha, A: a.storage.base, lda: Int64(Swift.max(aCols, 1)), B: b.storage.base,
+                        ldb: Int64(Swift.max(bCols, 1)), beta: beta, C: cBase, ldc: Int64(Swift.max(n, 1)), epilogue: ep)
+                    body(&product)
+                }
             }
         }
     }

@@ -114,6 +114,39 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
         }
     }
 
+    /// An affine layer's two backward products as one region (`Tensor.affineGradients`,
+    /// nk_sgemm_fused_pair) give the bits of the two separate products at 1–3 threads: products
+    /// that split, products too small to split (run side by side), accumulating into the gradients
+    /// or not, with a ReLU gate holding NaN, ±0 and negatives on the input gradient.
+    @Test func affineGradientsMatchTheSeparateProducts() {
+        var g = SeededGenerator(seed: 31)
+        for (batch, inputs, outputs) in [(64, 256, 128), (64, 128, 10), (5, 7, 3), (70, 33, 300)] {
+            let delta = Tensor(randomNormal: [batch, outputs], using: &g)
+            let x = Tensor(randomNormal: [batch, inputs], using: &g)
+            let w = Tensor(randomNormal: [outputs, inputs], using: &g)
+            var gateValues = Tensor(randomNormal: [batch, inputs], using: &g).scalars
+            for i in Swift.stride(from: 3, to: gateValues.count, by: 17) { gateValues[i] = [.nan, 0, -0.0, -2][i % 4] }
+            let gate = Tensor(shape: [batch, inputs], scalars: gateValues)
+            let dwStart = Tensor(randomNormal: [outputs, inputs], using: &g), dbStart = Tensor(randomNormal: [outputs], using: &g)
+            for beta: Float in [0, 1] {
+                for threads in 1...3 {
+                    Runtime.withThreads(threads) {
+                        var dw = dwStart, db = dbStart, dx = Tensor(shape: [batch, inputs], repeating: 0)
+                        Tensor.gemm(delta, transposeA: true, x, beta: beta, into: &dw, columnSumsOf: delta, into: &db, sumsBeta: beta)
+                        Tensor.gemm(delta, w, into: &dx, epilogue: GemmEpilogue(gate: gate))
+                        var pw = dwStart, pb = dbStart, px = Tensor(shape: [batch, inputs], repeating: 0)
+                        Tensor.affineGradients(delta: delta, input: x, weight: w, gradientBeta: beta, weightGradient: &pw,
+                                               biasGradient: &pb, inputGradient: &px, epilogue: GemmEpilogue(gate: gate))
+                        let what = "\(batch)x\(inputs)->\(outputs) beta \(beta) \(threads) t"
+                        #expect(bitwiseEqual(pw.scalars, dw.scalars), "weight gradient \(what)")
+                        #expect(bitwiseEqual(pb.scalars, db.scalars), "bias gradient \(what)")
+                        #expect(bitwiseEqual(px.scalars, dx.scalars), "input gradient \(what)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func blockingIsConsistent() {
         for isa in supportedISAs {
             let b = blocking(isa)

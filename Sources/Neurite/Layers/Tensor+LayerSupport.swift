@@ -28,10 +28,15 @@ func affineForward(_ input: Tensor, weight: Parameter, bias: Parameter, relu: Bo
 func affineBackward(_ delta: Tensor, input x: Tensor, weight: Parameter, bias: Parameter, step: LayerStep,
                     dropout: DropoutMask? = nil, gate: Tensor? = nil) -> Tensor {
     var dw = step.gradient(weight), db = step.gradient(bias)
-    Tensor.gemm(delta, transposeA: true, x, beta: step.gradientBeta, into: &dw,
-                columnSumsOf: delta, into: &db, sumsBeta: step.gradientBeta)
-    guard step.needsInputGradient else { return Tensor(shape: [0]) }
+    guard step.needsInputGradient else {
+        Tensor.gemm(delta, transposeA: true, x, beta: step.gradientBeta, into: &dw,
+                    columnSumsOf: delta, into: &db, sumsBeta: step.gradientBeta)
+        return Tensor(shape: [0])
+    }
+    // ∇W (with ∇b) and ∇X in one parallel region.
     var dx = Tensor(uninitializedShape: [delta.rowCount, weight.shape[1]])
-    Tensor.gemm(delta, weight.view, into: &dx, epilogue: GemmEpilogue(dropout: dropout, gate: gate))
+    Tensor.affineGradients(delta: delta, input: x, weight: weight.view, gradientBeta: step.gradientBeta,
+                           weightGradient: &dw, biasGradient: &db, inputGradient: &dx,
+                           epilogue: GemmEpilogue(dropout: dropout, gate: gate))
     return dx
 }
