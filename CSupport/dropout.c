@@ -48,6 +48,7 @@ typedef struct dropout_job {
     float *out;             // y (forward) or dx (backward)
     uint16_t *keep;         // written by the forward
     const uint16_t *keepIn; // read by the backward
+    const float *gate;      // the backward's ReLU output (or NULL)
 } dropout_job;
 
 static void forward_chunks(void *context, int64_t begin, int64_t end) {
@@ -67,7 +68,7 @@ static void backward_chunks(void *context, int64_t begin, int64_t end) {
     const nk_dropout_apply_fn apply = nk_kernels_for(NK_ISA_AUTO)->dropout_apply;
     for (int64_t k = begin; k < end; k++) {
         const int64_t i0 = k * NK_DROPOUT_CHUNK, len = NK_MIN(NK_DROPOUT_CHUNK, j->n - i0);
-        apply(len, j->keepIn + i0 / 16, j->scale, j->in + i0, j->out + i0);
+        apply(len, j->keepIn + i0 / 16, j->scale, j->in + i0, j->gate ? j->gate + i0 : NULL, j->out + i0);
     }
 }
 
@@ -76,14 +77,19 @@ void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float 
     const int64_t chunks = (n + NK_DROPOUT_CHUNK - 1) / NK_DROPOUT_CHUNK;
     const uint64_t base = state[0] ^ (state[1] * 0x9E3779B97F4A7C15ull) ^ state[2] ^ (state[3] << 1);
     (void)next(state);
-    dropout_job j = {n, base, threshold, scale, x, y, keep, NULL};
+    dropout_job j = {n, base, threshold, scale, x, y, keep, NULL, NULL};
     nk__team_ranges(nk__threads(0, chunks, 1), chunks, 1, &j, forward_chunks);
 }
 
 // The chunks again, split the same way, so that a range's keep words are those its forward
 // range wrote.
 void nk_dropout_backward(int64_t n, const uint16_t *keep, float scale, const float *dy, float *dx) {
+    nk_dropout_relu_backward(n, keep, scale, NULL, dy, dx);
+}
+
+void nk_dropout_relu_backward(int64_t n, const uint16_t *keep, float scale, const float *h, const float *dy,
+                              float *dx) {
     const int64_t chunks = (n + NK_DROPOUT_CHUNK - 1) / NK_DROPOUT_CHUNK;
-    dropout_job j = {n, 0, 0, scale, dy, dx, NULL, keep};
+    dropout_job j = {n, 0, 0, scale, dy, dx, NULL, keep, h};
     nk__team_ranges(nk__threads(0, chunks, 1), chunks, 1, &j, backward_chunks);
 }

@@ -229,7 +229,7 @@ static void epilogue_after(const nk_kernels *cfg, const nk_sgemm_epilogue *ep, i
                 const int64_t v = first + j;
                 c[j] = c[j] * nk__keep_or_zero(ep->keep_scale, (ep->keep_bits[v / 16] >> (v % 16)) & 1);
             }
-            if (n > head) cfg->dropout_apply(n - head, ep->keep_bits + (first + head) / 16, ep->keep_scale, c + head, c + head);
+            if (n > head) cfg->dropout_apply(n - head, ep->keep_bits + (first + head) / 16, ep->keep_scale, c + head, NULL, c + head);
         }
     if (ep->gate)
         for (int64_t i = 0; i < m; i++) {

@@ -214,7 +214,7 @@ static void nk_f32_dropout_streams__avx2(uint64_t *state, int64_t n, uint32_t th
 // Dropout's backward (contract nk_dropout_apply_fn): a keep byte becomes 8 lanes' mask by testing
 // each lane's own bit of the broadcast byte.
 static void nk_f32_dropout_apply__avx2(int64_t n, const uint16_t *keep, float scale, const float *dy,
-                                       float *dx) {
+                                       const float *gate, float *dx) {
     const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 vs = _mm256_set1_ps(scale);
@@ -222,11 +222,16 @@ static void nk_f32_dropout_apply__avx2(int64_t n, const uint16_t *keep, float sc
         const __m256i byte = _mm256_set1_epi32((keep[at / 16] >> (at % 16)) & 0xFF);
         const __m256 m = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(byte, bit), bit)), vs);
         const int64_t rem = n - at;
+        // The gate's lanes that are not > 0 (NaN included: an ordered compare) become +0.
         if (rem >= 8) {
-            _mm256_storeu_ps(dx + at, _mm256_mul_ps(_mm256_loadu_ps(dy + at), m));
+            __m256 d = _mm256_mul_ps(_mm256_loadu_ps(dy + at), m);
+            if (gate) d = _mm256_and_ps(d, _mm256_cmp_ps(_mm256_loadu_ps(gate + at), _mm256_setzero_ps(), _CMP_GT_OQ));
+            _mm256_storeu_ps(dx + at, d);
         } else {
             const __m256i io = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), iota);
-            _mm256_maskstore_ps(dx + at, io, _mm256_mul_ps(_mm256_maskload_ps(dy + at, io), m));
+            __m256 d = _mm256_mul_ps(_mm256_maskload_ps(dy + at, io), m);
+            if (gate) d = _mm256_and_ps(d, _mm256_cmp_ps(_mm256_maskload_ps(gate + at, io), _mm256_setzero_ps(), _CMP_GT_OQ));
+            _mm256_maskstore_ps(dx + at, io, d);
         }
     }
 }

@@ -376,6 +376,10 @@ void nk_dropout_forward(uint64_t state[4], int64_t n, uint32_t threshold, float 
 /// mask applied to the gradient (in parallel, same bits for every thread count and ISA). dy, dx:
 /// [n] (dx may equal dy); keep as nk_dropout_forward wrote it.
 void nk_dropout_backward(int64_t n, const uint16_t *keep, float scale, const float *dy, float *dx);
+/// nk_dropout_backward, then the backward of a ReLU before the dropout, in one pass: dx[v] = +0
+/// where !(h[v] > 0) (h: the ReLU's output, [n]; NULL = no ReLU), else the dropout's product.
+void nk_dropout_relu_backward(int64_t n, const uint16_t *keep, float scale, const float *h, const float *dy,
+                              float *dx);
 
 // ---------------------------------------------------------------------------------------------
 // Distributed data parallelism (MPI; single-process stand-ins without the MPI trait)

@@ -155,4 +155,20 @@ public struct DropoutMask: Equatable, Sendable {
         }
         return dx
     }
+
+    /// The backward of a ReLU (output h) followed by this dropout, in one pass: the bits of
+    /// `Tensor.reluBackward(input: h, gradient: backward(gradient))`.
+    public func backward(_ gradient: Tensor, reluOutput h: Tensor) -> Tensor {
+        precondition(gradient.count == count && h.count == count,
+                     "DropoutMask.backward: \(gradient.count) gradient values and a ReLU output of \(h.count) for a mask of \(count)")
+        let dx = Tensor(uninitializedShape: gradient.shape)
+        gradient.withUnsafeBufferPointer { g in
+            h.withUnsafeBufferPointer { hp in
+                bits.withUnsafeBufferPointer { b in
+                    nk_dropout_relu_backward(Int64(count), b.baseAddress, scale, hp.baseAddress, g.baseAddress, dx.storage.base)
+                }
+            }
+        }
+        return dx
+    }
 }

@@ -336,7 +336,8 @@ private func lrnOpCase(_ shape: [Int], size: Int, k: Float, alpha: Float, beta: 
 /// xoshiro256** streams seeded by SplitMix64 from the starting state and k (word w of stream l the
 /// (4l + w)-th output), drawn in rounds, stream l's draw deciding values 2l and 2l + 1 of the
 /// round's 16 (bits 63…40, then 31…8); and its backward, the gradient times that mask (the
-/// gradient holds NaN, infinities and negative values, whose products with 0 are NaN and −0).
+/// gradient holds NaN, infinities and negative values, whose products with 0 are NaN and −0), alone
+/// and with a ReLU's backward after it (+0 where the ReLU output is not > 0: NaN, ±0, negatives).
 private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
     let x = seededTensor([n], seed: 21), seed: UInt64 = 33, block = 8_192
     var gradient = seededTensor([n], seed: 22)
@@ -344,14 +345,20 @@ private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
         for (i, v) in [Float.nan, .infinity, -.infinity, -0.0].enumerated() { for j in Swift.stride(from: i, to: n, by: 97) { p[j] = v } }
     }
     let dy = gradient
+    var reluOutput = seededTensor([n], seed: 23)
+    reluOutput.withUnsafeMutableBufferPointer { p in
+        for (i, v) in [Float.nan, 0, -0.0, -1].enumerated() { for j in Swift.stride(from: i, to: n, by: 89) { p[j] = v } }
+    }
+    let h = reluOutput
     return KernelOpCase(
-        op: "dropout", detail: "n \(n) keep \(keep)", tolerances: [0, 0, 0],
+        op: "dropout", detail: "n \(n) keep \(keep)", tolerances: [0, 0, 0, 0],
         run: { isa, threads in
             withActiveISA(isa) {
                 Runtime.withThreads(threads) {
                     var g = SeededGenerator(seed: seed)
                     let (y, mask) = Tensor.dropout(x, keep: keep, generator: &g)
-                    return [y.scalars, mask.tensor(shape: [n]).scalars, mask.backward(dy).scalars]
+                    return [y.scalars, mask.tensor(shape: [n]).scalars, mask.backward(dy).scalars,
+                            mask.backward(dy, reluOutput: h).scalars]
                 }
             }
         },
@@ -389,7 +396,8 @@ private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
                 }
             }
             let mask = uniforms.map { $0 < threshold ? scale : 0 }
-            return [zip(x.scalars, mask).map { $0 * $1 }, mask, zip(dy.scalars, mask).map { $0 * $1 }]
+            let dropped = zip(dy.scalars, mask).map { $0 * $1 }
+            return [zip(x.scalars, mask).map { $0 * $1 }, mask, dropped, zip(dropped, h.scalars).map { $1 > 0 ? $0 : 0 }]
         })
 }
 

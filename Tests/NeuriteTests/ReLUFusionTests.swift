@@ -62,4 +62,11 @@ import TestSupport
         try checkFusedEqualsSeparate("conv:6:5:pad=2,relu,maxpool:2,conv:8:3,relu,maxpool:3:stride=2,flatten,dense:20,relu,dense:4",
                                      inputShape: [2, 20, 20], batch: 9, dropoutBetween: false)
     }
+
+    @Test func cnnWithDropoutBeforePoolingEqualsSeparateLayers() throws {
+        // conv, ReLU, dropout, 2×2 max-pool: the pooling's backward takes the dropout's and the
+        // ReLU's (odd sizes: a last row and column no window covers).
+        try checkFusedEqualsSeparate("conv:6:5:pad=2,relu,dropout:0.3,maxpool:2,conv:8:3,relu,dropout:0.2,maxpool:2,flatten,dense:4",
+                                     inputShape: [2, 21, 21], batch: 9, dropoutBetween: true)
+    }
 }

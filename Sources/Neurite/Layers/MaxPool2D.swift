@@ -52,10 +52,13 @@ extension MaxPool2D: FusesPrecedingReLUBackward {
     // y > 0 before the scatter (a pass over the pooled size, a quarter of h's for 2×2) puts the same
     // values in the same places as gating the scattered gradient by h > 0 (overlapping windows
     // meeting at one place are all kept or all dropped, since they share that place's h).
-    // (A dropout between would mask input positions, which the pooled gradient cannot carry.)
-    var fusesDropoutBetween: Bool { false }
+    // With a dropout between (conv, ReLU, dropout, max-pool), the mask is over input positions,
+    // which the pooled gradient cannot carry: the scatter, then the dropout's and the ReLU's
+    // backward in one pass (DropoutMask.backward(_:reluOutput:)) instead of two.
+    var fusesDropoutBetween: Bool { true }
 
     func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor {
+        if let mask = dropout { return mask.backward(backward(gradient, step: step), reluOutput: h) }
         let gated = Tensor.reluBackward(input: step.savedTensor(0, name), gradient: gradient)
         return backward(gated, step: step)
     }
