@@ -8,18 +8,17 @@
 // items too, and a region ends when every item is done, not when every thread has turned up. Each
 // thread first claims its own item (the caller item 0, worker w item w + 1), so in a calm run a
 // region's part k runs on the same core step after step, next to the data it touched the step
-// before; then it takes the items nobody has claimed, from the last. (Letting whoever came first
-// take item 0 sent parts back and forth between the cores: the MLP's master then waited 2-4 us at
-// each join.) A worker that wakes late finds nothing left and goes back to waiting. Which thread
-// runs an item never changes its arithmetic, so results stay bitwise the same for every thread
-// count.
+// before, as under a static schedule; then it takes the items nobody has claimed, from the last.
+// (Letting whoever came first take item 0 moved parts between the cores from one step to the
+// next.) A worker that wakes late finds nothing left and goes back to waiting. Which thread runs
+// an item never changes its arithmetic, so results stay bitwise the same for every thread count.
 //
 // Workers spin on a generation counter for a short while after each region (a step's regions
-// follow each other within microseconds), then sleep on a futex. Calls from inside a region, or
-// from a second host thread while a region runs, run their items on the calling thread.
+// follow each other within microseconds), then sleep on a futex word of their own, which only a
+// region that uses them wakes. Calls from inside a region, or from a second host thread while a
+// region runs, run their items on the calling thread.
 #include "internal.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -139,7 +138,7 @@ static int run_items(unsigned generation, int own) {
     }
 }
 
-// Whether the region `generation` (when current) is one worker `own` takes part in.
+// Whether the current region is one worker `own` takes part in.
 static int wanted(int own) { return own < atomic_load(&g_team); }
 
 static void *worker_main(void *arg) {
