@@ -89,6 +89,7 @@ static void check_item(void *context, int item, int items) {
 int nk_fp_team_mismatches(int threads) {
     nk_fp_prepare(threads);
     mismatch_check c = {flush_wanted(), 0, 0};
-    nk__team_run(threads, threads, check_item, &c);
+    const int team = nk__team_threads(threads); // as many items as threads: each waits for the others
+    nk__team_run(team, team, check_item, &c);
     return atomic_load(&c.bad);
 }

@@ -398,9 +398,7 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, nk_isa isa, int threa
     const int splitN = N >= M;
     const int64_t tiles = splitN ? ntl : mt;
     if (nt > tiles) nt = (int)tiles;
-#ifndef _OPENMP
-    nt = 1; // a serial build
-#endif
+    nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
     int64_t chunkPanels = 0;
     nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre, &chunkPanels));
     *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, chunkPanels, splitN, transA, transB, M, N, K,
@@ -445,11 +443,7 @@ void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first,
                                      p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, NULL, p->epilogue);
     }
     const int items = pair.parts[0] + pair.parts[1];
-#ifdef _OPENMP
-    const int team = threads > 0 ? threads : nk_get_num_threads();
-    if (team > 1 && items > 1) { nk__team_run(team, items, gemm_pair_part, &pair); return; }
-#endif
-    for (int item = 0; item < items; item++) gemm_pair_part(&pair, item, items);
+    nk__team_run(threads > 0 ? threads : nk_get_num_threads(), items, gemm_pair_part, &pair);
 }
 
 void nk_sgemm_ex(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
@@ -492,10 +486,7 @@ void nk__sgemm_pack_a(nk_isa isa, int threads, int transA, int64_t M, int64_t K,
                       float *Apk) {
     const nk_kernels *cfg = nk_kernels_for(isa);
     const int64_t KC = cfg->kc, blocks = (K + KC - 1) / KC;
-    int nt = threads > 1 && blocks > 1 ? threads : 1;
-#ifndef _OPENMP
-    nt = 1;
-#endif
+    const int nt = threads > 1 && blocks > 1 ? threads : 1;
     pack_a_job j = {cfg, transA, M, K, lda, A, Apk};
     nk__team_ranges(nt, blocks, 1, &j, pack_a_blocks);
 }

@@ -69,6 +69,8 @@ static inline int nk__claims_next(nk_claims *cl, int *step, int tid, int nt) {
 // when all are done. Items must not depend on which thread runs them or on each other.
 typedef void (*nk_team_fn)(void *ctx, int item, int items);
 void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx);
+// The threads a region asked to run on `threads` gets: `threads`, or 1 in a serial build.
+int nk__team_threads(int threads);
 // fn on `parts` contiguous ranges covering [0, count) as items of one region, of nearly equal
 // length as a static schedule cuts them; bounds are multiples of `align` except the last end
 // (fewer parts when there are fewer alignment units).

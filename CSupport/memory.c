@@ -50,10 +50,5 @@ void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t c
     int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
     nk_fp_prepare(1);
     gather_job g = {dst, src, rows, width};
-#ifdef _OPENMP
     nk__team_ranges(threads, count, 1, &g, gather_range);
-#else
-    (void)threads;
-    gather_range(&g, 0, count);
-#endif
 }

@@ -37,12 +37,7 @@ static void sgd_range(void *context, int64_t begin, int64_t end) {
 static void optimizer_pass(int64_t n, void *job, nk_range_fn range) {
     int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
     nk_fp_prepare(1);
-#ifdef _OPENMP
     nk__team_ranges(threads, n, 4096, job, range);
-#else
-    (void)threads;
-    range(job, 0, n);
-#endif
 }
 
 void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,

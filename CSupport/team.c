@@ -93,7 +93,7 @@ static void futex_wait(atomic_uint *word, unsigned seen) {
 #endif
 }
 
-static void futex_wake_all(atomic_uint *word) {
+static void futex_wake(atomic_uint *word) {
 #if defined(__linux__)
     syscall(SYS_futex, (unsigned *)word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
 #else
@@ -189,11 +189,21 @@ static int ensure_workers(int count) {
     return have;
 }
 
+int nk__team_threads(int threads) {
+#ifdef _OPENMP
+    return threads;
+#else
+    (void)threads;
+    return 1; // a serial build (no OpenMP trait) starts no workers
+#endif
+}
+
 void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) {
     if (items <= 0) return;
+    threads = nk__team_threads(threads);
     if (threads > items) threads = items;
-    // Serial cases: one item, a call from inside a region, a region already running on another
-    // host thread, or no worker could be started. Same items, same results.
+    // Serial cases: a serial build, one thread, a call from inside a region, a region already
+    // running on another host thread, or no worker could be started. Same items, same results.
     int expected = 0;
     if (threads <= 1 || items > 0xFFFF || t_in_region ||
         !atomic_compare_exchange_strong(&g_busy, &expected, 1)) {
@@ -224,7 +234,7 @@ void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) {
     for (int w = 1; w < team; w++)
         if (atomic_load(&g_slots[w].asleep)) {
             atomic_fetch_add(&g_slots[w].wake, 1);
-            futex_wake_all(&g_slots[w].wake);
+            futex_wake(&g_slots[w].wake);
         }
     run_items(generation, 0);
     while (atomic_load_explicit(&g_done, memory_order_acquire) < items) cpu_relax();

@@ -145,27 +145,22 @@ public struct DropoutMask: Equatable, Sendable {
     }
 
     /// ∇x = ∇y ⊙ mask (dropout's backward): the same bits as multiplying by `tensor(shape:)`.
-    public func backward(_ gradient: Tensor) -> Tensor {
-        precondition(gradient.count == count, "DropoutMask.backward: \(gradient.count) gradient values for a mask of \(count)")
-        let dx = Tensor(uninitializedShape: gradient.shape)
-        gradient.withUnsafeBufferPointer { g in
-            bits.withUnsafeBufferPointer { b in
-                nk_dropout_backward(Int64(count), b.baseAddress, scale, g.baseAddress, dx.storage.base)
-            }
-        }
-        return dx
-    }
+    public func backward(_ gradient: Tensor) -> Tensor { _backward(gradient, gate: nil) }
 
     /// The backward of a ReLU (output h) followed by this dropout, in one pass: the bits of
     /// `Tensor.reluBackward(input: h, gradient: backward(gradient))`.
-    public func backward(_ gradient: Tensor, reluOutput h: Tensor) -> Tensor {
-        precondition(gradient.count == count && h.count == count,
-                     "DropoutMask.backward: \(gradient.count) gradient values and a ReLU output of \(h.count) for a mask of \(count)")
+    public func backward(_ gradient: Tensor, reluOutput h: Tensor) -> Tensor { _backward(gradient, gate: h) }
+
+    /// The mask applied to `gradient`, then, with a gate, 0 where !(gate > 0) (nk_dropout_relu_backward).
+    private func _backward(_ gradient: Tensor, gate: Tensor?) -> Tensor {
+        precondition(gradient.count == count && (gate?.count ?? count) == count,
+                     "DropoutMask.backward: \(gradient.count) gradient values and a ReLU output of \(gate?.count ?? count) for a mask of \(count)")
         let dx = Tensor(uninitializedShape: gradient.shape)
-        gradient.withUnsafeBufferPointer { g in
-            h.withUnsafeBufferPointer { hp in
+        withExtendedLifetime(gate) {
+            gradient.withUnsafeBufferPointer { g in
                 bits.withUnsafeBufferPointer { b in
-                    nk_dropout_relu_backward(Int64(count), b.baseAddress, scale, hp.baseAddress, g.baseAddress, dx.storage.base)
+                    nk_dropout_relu_backward(Int64(count), b.baseAddress, scale, gate.map { UnsafePointer($0.storage.base) },
+                                             g.baseAddress, dx.storage.base)
                 }
             }
         }
