@@ -96,3 +96,30 @@ void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, vo
     if (t <= 1) { fn(context, 0, count); return; }
     nk__team_ranges(t, count, align, context, fn);
 }
+
+// nk_parallel_items: each item with its thread's kernels limited to that thread (a nested region
+// would run inline anyway; the limit also plans the kernels' work for one thread).
+typedef struct parallel_items {
+    void *ctx;
+    nk_item_fn fn;
+} parallel_items;
+
+static void parallel_item(void *context, int item, int items) {
+    (void)items;
+    const parallel_items *p = context;
+    const int outer = t_thread_limit;
+    t_thread_limit = 1;
+    p->fn(p->ctx, item);
+    t_thread_limit = outer;
+}
+
+void nk_parallel_items(int64_t items, void *context, nk_item_fn fn) {
+    if (items <= 0) return;
+    parallel_items p = {context, fn};
+    const int64_t threads = NK_MIN((int64_t)nk_get_num_threads(), items);
+    if (items > 0xFFFF || threads <= 1) {
+        for (int64_t i = 0; i < items; i++) parallel_item(&p, (int)i, (int)items);
+        return;
+    }
+    nk__team_run((int)threads, (int)items, parallel_item, &p);
+}

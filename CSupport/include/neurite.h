@@ -68,6 +68,14 @@ typedef void (*nk_range_fn)(void *context, int64_t begin, int64_t end);
 /// depend on the thread count. Runs on the kernels' team with the caller's floating-point mode.
 void nk_parallel_ranges(int64_t count, int64_t align, int64_t min_per_thread, void *context,
                         nk_range_fn fn);
+/// One item of nk_parallel_items.
+typedef void (*nk_item_fn)(void *context, int64_t item);
+/// Runs fn(context, i) for every i in [0, items) as the items of one region of the kernels' team
+/// (at most the current thread setting's threads, the caller included): any thread may take any
+/// item, each thread its own first. The kernels an item calls run on that item's thread alone. For
+/// work split above the kernels (a training step's micro-shards) whose items do not depend on
+/// which thread runs them.
+void nk_parallel_items(int64_t items, void *context, nk_item_fn fn);
 
 // ---------------------------------------------------------------------------------------------
 // Floating-point mode (denormals)

@@ -344,8 +344,7 @@ public enum SIMDMath {
     /// (`Runtime.threads`) when count ≥ 2·`parallelThreshold`, else once on this thread. Range
     /// bounds are multiples of 16, so each vector is whole except the buffer's last, and an
     /// element-wise map gives the same bits for every thread count.
-    @usableFromInline
-    static func inRanges(count: Int, _ body: (Int, Int) -> Void) {
+    public static func inRanges(count: Int, _ body: (Int, Int) -> Void) {
         guard count >= 2 * parallelThreshold, nk_get_num_threads() > 1 else { body(0, count); return }
         withoutActuallyEscaping(body) { escapable in
             var closure = escapable

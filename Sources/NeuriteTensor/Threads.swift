@@ -35,6 +35,22 @@ public enum Runtime {
         set { nk_set_flush_denormals(newValue ? 1 : 0) }
     }
 
+    /// Runs `body(i)` for every i in 0..<count as the items of one parallel region of the kernels'
+    /// thread team (at most `threads` threads, this one included; any thread may run any item).
+    /// The kernels an item calls run on that item's thread alone. For work split above the kernels
+    /// (a training step's micro-shards): the items must not depend on which thread runs them.
+    public static func concurrentItems(_ count: Int, _ body: (Int) -> Void) {
+        guard count > 0 else { return }
+        withoutActuallyEscaping(body) { escapable in
+            var closure = escapable
+            withUnsafeMutablePointer(to: &closure) { context in
+                nk_parallel_items(Int64(count), context) { context, item in
+                    context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(Int(item))
+                }
+            }
+        }
+    }
+
     /// Runs `body` with the kernels it calls on this thread limited to `n` threads (other threads
     /// keep `threads`): for work already split over threads above the kernels.
     public static func withThreadLimit<R>(_ n: Int, _ body: () throws -> R) rethrows -> R {

@@ -399,45 +399,47 @@ public final class Trainer {
         while shardContexts.count < shards - 1 { shardContexts.append(model.makeTrainingContext()) }
         let contexts = [context] + shardContexts.prefix(shards - 1)
         var values = [Float](repeating: 0, count: shards), rights = [Int](repeating: 0, count: shards)
-        let threads = Runtime.threads, workers = min(shards, threads)
         let start = indices.startIndex
         values.withUnsafeMutableBufferPointer { vp in
             rights.withUnsafeMutableBufferPointer { rp in
                 nonisolated(unsafe) let (vs, rs) = (vp, rp)
                 nonisolated(unsafe) let (ctxs, model, loss, step) = (contexts, self.model, self.loss, optimizer.stepCount)
-                // Each worker runs its shards on its own thread; a shard writes only its own context
-                // and its own slot of the results.
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    Runtime.withThreadLimit(max(1, threads / workers)) {
-                        for s in Swift.stride(from: w, to: shards, by: workers) {
-                            let lo = s * n / shards, hi = (s + 1) * n / shards
-                            let c = ctxs[s]
-                            c.step = step
-                            c.stream = UInt64(s)
-                            let t = train.target(indices[(start + lo)..<(start + hi)])
-                            let y = model.forward(x.rows(lo..<hi), context: c)
-                            let (v, g) = loss.evaluate(output: y, target: t)
-                            vs[s] = v
-                            rs[s] = train.isClassification ? Trainer.countCorrect(y, t) : 0
-                            model.backward(g * (Float(hi - lo) / Float(n)), context: c)
-                        }
-                    }
+                // The shards are the items of one region of the kernels' team (each thread takes its
+                // own first, then any left): a shard writes only its own context and its own slot of
+                // the results, and its kernels run on its thread alone.
+                Runtime.concurrentItems(shards) { s in
+                    let lo = s * n / shards, hi = (s + 1) * n / shards
+                    let c = ctxs[s]
+                    c.step = step
+                    c.stream = UInt64(s)
+                    let t = train.target(indices[(start + lo)..<(start + hi)])
+                    let y = model.forward(x.rows(lo..<hi), context: c)
+                    let (v, g) = loss.evaluate(output: y, target: t)
+                    vs[s] = v
+                    rs[s] = train.isClassification ? Trainer.countCorrect(y, t) : 0
+                    model.backward(g * (Float(hi - lo) / Float(n)), context: c)
                 }
             }
         }
-        // ∇ = Σ_s (n_s / n) ∇_s, added in shard order (the same sum whatever ran where).
+        // ∇ = Σ_s (n_s / n) ∇_s, added in shard order (the same sum whatever ran where), over
+        // ranges of the arena split across the threads (whole 16-value vectors: an element's sum
+        // does not depend on the split).
         var total = context.gradients.sharedView(offset: 0, shape: context.gradients.shape)
+        let parts = contexts.dropFirst().map { $0.gradients }
         total.withUnsafeMutableBufferPointer { dst in
-            for c in contexts.dropFirst() {
-                c.gradients.withUnsafeBufferPointer { src in
-                    let d = dst.baseAddress!, sp = src.baseAddress!
-                    var i = 0
-                    while i + 16 <= dst.count {
-                        let sum = UnsafeRawPointer(d + i).loadUnaligned(as: SIMD16<Float>.self) + UnsafeRawPointer(sp + i).loadUnaligned(as: SIMD16<Float>.self)
-                        UnsafeMutableRawPointer(d + i).storeBytes(of: sum, as: SIMD16<Float>.self)
-                        i += 16
+            nonisolated(unsafe) let d = dst.baseAddress!
+            SIMDMath.inRanges(count: dst.count) { begin, end in
+                for g in parts {
+                    g.withUnsafeBufferPointer { src in
+                        let sp = src.baseAddress!
+                        var i = begin
+                        while i + 16 <= end {
+                            let sum = UnsafeRawPointer(d + i).loadUnaligned(as: SIMD16<Float>.self) + UnsafeRawPointer(sp + i).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(d + i).storeBytes(of: sum, as: SIMD16<Float>.self)
+                            i += 16
+                        }
+                        while i < end { d[i] += sp[i]; i += 1 }
                     }
-                    while i < dst.count { d[i] += sp[i]; i += 1 }
                 }
             }
         }
