@@ -61,6 +61,18 @@ extension Tensor {
         return out
     }
 
+    /// g·scale where x > 0, else 0 (ReLU's backward with a constant factor: a dropout's keep
+    /// scale). Shapes equal.
+    @inlinable public static func reluBackward(input x: Tensor, gradient g: Tensor, scale: Float) -> Tensor {
+        _checkSame("reluBackward", x, g)
+        let out = Tensor(uninitializedShape: x.shape)
+        let s = SIMD16<Float>(repeating: scale)
+        SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
+            (g * s).replacing(with: 0, where: .!(x .> 0))
+        }
+        return out
+    }
+
     // MARK: leaky ReLU: y = x (x > 0) or slope·x (x ≤ 0), dy/dx = 1 or slope
 
     /// x for x > 0, slope·x otherwise (equals max(slope·x, x) for slope ≤ 1).

@@ -65,8 +65,13 @@ import TestSupport
 
     @Test func cnnWithDropoutBeforePoolingEqualsSeparateLayers() throws {
         // conv, ReLU, dropout, 2×2 max-pool: the pooling's backward takes the dropout's and the
-        // ReLU's (odd sizes: a last row and column no window covers).
+        // ReLU's, gating and scaling the pooled gradient by y > 0 (odd sizes: a last row and
+        // column no window covers).
         try checkFusedEqualsSeparate("conv:6:5:pad=2,relu,dropout:0.3,maxpool:2,conv:8:3,relu,dropout:0.2,maxpool:2,flatten,dense:4",
                                      inputShape: [2, 21, 21], batch: 9, dropoutBetween: true)
+        // Overlapping windows (3×3 stride 2): a place several windows chose gets their gradients'
+        // sum scaled once, as the dropout layer does; windows apart are gated and scaled pooled.
+        try checkFusedEqualsSeparate("conv:6:5:pad=2,relu,dropout:0.3,maxpool:3:stride=2,conv:8:3,relu,dropout:0.4,maxpool:2,flatten,dense:4",
+                                     inputShape: [2, 23, 23], batch: 9, dropoutBetween: true)
     }
 }

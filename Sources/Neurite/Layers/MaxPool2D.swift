@@ -52,14 +52,20 @@ extension MaxPool2D: FusesPrecedingReLUBackward {
     // y > 0 before the scatter (a pass over the pooled size, a quarter of h's for 2×2) puts the same
     // values in the same places as gating the scattered gradient by h > 0 (overlapping windows
     // meeting at one place are all kept or all dropped, since they share that place's h).
-    // With a dropout between (conv, ReLU, dropout, max-pool), the mask is over input positions,
-    // which the pooled gradient cannot carry: the scatter, then the dropout's and the ReLU's
-    // backward in one pass (DropoutMask.backward(_:reluOutput:)) instead of two.
+    // With a dropout between (conv, ReLU, dropout, max-pool), y is the window's maximum of
+    // h·scale·keep, so y > 0 exactly where the arg-max was kept and h > 0 there: the gradient it
+    // receives is ∇y·scale where y > 0 and 0 elsewhere, again a pass over the pooled size before
+    // the scatter, with no pass over the mask at all. That holds for windows that do not overlap;
+    // overlapping ones (AlexNet's 3×3/2) scale each place's sum of gradients once, as the dropout
+    // layer does, so they keep the scatter, then the dropout's and the ReLU's backward in one pass
+    // over the input (DropoutMask.backward(_:reluOutput:)).
     var fusesDropoutBetween: Bool { true }
 
     func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor {
-        if let mask = dropout { return mask.backward(backward(gradient, step: step), reluOutput: h) }
-        let gated = Tensor.reluBackward(input: step.savedTensor(0, name), gradient: gradient)
-        return backward(gated, step: step)
+        let y = step.savedTensor(0, name)
+        guard let mask = dropout else { return backward(Tensor.reluBackward(input: y, gradient: gradient), step: step) }
+        let apart = window.stride.height >= window.size.height && window.stride.width >= window.size.width
+        guard apart else { return mask.backward(backward(gradient, step: step), reluOutput: h) }
+        return backward(Tensor.reluBackward(input: y, gradient: gradient, scale: mask.scale), step: step)
     }
 }
