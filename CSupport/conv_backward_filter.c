@@ -57,7 +57,29 @@ typedef struct filter_tiles_job {
     float *part;       // ntiles partial dw, KC floats each
     int64_t tile, ld;  // images per tile, columns of a tile's matrices
     int transposed;    // shifted partials: the plan's dwᵀ = col · dyᵀ
+    float *image_sums; // db's per-image sums [N, K] (sum_floats of each dy plane), or NULL
 } filter_tiles_job;
+
+// db's per-image sums of a tile's images, from dy while the tile reads it anyway: bias_channels'
+// float sums, folded in image order afterwards by fold_image_sums (the same bits, without a pass
+// of its own over dy: at 2 threads that pass read half of dy from the other core's cache, and
+// cost LeNet conv1 more than at 1 thread).
+static void tile_image_sums(const filter_tiles_job *job, int64_t n0, int64_t tn) {
+    const conv_geo *g = job->g;
+    if (!job->image_sums) return;
+    for (int64_t n = n0; n < n0 + tn; n++)
+        for (int64_t k = 0; k < g->K; k++)
+            job->image_sums[n * g->K + k] = sum_floats(job->dy + (n * g->K + k) * g->P, g->P);
+}
+
+// db[k] += Σ_n image_sums[n][k], images in order, in double: bias_channels' sum.
+static void fold_image_sums(const conv_geo *g, const float *image_sums, float *db) {
+    for (int64_t k = 0; k < g->K; k++) {
+        double acc = 0;
+        for (int64_t n = 0; n < g->N; n++) acc += image_sums[n * g->K + k];
+        db[k] += (float)acc;
+    }
+}
 
 // Shifted partials: the tiles' columns read as shifted rows of their images laid side by side
 // (see the NK_CONV_FILTER_SHIFTED_PARTIALS branch below).
@@ -73,6 +95,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     int64_t laid = -1; // tile width the zeroed layout is for
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0), wt = tn * Wp;
+        tile_image_sums(job, n0, tn);
         if (laid != tn) { // padding and garbage columns: zero, once per layout
             memset(xt, 0, (size_t)xtn * sizeof(float));
             memset(dt, 0, (size_t)dtn * sizeof(float));
@@ -120,6 +143,7 @@ static void filter_tiles_partials(void *context, int64_t begin, int64_t end) {
     float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0);
+        tile_image_sums(job, n0, tn);
         nk__conv_fill_tile(g, 1, job->x, job->dy, n0, tn, ld, col, dyt);
         filter_tile_gemm(g, 1, job->dy, n0, tn, ld, col, dyt, 0.0f, job->part + ti * KC);
     }
@@ -148,7 +172,8 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int64_t ys = g.K * g.P;
     const int t = pl.threads;
 
-    if (db) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double
+    const int partials = pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS || pl.path == NK_CONV_FILTER_PARTIALS;
+    if (db && !partials) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double
         bias_job job = {&g, dy, db};
         nk__team_ranges(pl.bias_threads, g.K, 1, &job, bias_channels);
     }
@@ -157,6 +182,8 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int64_t tile = pl.tile;
     const int64_t ld = tile * g.P; // columns of a tile's matrices
     const int64_t ntiles = (g.N + tile - 1) / tile, KC = g.K * g.CKK;
+    // The partials paths take db's per-image sums in their tiles (tile_image_sums).
+    float *image_sums = db && partials ? nk__alloc_floats(g.N * g.K) : NULL;
 
     if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS) {
         // As below, with each tile's columns read as shifted rows of the tile's images zero-padded
@@ -164,10 +191,12 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // spread to match with zeros in the garbage columns, so no im2col pass is made.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed};
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, image_sums};
         nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_shifted);
         nk__conv_add_partials(ntiles, KC, part, dw);
+        if (image_sums) fold_image_sums(&g, image_sums, db);
         free(part);
+        free(image_sums);
         return;
     }
 
@@ -177,10 +206,12 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // into dw in tile order: the same sums in the same order for every thread count.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed};
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, image_sums};
         nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_partials);
         nk__conv_add_partials(ntiles, KC, part, dw);
+        if (image_sums) fold_image_sums(&g, image_sums, db);
         free(part);
+        free(image_sums);
         return;
     }
 
