@@ -71,9 +71,12 @@ typedef void (*nk_team_fn)(void *ctx, int item, int items);
 void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx);
 // The threads a region asked to run on `threads` gets: `threads`, or 1 in a serial build.
 int nk__team_threads(int threads);
-// fn on `parts` contiguous ranges covering [0, count) as items of one region, of nearly equal
-// length as a static schedule cuts them; bounds are multiples of `align` except the last end
-// (fewer parts when there are fewer alignment units).
+// fn on contiguous ranges covering [0, count) as items of one region on `parts` threads: each
+// thread's share as a static schedule cuts it, itself cut into up to four ranges that the thread
+// runs in order unless another thread, done with its own, takes them from the end; bounds are
+// multiples of `align` except the last end (fewer ranges when there are fewer alignment units).
+// Callers' results must not depend on where the ranges are cut (they never depended on the
+// thread count).
 void nk__team_ranges(int parts, int64_t count, int64_t align, void *ctx, nk_range_fn fn);
 
 // ---------------------------------------------------------------------------------------------

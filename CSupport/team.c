@@ -6,7 +6,8 @@
 // threads ran slower than one (measured 0.97x in such minutes). Here a region is a list of items
 // (the parts a static split would give each thread) that any thread may claim: the caller claims
 // items too, and a region ends when every item is done, not when every thread has turned up. Each
-// thread first claims its own item (the caller item 0, worker w item w + 1), so in a calm run a
+// thread first claims its own item, or its own block of items where a region cuts each thread's
+// share into several (nk__team_ranges; the caller block 0, worker w block w), so in a calm run a
 // region's part k runs on the same core step after step, next to the data it touched the step
 // before, as under a static schedule; then it takes the items nobody has claimed, from the last.
 // (Letting whoever came first take item 0 moved parts between the cores from one step to the
@@ -56,6 +57,7 @@ static inline void cpu_relax(void) {}
 #define NK_TEAM_MASK_MODE ((uint64_t)1 << 32)
 static _Atomic uint64_t g_claim = 0;
 static int g_items;                        // the current region's item count
+static int g_block;                        // items each thread claims first (its own block)
 static atomic_uint g_generation = 0;      // bumped once per region
 static atomic_int g_team = 0;              // threads the current region may use (caller included)
 static atomic_int g_done = 0;              // items of the current region completed
@@ -103,8 +105,9 @@ static void futex_wake(atomic_uint *word) {
 
 static inline uint64_t claim_generation(unsigned generation) { return (uint64_t)(generation & 0x7FFFFFFFu) << 33; }
 
-// Claims and runs items of the region `generation` until none is left: this thread's own item
-// `own` first when it is free, then the highest free one. Returns how many ran.
+// Claims and runs items of the region `generation` until none is left: this thread's own block
+// first (items own·g_block … own·g_block + g_block − 1), lowest free first, then the highest free
+// item of any block (the far end of another thread's block). Returns how many ran.
 static int run_items(unsigned generation, int own) {
     const uint64_t gen = claim_generation(generation);
     int ran = 0;
@@ -115,7 +118,10 @@ static int run_items(unsigned generation, int own) {
         if (c & NK_TEAM_MASK_MODE) {
             const uint32_t free_ = ~(uint32_t)c;
             if (!free_) return ran;
-            item = own < NK_TEAM_MASK_ITEMS && (free_ >> own & 1u) ? own : 31 - __builtin_clz(free_);
+            const int first = own * g_block;
+            const uint32_t mine = first < NK_TEAM_MASK_ITEMS
+                ? free_ >> first & (g_block >= 32 ? 0xFFFFFFFFu : (1u << g_block) - 1) : 0;
+            item = mine ? first + __builtin_ctz(mine) : 31 - __builtin_clz(free_);
             claimed = c | (uint64_t)1 << item;
         } else {
             const unsigned items = (unsigned)(c >> 16) & 0xFFFFu, next = (unsigned)c & 0xFFFFu;
@@ -198,7 +204,8 @@ int nk__team_threads(int threads) {
 #endif
 }
 
-void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) {
+// A region of `items` on at most `threads` threads, each claiming its own `block` of items first.
+static void team_region(int threads, int items, int block, nk_team_fn fn, void *ctx) {
     if (items <= 0) return;
     threads = nk__team_threads(threads);
     if (threads > items) threads = items;
@@ -222,6 +229,7 @@ void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) {
     g_csr = _mm_getcsr();   // workers take the caller's floating-point mode (FTZ/DAZ)
 #endif
     g_items = items;
+    g_block = block;
     atomic_store_explicit(&g_done, 0, memory_order_relaxed);
     const unsigned generation = atomic_load_explicit(&g_generation, memory_order_relaxed) + 1;
     const uint64_t claims = items <= NK_TEAM_MASK_ITEMS
@@ -241,8 +249,16 @@ void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) {
     atomic_store_explicit(&g_busy, 0, memory_order_release);
 }
 
-// nk__team_ranges: `parts` contiguous ranges of [0, count) of nearly equal length (in alignment
-// units: range r holds units [units·r/parts, units·(r+1)/parts)), as a static schedule splits.
+void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) { team_region(threads, items, 1, fn, ctx); }
+
+// nk__team_ranges: `parts` threads' shares of [0, count), as a static schedule splits them, each
+// cut into up to NK_TEAM_RANGES_PER_THREAD ranges (range r of R holds alignment units
+// [units·r/R, units·(r+1)/R)). A thread runs its own share's ranges in order; one that finishes
+// early takes the last ranges of another's share. On a shared host one vCPU can run at a fraction
+// of its speed for a while: with one range per thread the region then waits for the slow one's
+// whole share; with four, the other core takes over up to three quarters of it. In a calm run
+// each share stays on its core, next to the data it touched in the regions before.
+#define NK_TEAM_RANGES_PER_THREAD 4
 typedef struct team_ranges {
     int64_t count, units, align;
     void *ctx;
@@ -262,6 +278,8 @@ void nk__team_ranges(int parts, int64_t count, int64_t align, void *ctx, nk_rang
     const int64_t units = (count + align - 1) / align;
     if (parts > units) parts = (int)units;
     if (parts <= 1) { fn(ctx, 0, count); return; }
+    const int64_t per = NK_MAX((int64_t)1, NK_MIN(units / parts, (int64_t)NK_MIN(NK_TEAM_RANGES_PER_THREAD, NK_TEAM_MASK_ITEMS / parts)));
+    const int items = parts * (int)per;
     team_ranges r = {count, units, align, ctx, fn};
-    nk__team_run(parts, parts, team_range, &r);
+    team_region(parts, items, (int)per, team_range, &r);
 }

@@ -28,13 +28,13 @@ enum Records {
                   ("gbps", gbps), ("lib", lib)])
     }
 
-    /// {"bench":"train","model","threads","batch","samples_per_s","epoch_s","speedup","efficiency",
-    /// "final_loss","test_accuracy","epochs","isa","lib"}
-    static func train(model: String, recipe: String = "plain", perEpoch: [Double] = [], threads: Int, batch: Int,
+    /// {"bench":"train","model","recipe","threads","batch","shards","samples_per_s","epoch_s","speedup","efficiency",
+    /// "final_loss","test_accuracy","epochs","epoch_samples_per_s","round_samples_per_s","isa","lib"}
+    static func train(model: String, recipe: String = "plain", perEpoch: [Double] = [], threads: Int, batch: Int, shards: Int = 1,
                       samplesPerSecond: Double, epochSeconds: Double, speedup: Double, finalLoss: Double,
                       testAccuracy: Double, epochs: Int, isa: String, roundSamplesPerSecond: [Double] = []) -> String {
         jsonLine([("bench", "train"), ("model", model), ("recipe", recipe), ("threads", threads), ("batch", batch),
-                  ("samples_per_s", samplesPerSecond), ("epoch_s", epochSeconds), ("speedup", speedup),
+                  ("shards", shards), ("samples_per_s", samplesPerSecond), ("epoch_s", epochSeconds), ("speedup", speedup),
                   ("efficiency", speedup / Double(threads)), ("final_loss", finalLoss),
                   ("test_accuracy", testAccuracy), ("epochs", epochs), ("epoch_samples_per_s", perEpoch),
                   ("round_samples_per_s", roundSamplesPerSecond), ("isa", isa), ("lib", lib)])

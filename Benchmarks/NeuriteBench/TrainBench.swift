@@ -82,7 +82,7 @@ struct TrainBench: ParsableCommand {
     }
 
     func run() throws {
-        common.printHeader("train", settings: "rounds \(rounds), thread counts in turn")
+        common.printHeader("train", settings: "rounds \(rounds), thread counts in turn" + (shards > 1 ? ", \(shards) micro-shards a batch" : ""))
         let train = try FashionMNIST.load(split: .train, limit: limit)
         let test = try FashionMNIST.load(split: .test)
         let counts = try common.threadCounts()
@@ -107,7 +107,7 @@ struct TrainBench: ParsableCommand {
             let last = runs[i].last!
             if common.json {
                 print(Records.train(model: model, recipe: recipe, perEpoch: last.perEpoch, threads: t, batch: batch,
-                                    samplesPerSecond: rate, epochSeconds: seconds, speedup: speedup,
+                                    shards: shards, samplesPerSecond: rate, epochSeconds: seconds, speedup: speedup,
                                     finalLoss: Double(last.loss), testAccuracy: Double(last.accuracy), epochs: epochs,
                                     isa: Runtime.isa, roundSamplesPerSecond: rates))
             } else {

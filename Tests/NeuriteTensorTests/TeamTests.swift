@@ -74,6 +74,42 @@ import NeuriteTensor
         #expect(visits.counts.allSatisfy { $0 == 5_000 })
     }
 
+    /// The ranges of one region, as its items reported them.
+    final class Ranges: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [Range<Int>] = []
+        func add(_ r: Range<Int>) { lock.lock(); list.append(r); lock.unlock() }
+        var sorted: [Range<Int>] { lock.lock(); defer { lock.unlock() }; return list.sorted { $0.lowerBound < $1.lowerBound } }
+    }
+
+    static func ranges(count: Int, align: Int, threads: Int) -> [Range<Int>] {
+        nk_set_thread_limit(Int32(threads))
+        defer { nk_set_thread_limit(0) }
+        let seen = Ranges()
+        nk_parallel_ranges(Int64(count), Int64(align), 1, Unmanaged.passUnretained(seen).toOpaque()) { context, begin, end in
+            Unmanaged<Ranges>.fromOpaque(context!).takeUnretainedValue().add(Int(begin)..<Int(end))
+        }
+        return seen.sorted
+    }
+
+    @Test func eachThreadsShareIsCutIntoFourRanges() {
+        // Four ranges per thread (so that a fast core can take over part of a slow one's share),
+        // each thread's share as a static split cuts it, every bound a multiple of the alignment.
+        for threads in [2, 3] {
+            let count = 4_000, got = Self.ranges(count: count, align: 16, threads: threads)
+            let units = (count + 15) / 16, items = 4 * threads
+            let want = (0..<items).map { r in (units * r / items * 16)..<min(count, units * (r + 1) / items * 16) }
+            #expect(got == want, "\(threads) threads: \(got)")
+            for t in 0..<threads {
+                #expect(want[4 * t].lowerBound == units * t / threads * 16, "thread \(t)'s share starts where a static split starts it")
+            }
+        }
+        // Fewer alignment units than four a thread: as many ranges per thread as each share has
+        // (7 units: 3 ranges a thread, thread 0's share [0, 48) as a static split cuts it).
+        #expect(Self.ranges(count: 100, align: 16, threads: 2) == [0..<16, 16..<32, 32..<48, 48..<64, 64..<80, 80..<100])
+        #expect(Self.ranges(count: 40, align: 16, threads: 2) == [0..<16, 16..<40])
+    }
+
     @Test func moreItemsThanTheClaimMaskHolds() {
         // Regions of more than 32 items hand their items out in order instead of by mask.
         let visits = Visits(count: 4_000)
