@@ -393,9 +393,14 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, nk_isa isa, int threa
     const nk_kernels *cfg = nk_kernels_for(isa);
     int nt = threads > 0 ? threads : nk_get_num_threads();
     if (2 * M * N * K < NK_SGEMM_PARALLEL_THRESHOLD) nt = 1;
-    // Split the longer side (in micro-tiles); never give a thread less than one tile.
+    // Split the longer side (in micro-tiles); never give a thread less than one tile. With too few
+    // column panels for claimed chunks (fewer than two a thread) rows instead, where they divide
+    // more evenly: LeNet-5's 64 × 84 layer has three 32-column panels (split 1 + 2) but eight
+    // 8-row panels (4 + 4). (The largest share relative to an even split, ⌈tiles/nt⌉·nt/tiles,
+    // compared cross-multiplied.)
     const int64_t mt = (M + cfg->mr - 1) / cfg->mr, ntl = (N + cfg->nr - 1) / cfg->nr;
-    const int splitN = N >= M;
+    int splitN = N >= M;
+    if (splitN && nt > 1 && ntl < 2 * nt && (ntl + nt - 1) / nt * mt > (mt + nt - 1) / nt * ntl) splitN = 0;
     const int64_t tiles = splitN ? ntl : mt;
     if (nt > tiles) nt = (int)tiles;
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
