@@ -92,21 +92,31 @@ import NeuriteTensor
         return seen.sorted
     }
 
-    @Test func eachThreadsShareIsCutIntoFourRanges() {
+    @Test func eachThreadsShareIsCutIntoFourShrinkingRanges() {
         // Four ranges per thread (so that a fast core can take over part of a slow one's share),
-        // each thread's share as a static split cuts it, every bound a multiple of the alignment.
+        // of 4, 3, 2 and 1 tenths of the share (so that the range the last thread is in when the
+        // other is done is short); each thread's share as a static split cuts it, every bound a
+        // multiple of the alignment, and together they cover every element once.
         for threads in [2, 3] {
             let count = 4_000, got = Self.ranges(count: count, align: 16, threads: threads)
-            let units = (count + 15) / 16, items = 4 * threads
-            let want = (0..<items).map { r in (units * r / items * 16)..<min(count, units * (r + 1) / items * 16) }
-            #expect(got == want, "\(threads) threads: \(got)")
+            let units = (count + 15) / 16
+            #expect(got.count == 4 * threads, "\(threads) threads: \(got.count) ranges")
+            #expect(got.first?.lowerBound == 0 && got.last?.upperBound == count)
+            #expect(zip(got, got.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "gaps or overlaps: \(got)")
+            #expect(got.dropLast().allSatisfy { $0.upperBound % 16 == 0 })
             for t in 0..<threads {
-                #expect(want[4 * t].lowerBound == units * t / threads * 16, "thread \(t)'s share starts where a static split starts it")
+                let share = Array(got[(4 * t)..<(4 * t + 4)])
+                #expect(share[0].lowerBound == units * t / threads * 16, "thread \(t)'s share starts where a static split starts it")
+                let lengths = share.map(\.count), total = Double(lengths.reduce(0, +))
+                for (i, tenths) in [4.0, 3, 2, 1].enumerated() {
+                    #expect(abs(Double(lengths[i]) / total - tenths / 10) < 0.03, "thread \(t): range lengths \(lengths)")
+                }
             }
         }
         // Fewer alignment units than four a thread: as many ranges per thread as each share has
-        // (7 units: 3 ranges a thread, thread 0's share [0, 48) as a static split cuts it).
-        #expect(Self.ranges(count: 100, align: 16, threads: 2) == [0..<16, 16..<32, 32..<48, 48..<64, 64..<80, 80..<100])
+        // units (7 units: 3 ranges a thread, weights 3, 2, 1; thread 0's share [0, 48), thread 1's
+        // 4 units as 2, 1, 1).
+        #expect(Self.ranges(count: 100, align: 16, threads: 2) == [0..<16, 16..<32, 32..<48, 48..<80, 80..<96, 96..<100])
         #expect(Self.ranges(count: 40, align: 16, threads: 2) == [0..<16, 16..<40])
     }
 
