@@ -69,6 +69,12 @@ static inline int nk__claims_next(nk_claims *cl, int *step, int tid, int nt) {
 // when all are done. Items must not depend on which thread runs them or on each other.
 typedef void (*nk_team_fn)(void *ctx, int item, int items);
 void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx);
+// nk__team_ranges posted: the workers start on the ranges while this thread goes on with other
+// work (the next batch's gather during the serial end of a step). The context (`bytes`, at most
+// 96) is copied; what fn writes may be read only after this thread's next region or nk_team_join,
+// which run what is left here and wait for the rest. Inline, before returning, where a region
+// would run inline (one thread, inside a region, another host thread's region running).
+void nk__team_post_ranges(int parts, int64_t count, int64_t align, const void *ctx, size_t bytes, nk_range_fn fn);
 // The threads a region asked to run on `threads` gets: `threads`, or 1 in a serial build.
 int nk__team_threads(int threads);
 // fn on contiguous ranges covering [0, count) as items of one region on `parts` threads: each

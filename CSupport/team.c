@@ -14,6 +14,9 @@
 // next.) A worker that wakes late finds nothing left and goes back to waiting. Which thread runs
 // an item never changes its arithmetic, so results stay bitwise the same for every thread count.
 //
+// A region can also be posted (nk__team_post_ranges): the workers start on it while the caller
+// goes on with work of its own, and the caller's next region, or nk_team_join, finishes it first.
+//
 // Workers spin on a generation counter for a short while after each region (a step's regions
 // follow each other within microseconds), then sleep on a futex word of their own, which only a
 // region that uses them wakes. Calls from inside a region, or from a second host thread while a
@@ -25,6 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
+#include <string.h>
+#include <stdlib.h>
 
 #if defined(__linux__)
 #include <linux/futex.h>
@@ -204,25 +209,45 @@ int nk__team_threads(int threads) {
 #endif
 }
 
-// A region of `items` on at most `threads` threads, each claiming its own `block` of items first.
-static void team_region(int threads, int items, int block, nk_team_fn fn, void *ctx) {
-    if (items <= 0) return;
+// A posted region (nk__team_post_ranges): published by this host thread, which goes on with other
+// work while the workers run its items; joined (what is left run here, then waited for) by this
+// thread's next region or nk_team_join. Its context lives in g_posted_ctx meanwhile. The MLP's
+// step ends in work on one thread (the 10-class layer's forward, the loss): the next batch's
+// gather, posted just before, fills that time on the other core.
+static _Thread_local int t_posted = 0;
+static unsigned g_posted_generation;
+static _Alignas(64) unsigned char g_posted_ctx[192];
+
+void nk_team_join(void) {
+    if (!t_posted) return;
+    t_posted = 0;
+    run_items(g_posted_generation, 0);
+    while (atomic_load_explicit(&g_done, memory_order_acquire) < g_items) cpu_relax();
+    atomic_store_explicit(&g_busy, 0, memory_order_release);
+}
+
+// Takes the team for a region of `items` on at most `threads` threads: returns how many threads it
+// gets (then this thread holds g_busy), or 0 when the region must run inline here instead: a
+// serial build, one thread, a call from inside a region, a region already running on another host
+// thread, or no worker could be started.
+static int team_acquire(int threads, int items) {
     threads = nk__team_threads(threads);
     if (threads > items) threads = items;
-    // Serial cases: a serial build, one thread, a call from inside a region, a region already
-    // running on another host thread, or no worker could be started. Same items, same results.
     int expected = 0;
     if (threads <= 1 || items > 0xFFFF || t_in_region ||
-        !atomic_compare_exchange_strong(&g_busy, &expected, 1)) {
-        for (int i = 0; i < items; i++) fn(ctx, i, items);
-        return;
-    }
+        !atomic_compare_exchange_strong(&g_busy, &expected, 1))
+        return 0;
     const int workers = ensure_workers(threads - 1);
     if (workers < 1) {
         atomic_store(&g_busy, 0);
-        for (int i = 0; i < items; i++) fn(ctx, i, items);
-        return;
+        return 0;
     }
+    return NK_MIN(threads, workers + 1);
+}
+
+// Publishes a region to the `team` threads team_acquire granted (each claiming its own `block` of
+// items first) and wakes the workers it uses; returns the region's generation.
+static unsigned team_start(int team, int items, int block, nk_team_fn fn, void *ctx) {
     g_fn = fn;
     g_ctx = ctx;
 #ifdef NK_HAVE_MXCSR
@@ -236,7 +261,6 @@ static void team_region(int threads, int items, int block, nk_team_fn fn, void *
         ? NK_TEAM_MASK_MODE | (uint64_t)(uint32_t)~(uint32_t)(items == 32 ? 0xFFFFFFFFu : (1u << items) - 1)
         : (uint64_t)items << 16;
     atomic_store_explicit(&g_claim, claim_generation(generation) | claims, memory_order_release);
-    const int team = NK_MIN(threads, workers + 1);
     atomic_store(&g_team, team);
     atomic_store(&g_generation, generation);   // sequentially consistent: pairs with worker_main
     for (int w = 1; w < team; w++)
@@ -244,6 +268,19 @@ static void team_region(int threads, int items, int block, nk_team_fn fn, void *
             atomic_fetch_add(&g_slots[w].wake, 1);
             futex_wake(&g_slots[w].wake);
         }
+    return generation;
+}
+
+// A region of `items` on at most `threads` threads, each claiming its own `block` of items first.
+static void team_region(int threads, int items, int block, nk_team_fn fn, void *ctx) {
+    if (items <= 0) return;
+    nk_team_join(); // this thread's posted region first: one region at a time
+    const int team = team_acquire(threads, items);
+    if (!team) { // same items, same results
+        for (int i = 0; i < items; i++) fn(ctx, i, items);
+        return;
+    }
+    const unsigned generation = team_start(team, items, block, fn, ctx);
     run_items(generation, 0);
     while (atomic_load_explicit(&g_done, memory_order_acquire) < items) cpu_relax();
     atomic_store_explicit(&g_busy, 0, memory_order_release);
@@ -276,6 +313,11 @@ static int64_t share_cut(int64_t n, int i, int per) {
     return n * (i * per - i * (i - 1) / 2) / (per * (per + 1) / 2);
 }
 
+// Ranges per thread for `units` alignment units over `parts` threads.
+static int ranges_per_thread(int64_t units, int parts) {
+    return (int)NK_MAX((int64_t)1, NK_MIN(units / parts, (int64_t)NK_MIN(NK_TEAM_RANGES_PER_THREAD, NK_TEAM_MASK_ITEMS / parts)));
+}
+
 static void team_range(void *context, int part, int parts) {
     (void)parts;
     const team_ranges *r = context;
@@ -292,7 +334,35 @@ void nk__team_ranges(int parts, int64_t count, int64_t align, void *ctx, nk_rang
     const int64_t units = (count + align - 1) / align;
     if (parts > units) parts = (int)units;
     if (parts <= 1) { fn(ctx, 0, count); return; }
-    const int per = (int)NK_MAX((int64_t)1, NK_MIN(units / parts, (int64_t)NK_MIN(NK_TEAM_RANGES_PER_THREAD, NK_TEAM_MASK_ITEMS / parts)));
+    const int per = ranges_per_thread(units, parts);
     team_ranges r = {count, units, align, parts, per, ctx, fn};
     team_region(parts, parts * per, per, team_range, &r);
+}
+
+// The posted ranges' context: the ranges, then a copy of the caller's context they point to.
+typedef struct posted_ranges {
+    team_ranges r;
+    _Alignas(16) unsigned char user[96];
+} posted_ranges;
+_Static_assert(sizeof(posted_ranges) <= sizeof g_posted_ctx, "posted context");
+
+void nk__team_post_ranges(int parts, int64_t count, int64_t align, const void *ctx, size_t bytes, nk_range_fn fn) {
+    if (count <= 0) return;
+    nk_team_join();
+    if (align < 1) align = 1;
+    if (bytes > sizeof ((posted_ranges *)0)->user) abort(); // a caller's context too large: a programming error
+    const int64_t units = (count + align - 1) / align;
+    if (parts > units) parts = (int)units;
+    const int per = parts > 1 ? ranges_per_thread(units, parts) : 1;
+    const int team = parts > 1 ? team_acquire(parts, parts * per) : 0;
+    if (!team) { // inline, now (the cuts never change a result)
+        fn((void *)ctx, 0, count);
+        return;
+    }
+    // g_busy is this thread's from here: nobody else posts or reads g_posted_ctx.
+    posted_ranges *p = (posted_ranges *)g_posted_ctx;
+    memcpy(p->user, ctx, bytes);
+    p->r = (team_ranges){count, units, align, parts, per, p->user, fn};
+    g_posted_generation = team_start(team, parts * per, per, team_range, p);
+    t_posted = 1;
 }

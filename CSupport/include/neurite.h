@@ -228,6 +228,15 @@ void nk_tune_allocator(void);
 /// dst[i, :] = src[rows[i], :] for i < count; rows of `width` floats (a shuffled mini-batch).
 /// dst: [count x width], src: [* x width], rows: [count] (each a valid row of src).
 void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width);
+/// nk_gather_rows started on the kernels' team while the caller goes on (the next mini-batch during
+/// the serial end of a training step). dst may be read only after nk_team_join on the calling
+/// thread (its next kernel call that starts a parallel region joins it too); dst, src and rows
+/// must stay valid until then. Runs inline, before returning, with one thread or when another host
+/// thread's kernels hold the team.
+void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width);
+/// Finishes the work the calling thread posted (nk_gather_rows_post): runs what is left, waits for
+/// the rest. A no-op when nothing is posted.
+void nk_team_join(void);
 
 // ---------------------------------------------------------------------------------------------
 // Convolution, pooling and local response normalisation (NCHW float32, batched)

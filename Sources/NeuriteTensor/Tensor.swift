@@ -221,6 +221,62 @@ public struct Tensor: Sendable {
     }
 }
 
+/// Rows of a tensor being copied on the kernels' thread team while the thread that asked goes on
+/// (`Tensor.postGatheringRows(_:)`): the next mini-batch, gathered during the serial end of a
+/// training step. Call `finish()` on the same thread before using the rows.
+public final class PostedRows {
+    private let source: Tensor
+    private let rows: UnsafeMutableBufferPointer<Int64>
+    private var result: Tensor?
+    private var finished = false
+    /// The row indices being gathered.
+    public let indices: [Int]
+
+    fileprivate init(source: Tensor, indices: [Int]) {
+        self.source = source
+        self.indices = indices
+        var shape = source.shape
+        shape[0] = indices.count
+        let result = Tensor(uninitializedShape: shape)
+        self.result = result
+        rows = .allocate(capacity: max(indices.count, 1))
+        for (k, i) in indices.enumerated() {
+            precondition(i >= 0 && i < source.shape[0], "row \(i) out of range for shape \(source.shape)")
+            rows[k] = Int64(i)
+        }
+        let w = source.rowWidth
+        if !indices.isEmpty, w > 0 {
+            nk_gather_rows_post(result.storage.base, source.storage.base, rows.baseAddress!, Int64(indices.count), Int64(w))
+        } else {
+            finished = true
+        }
+    }
+
+    /// The gathered rows, once every one is in place (what the team has not done yet runs here).
+    /// Hands them over: a second call is a programming error.
+    public func finish() -> Tensor {
+        if !finished { nk_team_join(); finished = true }
+        guard let rows = result else { preconditionFailure("PostedRows.finish() called twice") }
+        result = nil // the caller's copy is then the only one (augmentation writes in place)
+        return rows
+    }
+
+    deinit {
+        if !finished { nk_team_join() }
+        rows.deallocate()
+    }
+}
+
+extension Tensor {
+    /// `gatheringRows(_:)` started on the kernels' thread team in the background: the calling
+    /// thread goes on (its next parallel kernel call finishes the copy first) and takes the rows
+    /// with `finish()`.
+    public func postGatheringRows(_ indices: [Int]) -> PostedRows {
+        precondition(!shape.isEmpty, "postGatheringRows(_:) of a scalar")
+        return PostedRows(source: self, indices: indices)
+    }
+}
+
 extension Tensor: Equatable {
     /// Same shape and numerically equal elements (+0 == -0, NaN != NaN).
     public static func == (a: Tensor, b: Tensor) -> Bool {

@@ -208,13 +208,16 @@ public final class Sequential: @unchecked Sendable {
     public func makeTrainingContext() -> TrainingContext { TrainingContext(model: self) }
 
     /// The training forward pass of one step: keeps what backward needs in `context`.
-    public func forward(_ input: Tensor, context: TrainingContext) -> Tensor {
+    /// `beforeLayer(i)` runs before layer i's forward (the trainer starts the next batch's gather
+    /// before the last layer, whose forward and the loss are serial).
+    public func forward(_ input: Tensor, context: TrainingContext, beforeLayer: ((Int) -> Void)? = nil) -> Tensor {
         precondition(context.model === self, "a training context belongs to the model that made it")
         context.beginStep()
         var h = batch(input)
         let steps = context.layerSteps, profile = context.profile
         var i = 0
         while i < layers.count {
+            beforeLayer?(i)
             let start = profile == nil ? 0 : StepProfile.now()
             if let layer = forwardThroughReLU[i] {
                 h = layer.forwardThroughReLU(h, step: steps[i], reluStep: steps[i + 1])

@@ -273,15 +273,27 @@ public final class Trainer {
         var interrupted = false
         let buckets = ranks > 1 ? gradientBuckets() : []
         let profile = context.profile
+        /// This rank's examples of batch b.
+        func batchIndices(_ b: Int) -> ArraySlice<Int> {
+            let lo = b * globalBatch, hi = min(lo + globalBatch, train.count)
+            let share = (hi - lo + ranks - 1) / ranks
+            return order[min(lo + rank * share, hi)..<min(lo + (rank + 1) * share, hi)]
+        }
+        // The whole-batch path gathers batch b + 1 on the team during batch b's last layer and
+        // loss, which run on one thread (released, and so finished, on any way out of the loop).
+        var nextBatch: PostedRows?
+        let prefetchFrom = model.layers.count - 2
         for b in firstBatch..<max(firstBatch, batches) {
             let stepStart = profile == nil ? 0 : StepProfile.now()
             let lo = b * globalBatch, hi = min(lo + globalBatch, train.count)
-            let share = (hi - lo + ranks - 1) / ranks
-            let idx = order[min(lo + rank * share, hi)..<min(lo + (rank + 1) * share, hi)]
+            let idx = batchIndices(b)
             var value: Float = 0, right = 0
             context.step = optimizer.stepCount
             if !idx.isEmpty {
-                var x = train.inputs.gatheringRows(idx)
+                var x: Tensor
+                if let posted = nextBatch, posted.indices.elementsEqual(idx) { x = posted.finish() }
+                else { x = train.inputs.gatheringRows(idx) }
+                nextBatch = nil
                 // Per-step seed: a resumed run transforms the same examples the same way.
                 augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount), UInt64(rank)))
                 let t = train.target(idx)
@@ -303,7 +315,13 @@ public final class Trainer {
                     }
                     continue
                 }
-                let y = model.forward(x, context: context)
+                let prefetch = ranks == 1 && b + 1 < batches
+                let y = model.forward(x, context: context, beforeLayer: !prefetch ? nil : { i in
+                    guard i >= prefetchFrom, nextBatch == nil else { return }
+                    let postStart = profile == nil ? 0 : StepProfile.now()
+                    nextBatch = train.inputs.postGatheringRows(Array(batchIndices(b + 1)))
+                    profile?.add(.batch, since: postStart) // the whole gather at 1 thread, the posting at 2
+                })
                 var grad: Tensor
                 let lossStart = profile == nil ? 0 : StepProfile.now()
                 (value, grad) = loss.evaluate(output: y, target: t)
