@@ -421,7 +421,8 @@ public final class Trainer {
         values.withUnsafeMutableBufferPointer { vp in
             rights.withUnsafeMutableBufferPointer { rp in
                 nonisolated(unsafe) let (vs, rs) = (vp, rp)
-                nonisolated(unsafe) let (ctxs, model, loss, step) = (contexts, self.model, self.loss, optimizer.stepCount)
+                nonisolated(unsafe) let ctxs = contexts
+                let (model, loss, step) = (self.model, self.loss, optimizer.stepCount)
                 // The shards are the items of one region of the kernels' team (each thread takes its
                 // own first, then any left): a shard writes only its own context and its own slot of
                 // the results, and its kernels run on its thread alone.
