@@ -29,24 +29,33 @@ static float sum_floats(const float *d, int64_t n) {
     return s;
 }
 
-// db's sums for a range of output channels (bias_threads ranges of [0, K) on the kernels' team):
-// db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double. Each k is
-// summed by one thread, so the bits do not depend on the thread count.
-typedef struct bias_job {
+// db[k] += Σ_n Σ_p dy[n][k][p]: each image's sum in float (sum_floats), taken by whichever thread
+// handles the image, then the images' sums added in image order in double (fold_image_sums), so
+// the bits do not depend on the thread count. The partials paths take an image's sums in its
+// tile, which reads dy anyway; the others in a pass over images of their own (image_sums_range).
+static void image_sums(const conv_geo *g, const float *dy, float *sums, int64_t n0, int64_t n1) {
+    for (int64_t n = n0; n < n1; n++)
+        for (int64_t k = 0; k < g->K; k++) sums[n * g->K + k] = sum_floats(dy + (n * g->K + k) * g->P, g->P);
+}
+
+// db[k] += Σ_n sums[n][k], images in order, in double.
+static void fold_image_sums(const conv_geo *g, const float *sums, float *db) {
+    for (int64_t k = 0; k < g->K; k++) {
+        double acc = 0;
+        for (int64_t n = 0; n < g->N; n++) acc += sums[n * g->K + k];
+        db[k] += (float)acc;
+    }
+}
+
+typedef struct image_sums_job {
     const conv_geo *g;
     const float *dy;
-    float *db;
-} bias_job;
+    float *sums;
+} image_sums_job;
 
-static void bias_channels(void *context, int64_t begin, int64_t end) {
-    const bias_job *job = context;
-    const conv_geo *g = job->g;
-    const int64_t ys = g->K * g->P;
-    for (int64_t k = begin; k < end; k++) {
-        double acc = 0;
-        for (int64_t n = 0; n < g->N; n++) acc += sum_floats(job->dy + n * ys + k * g->P, g->P);
-        job->db[k] += (float)acc;
-    }
+static void image_sums_range(void *context, int64_t begin, int64_t end) {
+    const image_sums_job *job = context;
+    image_sums(job->g, job->dy, job->sums, begin, end);
 }
 
 // The partials paths' operands: tiles [begin, end) of the batch, each into its own partial
@@ -57,29 +66,8 @@ typedef struct filter_tiles_job {
     float *part;       // ntiles partial dw, KC floats each
     int64_t tile, ld;  // images per tile, columns of a tile's matrices
     int transposed;    // shifted partials: the plan's dwᵀ = col · dyᵀ
-    float *image_sums; // db's per-image sums [N, K] (sum_floats of each dy plane), or NULL
+    float *sums;       // db's per-image sums [N, K] (image_sums), or NULL
 } filter_tiles_job;
-
-// db's per-image sums of a tile's images, from dy while the tile reads it anyway: bias_channels'
-// float sums, folded in image order afterwards by fold_image_sums (the same bits, without a pass
-// of its own over dy: at 2 threads that pass read half of dy from the other core's cache, and
-// cost LeNet conv1 more than at 1 thread).
-static void tile_image_sums(const filter_tiles_job *job, int64_t n0, int64_t tn) {
-    const conv_geo *g = job->g;
-    if (!job->image_sums) return;
-    for (int64_t n = n0; n < n0 + tn; n++)
-        for (int64_t k = 0; k < g->K; k++)
-            job->image_sums[n * g->K + k] = sum_floats(job->dy + (n * g->K + k) * g->P, g->P);
-}
-
-// db[k] += Σ_n image_sums[n][k], images in order, in double: bias_channels' sum.
-static void fold_image_sums(const conv_geo *g, const float *image_sums, float *db) {
-    for (int64_t k = 0; k < g->K; k++) {
-        double acc = 0;
-        for (int64_t n = 0; n < g->N; n++) acc += image_sums[n * g->K + k];
-        db[k] += (float)acc;
-    }
-}
 
 // Shifted partials: the tiles' columns read as shifted rows of their images laid side by side
 // (see the NK_CONV_FILTER_SHIFTED_PARTIALS branch below).
@@ -95,7 +83,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     int64_t laid = -1; // tile width the zeroed layout is for
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0), wt = tn * Wp;
-        tile_image_sums(job, n0, tn);
+        if (job->sums) image_sums(g, job->dy, job->sums, n0, n0 + tn);
         if (laid != tn) { // padding and garbage columns: zero, once per layout
             memset(xt, 0, (size_t)xtn * sizeof(float));
             memset(dt, 0, (size_t)dtn * sizeof(float));
@@ -143,7 +131,7 @@ static void filter_tiles_partials(void *context, int64_t begin, int64_t end) {
     float *dyt = tile > 1 ? nk__alloc_floats(g->K * ld) : NULL;
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0);
-        tile_image_sums(job, n0, tn);
+        if (job->sums) image_sums(g, job->dy, job->sums, n0, n0 + tn);
         nk__conv_fill_tile(g, 1, job->x, job->dy, n0, tn, ld, col, dyt);
         filter_tile_gemm(g, 1, job->dy, n0, tn, ld, col, dyt, 0.0f, job->part + ti * KC);
     }
@@ -173,17 +161,19 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int t = pl.threads;
 
     const int partials = pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS || pl.path == NK_CONV_FILTER_PARTIALS;
-    if (db && !partials) { // db[k] += Σ_n Σ_p dy[n][k][p], images in order (each image's sum in float), in double
-        bias_job job = {&g, dy, db};
-        nk__team_ranges(pl.bias_threads, g.K, 1, &job, bias_channels);
+    float *sums = db ? nk__alloc_floats(g.N * g.K) : NULL; // db's per-image sums (image_sums)
+    if (db && !partials) {
+        image_sums_job job = {&g, dy, sums};
+        nk__team_ranges(pl.bias_threads, g.N, 1, &job, image_sums_range);
+        fold_image_sums(&g, sums, db);
+        free(sums);
+        sums = NULL;
     }
     if (pl.path == NK_CONV_NOTHING) return; // no input channels: db only
 
     const int64_t tile = pl.tile;
     const int64_t ld = tile * g.P; // columns of a tile's matrices
     const int64_t ntiles = (g.N + tile - 1) / tile, KC = g.K * g.CKK;
-    // The partials paths take db's per-image sums in their tiles (tile_image_sums).
-    float *image_sums = db && partials ? nk__alloc_floats(g.N * g.K) : NULL;
 
     if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS) {
         // As below, with each tile's columns read as shifted rows of the tile's images zero-padded
@@ -191,12 +181,12 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // spread to match with zeros in the garbage columns, so no im2col pass is made.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, image_sums};
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, sums};
         nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_shifted);
         nk__conv_add_partials(ntiles, KC, part, dw);
-        if (image_sums) fold_image_sums(&g, image_sums, db);
+        if (sums) fold_image_sums(&g, sums, db);
         free(part);
-        free(image_sums);
+        free(sums);
         return;
     }
 
@@ -206,12 +196,12 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // into dw in tile order: the same sums in the same order for every thread count.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, image_sums};
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, sums};
         nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_partials);
         nk__conv_add_partials(ntiles, KC, part, dw);
-        if (image_sums) fold_image_sums(&g, image_sums, db);
+        if (sums) fold_image_sums(&g, sums, db);
         free(part);
-        free(image_sums);
+        free(sums);
         return;
     }
 

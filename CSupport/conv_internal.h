@@ -79,7 +79,7 @@ typedef struct conv_plan {
     int threads;     // team size for the call
     int64_t tile;    // images per tile (side by side, tiles, filter tiles)
     int64_t chunk;   // channels per chunk (side by side, filter chunks)
-    int bias_threads; // backward-filter: team for db's sums over images
+    int bias_threads; // backward-filter: team for db's per-image sums (paths without tiles of partials)
     int transposed;   // backward-filter, shifted partials: computed as dwᵀ = col · dyᵀ
 } conv_plan;
 

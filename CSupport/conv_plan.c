@@ -52,7 +52,7 @@
 // 0.50 ms; conv1 (6 filters) 0.51 -> 0.65, so it stays untransposed.
 #define NK_CONV_TRANSPOSED_FILL 2
 
-// db's sums (N·P adds per filter) go parallel over filters from this many adds per thread.
+// db's per-image sums (K·P adds an image) go parallel over images from this many adds per thread.
 #define NK_CONV_BIAS_MIN_WORK_PER_THREAD ((int64_t)1 << 14)
 
 int nk__conv_threads(const conv_geo *g, int threads) {
@@ -142,7 +142,7 @@ conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
     conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
-    p.bias_threads = (int)NK_MIN((int64_t)nk__threads(threads, g->K * g->N * g->P, NK_CONV_BIAS_MIN_WORK_PER_THREAD), g->K);
+    p.bias_threads = (int)NK_MIN((int64_t)nk__threads(threads, g->K * g->N * g->P, NK_CONV_BIAS_MIN_WORK_PER_THREAD), g->N);
     p.tile = filter_tile(g);
     const int64_t ntiles = (g->N + p.tile - 1) / p.tile;
     if (g->CKK == 0) return p; // db only (the entry computes db for every path)

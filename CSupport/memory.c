@@ -46,16 +46,17 @@ static void gather_range(void *context, int64_t begin, int64_t end) {
     }
 }
 
+// Threads for a gather of count x width floats (below 16 K floats a fork costs what it saves).
+static int gather_threads(int64_t count, int64_t width) { return count * width >= 16384 ? nk_get_num_threads() : 1; }
+
 void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
-    int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
     nk_fp_prepare(1);
     gather_job g = {dst, src, rows, width};
-    nk__team_post_ranges(threads, count, 1, &g, sizeof g, gather_range);
+    nk__team_post_ranges(gather_threads(count, width), count, 1, &g, sizeof g, gather_range);
 }
 
 void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
-    int threads = count * width >= 16384 ? nk_get_num_threads() : 1;
     nk_fp_prepare(1);
     gather_job g = {dst, src, rows, width};
-    nk__team_ranges(threads, count, 1, &g, gather_range);
+    nk__team_ranges(gather_threads(count, width), count, 1, &g, gather_range);
 }

@@ -51,24 +51,14 @@ extension Tensor {
         _map { SIMD16<Float>(repeating: 0).replacing(with: 1, where: $0 .> 0) }
     }
 
-    /// g where the pre-activation x > 0, else 0. Shapes equal.
-    @inlinable public static func reluBackward(input x: Tensor, gradient g: Tensor) -> Tensor {
-        _checkSame("reluBackward", x, g)
-        let out = Tensor(uninitializedShape: x.shape)
-        SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
-            g.replacing(with: 0, where: .!(x .> 0))
-        }
-        return out
-    }
-
-    /// g·scale where x > 0, else 0 (ReLU's backward with a constant factor: a dropout's keep
-    /// scale). Shapes equal.
-    @inlinable public static func reluBackward(input x: Tensor, gradient g: Tensor, scale: Float) -> Tensor {
+    /// g·scale where the pre-activation x > 0, else 0 (scale: a dropout's keep scale taken in the
+    /// same pass; 1 multiplies nothing). Shapes equal.
+    @inlinable public static func reluBackward(input x: Tensor, gradient g: Tensor, scale: Float = 1) -> Tensor {
         _checkSame("reluBackward", x, g)
         let out = Tensor(uninitializedShape: x.shape)
         let s = SIMD16<Float>(repeating: scale)
         SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
-            (g * s).replacing(with: 0, where: .!(x .> 0))
+            (scale == 1 ? g : g * s).replacing(with: 0, where: .!(x .> 0))
         }
         return out
     }

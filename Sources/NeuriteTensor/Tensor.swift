@@ -202,16 +202,20 @@ public struct Tensor: Sendable {
         }
     }
 
+    /// Row index i of this tensor for the gather kernels, trapping outside 0..<shape[0] (the
+    /// callers pass indices they computed: a shuffled order, a split).
+    fileprivate func checkedRow(_ i: Int) -> Int64 {
+        precondition(i >= 0 && i < shape[0], "row \(i) out of range for shape \(shape)")
+        return Int64(i)
+    }
+
     /// The rows named by `indices` (in that order), copied: a shuffled mini-batch.
     public func gatheringRows(_ indices: some Collection<Int>) -> Tensor {
         precondition(!shape.isEmpty, "gatheringRows(_:) of a scalar")
         var newShape = shape
         newShape[0] = indices.count
         let w = rowWidth
-        let rows = indices.map { i -> Int64 in
-            precondition(i >= 0 && i < shape[0], "row \(i) out of range for shape \(shape)")
-            return Int64(i)
-        }
+        let rows = indices.map { checkedRow($0) }
         return Tensor(shape: newShape) { dst in
             guard !rows.isEmpty, w > 0 else { return }
             rows.withUnsafeBufferPointer { r in
@@ -240,10 +244,7 @@ public final class PostedRows {
         let result = Tensor(uninitializedShape: shape)
         self.result = result
         rows = .allocate(capacity: max(indices.count, 1))
-        for (k, i) in indices.enumerated() {
-            precondition(i >= 0 && i < source.shape[0], "row \(i) out of range for shape \(source.shape)")
-            rows[k] = Int64(i)
-        }
+        for (k, i) in indices.enumerated() { rows[k] = source.checkedRow(i) }
         let w = source.rowWidth
         if !indices.isEmpty, w > 0 {
             nk_gather_rows_post(result.storage.base, source.storage.base, rows.baseAddress!, Int64(indices.count), Int64(w))
