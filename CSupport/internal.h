@@ -177,8 +177,9 @@ typedef void (*nk_dropout_streams_fn)(uint64_t *state, int64_t n, uint32_t thres
 
 // Dropout's backward through the forward's keep bits: dx[v] = dy[v] · (bit v of keep ? scale : 0)
 // for v < n — the product the float mask gave (NaN and the sign of zero included): same bits on
-// every ISA. With a gate (the output h of a ReLU before the dropout; NULL = none), then that ReLU's
-// backward: dx[v] = +0 where !(gate[v] > 0). dx may equal dy.
+// every ISA. keep NULL keeps every value (dx[v] = dy[v] · scale: a ReLU's backward alone, scale 1
+// or a keep scale). With a gate (the output h of a ReLU before the dropout; NULL = none), then that
+// ReLU's backward: dx[v] = +0 where !(gate[v] > 0). dx may equal dy.
 typedef void (*nk_dropout_apply_fn)(int64_t n, const uint16_t *keep, float scale, const float *dy,
                                     const float *gate, float *dx);
 

@@ -219,7 +219,7 @@ static void nk_f32_dropout_apply__avx2(int64_t n, const uint16_t *keep, float sc
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     const __m256 vs = _mm256_set1_ps(scale);
     for (int64_t at = 0; at < n; at += 8) {
-        const __m256i byte = _mm256_set1_epi32((keep[at / 16] >> (at % 16)) & 0xFF);
+        const __m256i byte = _mm256_set1_epi32(keep ? (keep[at / 16] >> (at % 16)) & 0xFF : 0xFF);
         const __m256 m = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(byte, bit), bit)), vs);
         const int64_t rem = n - at;
         // The gate's lanes that are not > 0 (NaN included: an ordered compare) become +0.

@@ -396,17 +396,25 @@ static void nk_f32_dropout_streams__avx512(uint64_t *state, int64_t n, uint32_t 
 
 // Dropout's backward (contract nk_dropout_apply_fn): a keep word is the 16 lanes' mask register.
 // A gate's lanes that are not > 0 (NaN included: an ordered compare) become +0 after the product.
+// Whole vectors load and store unmasked: with every vector's loads and store masked the pass ran at
+// half the speed over data in DRAM on Zen 5 (the masked form kept only for the last, partial one).
+static inline __attribute__((always_inline)) __m512 dropout_apply_vector(const uint16_t *keep, int64_t v0, __m512 vs,
+                                                                          __m512 d, const float *gate, __m512 g) {
+    d = _mm512_mul_ps(d, keep ? _mm512_maskz_mov_ps((__mmask16)keep[v0 / 16], vs) : vs);
+    return gate ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(g, _mm512_setzero_ps(), _CMP_GT_OQ), d) : d;
+}
+
 static void nk_f32_dropout_apply__avx512(int64_t n, const uint16_t *keep, float scale, const float *dy,
                                          const float *gate, float *dx) {
-    const __m512 vs = _mm512_set1_ps(scale);
-    for (int64_t v0 = 0; v0 < n; v0 += 16) {
-        const int64_t rem = n - v0;
-        const __mmask16 io = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1);
-        const __m512 m = _mm512_maskz_mov_ps((__mmask16)keep[v0 / 16], vs);
-        __m512 d = _mm512_mul_ps(_mm512_maskz_loadu_ps(io, dy + v0), m);
-        if (gate)
-            d = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(io, gate + v0), _mm512_setzero_ps(), _CMP_GT_OQ), d);
-        _mm512_mask_storeu_ps(dx + v0, io, d);
+    const __m512 vs = _mm512_set1_ps(scale), zero = _mm512_setzero_ps();
+    int64_t v0 = 0;
+    for (; v0 + 16 <= n; v0 += 16)
+        _mm512_storeu_ps(dx + v0, dropout_apply_vector(keep, v0, vs, _mm512_loadu_ps(dy + v0), gate,
+                                                       gate ? _mm512_loadu_ps(gate + v0) : zero));
+    if (v0 < n) {
+        const __mmask16 io = (__mmask16)((1u << (n - v0)) - 1);
+        _mm512_mask_storeu_ps(dx + v0, io, dropout_apply_vector(keep, v0, vs, _mm512_maskz_loadu_ps(io, dy + v0), gate,
+                                                                gate ? _mm512_maskz_loadu_ps(io, gate + v0) : zero));
     }
 }
 

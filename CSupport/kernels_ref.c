@@ -163,7 +163,7 @@ void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold,
 static void nk_f32_dropout_apply__ref(int64_t n, const uint16_t *keep, float scale, const float *dy,
                                       const float *gate, float *dx) {
     for (int64_t v = 0; v < n; v++) {
-        const float d = dy[v] * ((keep[v / 16] >> (v % 16)) & 1 ? scale : 0.0f);
+        const float d = dy[v] * (!keep || (keep[v / 16] >> (v % 16)) & 1 ? scale : 0.0f);
         dx[v] = !gate || gate[v] > 0 ? d : 0.0f;
     }
 }

@@ -168,21 +168,24 @@ struct ActBench: ParsableCommand {
         common.printHeader("act")
         var g = SeededGenerator(seed: 1)
         let x = Tensor(randomNormal: [count], standardDeviation: 4, using: &g)
-        let ops: [(String, (Tensor) -> Tensor, (Float) -> Float)] = [
-            ("relu", { $0.relu() }, { max(0, $0) }),
-            ("sigmoid", { $0.sigmoid() }, { 1 / (1 + Foundation.exp(-$0)) }),
-            ("tanh", { $0.tanh() }, { Foundation.tanh($0) }),
-            ("exp", { $0.exp() }, { Foundation.exp($0) }),
-            ("elu", { $0.elu() }, { $0 > 0 ? $0 : Foundation.expm1($0) }),
+        // Each op: name, bytes a value moves (read + written), the pass, its scalar reference.
+        // relu-backward reads x twice over (as input and gradient) and scales by a keep scale.
+        let ops: [(String, Int, (Tensor) -> Tensor, (Float) -> Float)] = [
+            ("relu", 8, { $0.relu() }, { max(0, $0) }),
+            ("sigmoid", 8, { $0.sigmoid() }, { 1 / (1 + Foundation.exp(-$0)) }),
+            ("tanh", 8, { $0.tanh() }, { Foundation.tanh($0) }),
+            ("exp", 8, { $0.exp() }, { Foundation.exp($0) }),
+            ("elu", 8, { $0.elu() }, { $0 > 0 ? $0 : Foundation.expm1($0) }),
+            ("relu-bwd", 12, { Tensor.reluBackward(input: $0, gradient: $0, scale: 1.25) }, { $0 > 0 ? $0 * 1.25 : 0 }),
         ]
         if !common.json { print(pad("op", 10) + pad("ms", 10) + pad("GB/s", 8) + "  max rel. error") }
-        for (name, f, reference) in ops {
+        for (name, bytes, f, reference) in ops {
             let y = f(x).scalars, xs = x.scalars
             var worst: Float = 0
             for i in stride(from: 0, to: count, by: 97) { worst = max(worst, abs(y[i] - reference(xs[i])) / max(abs(reference(xs[i])), 1e-3)) }
             guard worst < 1e-5 else { throw ValidationError("verification failed: \(name) error \(worst)") }
             let t = measure(warmup: common.warmup, samples: common.repetitions) { _ = f(x) }
-            let gbs = Double(8 * count) / t.median / 1e9
+            let gbs = Double(bytes * count) / t.median / 1e9
             if common.json {
                 print(Records.act(op: name, count: count, time: t, gbps: gbs))
             } else {

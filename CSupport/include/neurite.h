@@ -397,6 +397,11 @@ void nk_dropout_backward(int64_t n, const uint16_t *keep, float scale, const flo
 /// where !(h[v] > 0) (h: the ReLU's output, [n]; NULL = no ReLU), else the dropout's product.
 void nk_dropout_relu_backward(int64_t n, const uint16_t *keep, float scale, const float *h, const float *dy,
                               float *dx);
+/// A ReLU's backward, with an optional scale taken in the same pass (a dropout's keep scale):
+/// dx[v] = dy[v] · scale where h[v] > 0, else +0 (h: the ReLU's input or output, [n]; NaN is not
+/// > 0). scale 1 gives dy[v] itself. In parallel; the same bits for every thread count and ISA.
+/// dy, dx: [n] (dx may equal dy).
+void nk_relu_backward(int64_t n, const float *h, float scale, const float *dy, float *dx);
 
 // ---------------------------------------------------------------------------------------------
 // Distributed data parallelism (MPI; single-process stand-ins without the MPI trait)

@@ -2,6 +2,8 @@
 // row-wise (last-axis) softmax / log-softmax. Every function is one SIMD16 pass over the data; the
 // backward rule sits next to its forward rule.
 
+import CNeurite
+
 extension Tensor {
     // MARK: sigmoid: y = 1/(1+e^−x), dy/dx = y(1−y)
 
@@ -52,14 +54,12 @@ extension Tensor {
     }
 
     /// g·scale where the pre-activation x > 0, else 0 (scale: a dropout's keep scale taken in the
-    /// same pass; 1 multiplies nothing). Shapes equal.
-    @inlinable public static func reluBackward(input x: Tensor, gradient g: Tensor, scale: Float = 1) -> Tensor {
+    /// same pass; 1 changes nothing). Shapes equal. One C pass (nk_relu_backward): the backward
+    /// of every ReLU that is not fused into its layer's kernel.
+    public static func reluBackward(input x: Tensor, gradient g: Tensor, scale: Float = 1) -> Tensor {
         _checkSame("reluBackward", x, g)
         let out = Tensor(uninitializedShape: x.shape)
-        let s = SIMD16<Float>(repeating: scale)
-        SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
-            (scale == 1 ? g : g * s).replacing(with: 0, where: .!(x .> 0))
-        }
+        nk_relu_backward(Int64(x.count), x.storage.base, scale, g.storage.base, out.storage.base)
         return out
     }
 

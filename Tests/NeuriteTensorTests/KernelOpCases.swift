@@ -402,6 +402,33 @@ private func dropoutOpCase(_ n: Int, keep: Float) -> KernelOpCase {
         })
 }
 
+/// Tensor.reluBackward (nk_relu_backward: the dropout backward's kernel with every value kept), with
+/// a keep scale and without: g·scale (g itself at scale 1) where the ReLU's value is > 0, else +0 —
+/// the gradient holding NaN, infinities and −0, the ReLU's values NaN, ±0 and negatives.
+private func reluBackwardOpCase(_ n: Int, scale: Float) -> KernelOpCase {
+    var gradient = seededTensor([n], seed: 24), values = seededTensor([n], seed: 25)
+    gradient.withUnsafeMutableBufferPointer { p in
+        for (i, v) in [Float.nan, .infinity, -.infinity, -0.0].enumerated() { for j in Swift.stride(from: i, to: n, by: 53) { p[j] = v } }
+    }
+    values.withUnsafeMutableBufferPointer { p in
+        for (i, v) in [Float.nan, 0, -0.0, -1].enumerated() { for j in Swift.stride(from: i + 1, to: n, by: 59) { p[j] = v } }
+    }
+    let dy = gradient, h = values
+    return KernelOpCase(
+        op: "relu-backward", detail: "n \(n) scale \(scale)", tolerances: [0, 0],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                Runtime.withThreads(threads) {
+                    [Tensor.reluBackward(input: h, gradient: dy, scale: scale).scalars,
+                     Tensor.reluBackward(input: h, gradient: dy).scalars]
+                }
+            }
+        },
+        reference: {
+            [zip(h.scalars, dy.scalars).map { $0 > 0 ? $1 * scale : 0 }, zip(h.scalars, dy.scalars).map { $0 > 0 ? $1 : 0 }]
+        })
+}
+
 private func batchNormOpCase(_ shape: [Int]) -> KernelOpCase {
     let x = seededTensor(shape, seed: 11), dy = seededTensor(shape, seed: 12)
     let c = shape[1], n = shape[0], s = shape.dropFirst(2).reduce(1, *)
@@ -494,6 +521,8 @@ let kernelOpCases: [KernelOpCase] =
        batchNormOpCase([5, 3])]              // tiny dense batch
     + [dropoutOpCase(3 * 8_192 + 1001, keep: 0.8),        // dropout: four blocks (the last partial);
        dropoutOpCase(1000, keep: 0.5)]                       // one partial block
+    + [reluBackwardOpCase(9 * 8_192 + 75, scale: 1.25),   // ReLU backward: ten blocks, a partial vector;
+       reluBackwardOpCase(37, scale: 1 / 0.9)]             // two vectors and a tail
     + [adamOpCase(1003, l2: 0, shrink: 0),                 // Adam, one thread, a partial vector
        adamOpCase(200_003, l2: 0.01, shrink: 0),           // coupled L2, several threads
        adamOpCase(200_003, l2: 0, shrink: 1e-4)]           // AdamW's decoupled decay
