@@ -361,7 +361,8 @@ static void nk_f32_shifted_sum__avx512(int64_t rows, const float *src, int64_t l
 // Dropout over 8 streams, one 64-bit lane each: a round is a handful of integer instructions on
 // four zmm state words (multiplies by 5 and 9 as shifts and adds, rotates native), then its 16
 // values at once. Each lane's draw d becomes the 32-bit pair (d >> 40, (d >> 8) & 0xFFFFFF), which
-// is values 2l and 2l + 1 in order; the last round's loads and stores are masked to n.
+// is values 2l and 2l + 1 in order; whole rounds load and store unmasked, the last, partial one
+// masked to n.
 static void nk_f32_dropout_streams__avx512(uint64_t *state, int64_t n, uint32_t threshold, float scale,
                                            const float *x, float *y, uint16_t *keep_bits) {
     __m512i s0 = _mm512_loadu_si512(state), s1 = _mm512_loadu_si512(state + 8);
@@ -384,7 +385,12 @@ static void nk_f32_dropout_streams__avx512(uint64_t *state, int64_t n, uint32_t 
         const __mmask16 keep = _mm512_cmplt_epu32_mask(u, th);
         const __m512 m = _mm512_mask_mov_ps(zero, keep, vs);
         const int64_t rem = n - v0;
-        const __mmask16 io = rem >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << rem) - 1);
+        if (rem >= 16) { // whole vectors unmasked (see the backward below)
+            keep_bits[v0 / 16] = (uint16_t)keep;
+            _mm512_storeu_ps(y + v0, _mm512_mul_ps(_mm512_loadu_ps(x + v0), m));
+            continue;
+        }
+        const __mmask16 io = (__mmask16)((1u << rem) - 1);
         keep_bits[v0 / 16] = (uint16_t)(keep & io);
         _mm512_mask_storeu_ps(y + v0, io, _mm512_mul_ps(_mm512_maskz_loadu_ps(io, x + v0), m));
     }
