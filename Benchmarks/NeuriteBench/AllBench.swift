@@ -20,7 +20,7 @@ struct AllBench: ParsableCommand {
 
     /// Each benchmark's arguments: the shared options plus its own.
     func plan() -> [(name: String, command: any ParsableCommand.Type, arguments: [String])] {
-        let shared = common.arguments
+        let shared = common.arguments()
         var gemm = shared
         if let sizes { gemm += ["--sizes", sizes] }
         var steps: [(String, any ParsableCommand.Type, [String])] = [
@@ -30,7 +30,7 @@ struct AllBench: ParsableCommand {
             ("conv", ConvBench.self, shared),
         ]
         for m in model.split(separator: ",") {
-            var train = shared + ["--model", String(m), "--epochs", "\(epochs)"]
+            var train = common.arguments(sampling: false) + ["--model", String(m), "--epochs", "\(epochs)"]
             if let limit { train += ["--limit", "\(limit)"] }
             steps.append(("train", TrainBench.self, train))
         }

@@ -8,11 +8,16 @@ struct BenchOptions: ParsableArguments {
             help: "Comma-separated thread counts (default: 1, 2, 4, ... up to the physical cores).")
     var threadList: String?
 
-    @Option(name: .customLong("repeat"), help: "Timed samples per case (the median is reported).")
-    var repetitions: Int = 10
+    @Option(name: .customLong("repeat"), help: "Timed samples per case (the median is reported; default 10). Not for train, which times whole epochs (--rounds).")
+    var repeatOption: Int?
 
-    @Option(help: "Untimed runs before the samples.")
-    var warmup: Int = 2
+    @Option(name: .customLong("warmup"), help: "Untimed runs before the samples (default 2). Not for train.")
+    var warmupOption: Int?
+
+    /// Timed samples per case.
+    var repetitions: Int { repeatOption ?? 10 }
+    /// Untimed runs before the samples.
+    var warmup: Int { warmupOption ?? 2 }
 
     @Flag(help: "One JSON object per result line instead of a table (the header goes to stderr).")
     var json = false
@@ -55,9 +60,11 @@ struct BenchOptions: ParsableArguments {
         return try parseThreadList(list)
     }
 
-    /// The shared options as command-line arguments, to hand them on to another benchmark (`all`).
-    var arguments: [String] {
-        var out = ["--repeat", "\(repetitions)", "--warmup", "\(warmup)", "--isa", isa]
+    /// The shared options as command-line arguments, to hand them on to another benchmark (`all`);
+    /// without the sampling ones (--repeat, --warmup) for a benchmark that does not sample (train).
+    func arguments(sampling: Bool = true) -> [String] {
+        var out = ["--isa", isa]
+        if sampling { out = ["--repeat", "\(repetitions)", "--warmup", "\(warmup)"] + out }
         if let threadList { out += ["--threads", threadList] }
         if json { out.append("--json") }
         if allowDebug { out.append("--allow-debug") }

@@ -36,6 +36,9 @@ struct TrainBench: ParsableCommand {
     var profile = false
 
     func validate() throws {
+        if common.repeatOption != nil || common.warmupOption != nil {
+            throw ValidationError("--repeat and --warmup set the samples of the kernel benchmarks; train times whole epochs: give --rounds (each trains once at every thread count) and --epochs instead")
+        }
         guard ["pytorch", "default"].contains(initialization.lowercased()) else {
             throw ValidationError("--initialization must be pytorch or default, got \(initialization)")
         }

@@ -27,10 +27,24 @@ import Testing
 
     @Test func sharedOptionsRoundTrip() throws {
         let options = try BenchOptions.parse(["--threads", "1,2", "--repeat", "3", "--warmup", "0", "--json", "--allow-debug"])
-        let again = try BenchOptions.parse(options.arguments)
-        #expect(again.arguments == options.arguments)
+        let again = try BenchOptions.parse(options.arguments())
+        #expect(again.arguments() == options.arguments())
         #expect(try again.threadCounts() == [1, 2])
         #expect(again.repetitions == 3 && again.warmup == 0 && again.json)
+    }
+
+    /// train times whole epochs: the kernel benchmarks' sampling options are refused, not ignored.
+    @Test func trainRefusesTheSamplingOptions() throws {
+        for flags in [["--repeat", "5"], ["--warmup", "0"]] {
+            #expect(throws: (any Error).self) { try TrainBench.parse(["--allow-debug", "--threads", "1"] + flags) }
+            do {
+                _ = try TrainBench.parse(["--allow-debug", "--threads", "1"] + flags)
+            } catch {
+                let message = TrainBench.message(for: error)
+                #expect(message.contains(flags[0]) && message.contains("--rounds"), "\(message)")
+            }
+        }
+        _ = try TrainBench.parse(["--allow-debug", "--threads", "1", "--rounds", "2"])
     }
 
     @Test func allPlansEveryBenchmarkWithTheSharedOptions() throws {
@@ -44,6 +58,7 @@ import Testing
         }
         #expect(plan[1].arguments.suffix(2) == ["--sizes", "64"])
         #expect(plan[5].arguments.contains("lenet"))
+        #expect(plan[4].arguments.contains("--repeat") == false)   // train does not sample
         #expect(NeuriteBench.benchmarks.contains { $0 == AllBench.self })
     }
 }
