@@ -1,6 +1,7 @@
 // Activations, their derivatives at the pre-activation, the fused backward rules layers use, and the
-// row-wise (last-axis) softmax / log-softmax. Every function is one SIMD16 pass over the data; the
-// backward rule sits next to its forward rule.
+// row-wise (last-axis) softmax / log-softmax. Every function is one pass over the data (SIMD16 in
+// Swift, or a C kernel where a Swift closure's per-vector call would dominate); the backward rule
+// sits next to its forward rule.
 
 import CNeurite
 
