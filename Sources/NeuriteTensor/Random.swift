@@ -110,12 +110,14 @@ extension Tensor {
         precondition(keep > 0 && keep <= 1, "Tensor.dropout: keep probability \(keep) must be in (0, 1]")
         let threshold = UInt32((Double(keep) * 16_777_216).rounded(.down))
         let y = Tensor(uninitializedShape: input.shape)
-        var bits = [UInt16](repeating: 0, count: (input.count + 15) / 16)
         var words = generator.stateWords
-        input.withUnsafeBufferPointer { x in
-            bits.withUnsafeMutableBufferPointer { b in
+        // The kernel writes every keep word (the last one's bits past the count as 0): no zero fill first.
+        let wordCount = (input.count + 15) / 16
+        let bits = [UInt16](unsafeUninitializedCapacity: wordCount) { b, initialized in
+            input.withUnsafeBufferPointer { x in
                 nk_dropout_forward(&words, Int64(input.count), threshold, 1 / keep, x.baseAddress, y.storage.base, b.baseAddress)
             }
+            initialized = wordCount
         }
         generator = SeededGenerator(stateWords: words)
         return (y, DropoutMask(count: input.count, scale: 1 / keep, bits: bits))
