@@ -23,8 +23,8 @@ enum Records {
     }
 
     /// {"bench":"act","op","count","threads","ms","gbps","lib"}
-    static func act(op: String, count: Int, time: Timing, gbps: Double) -> String {
-        jsonLine([("bench", "act"), ("op", op), ("count", count), ("threads", 1), ("ms", time.ms),
+    static func act(op: String, count: Int, threads: Int, time: Timing, gbps: Double) -> String {
+        jsonLine([("bench", "act"), ("op", op), ("count", count), ("threads", threads), ("ms", time.ms),
                   ("gbps", gbps), ("lib", lib)])
     }
 

@@ -162,7 +162,7 @@ struct TrainBench: ParsableCommand {
 struct ActBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "act",
-        abstract: "Element-wise activation passes over 4 M floats (GB/s counts bytes read + written).")
+        abstract: "Element-wise activation passes over 4 M floats per thread count (GB/s counts bytes read + written).")
 
     @OptionGroup var common: BenchOptions
     @Option(help: "Elements per pass.") var count: Int = 4 << 20
@@ -181,18 +181,23 @@ struct ActBench: ParsableCommand {
             ("elu", 8, { $0.elu() }, { $0 > 0 ? $0 : Foundation.expm1($0) }),
             ("relu-bwd", 12, { Tensor.reluBackward(input: $0, gradient: $0, scale: 1.25) }, { $0 > 0 ? $0 * 1.25 : 0 }),
         ]
-        if !common.json { print(pad("op", 10) + pad("ms", 10) + pad("GB/s", 8) + "  max rel. error") }
+        if !common.json { print(pad("op", 10) + pad("threads", 9) + pad("ms", 10) + pad("GB/s", 8) + "  max rel. error") }
         for (name, bytes, f, reference) in ops {
-            let y = f(x).scalars, xs = x.scalars
-            var worst: Float = 0
-            for i in stride(from: 0, to: count, by: 97) { worst = max(worst, abs(y[i] - reference(xs[i])) / max(abs(reference(xs[i])), 1e-3)) }
-            guard worst < 1e-5 else { throw ValidationError("verification failed: \(name) error \(worst)") }
-            let t = measure(warmup: common.warmup, samples: common.repetitions) { _ = f(x) }
-            let gbs = Double(bytes * count) / t.median / 1e9
-            if common.json {
-                print(Records.act(op: name, count: count, time: t, gbps: gbs))
-            } else {
-                print(pad(name, 10) + pad(fixed(t.ms, 2), 10) + pad(fixed(gbs, 1), 8) + "  \(worst)")
+            for threads in try common.threadCounts() {
+                // Each pass at the thread count named (the team splits passes of 65 536 values and more).
+                let (t, worst) = Runtime.withThreads(threads) { () -> (Timing, Float) in
+                    let y = f(x).scalars, xs = x.scalars
+                    var worst: Float = 0
+                    for i in stride(from: 0, to: count, by: 97) { worst = max(worst, abs(y[i] - reference(xs[i])) / max(abs(reference(xs[i])), 1e-3)) }
+                    return (measure(warmup: common.warmup, samples: common.repetitions) { _ = f(x) }, worst)
+                }
+                guard worst < 1e-5 else { throw ValidationError("verification failed: \(name) error \(worst)") }
+                let gbs = Double(bytes * count) / t.median / 1e9
+                if common.json {
+                    print(Records.act(op: name, count: count, threads: threads, time: t, gbps: gbs))
+                } else {
+                    print(pad(name, 10) + pad("\(threads)", 9) + pad(fixed(t.ms, 3), 10) + pad(fixed(gbs, 1), 8) + "  \(worst)")
+                }
             }
         }
     }

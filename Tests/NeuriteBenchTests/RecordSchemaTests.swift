@@ -52,7 +52,7 @@ import Testing
                   ["bench": .string, "threads": .int, "isa": .string, "gflops": .number, "min_gflops": .number,
                    "max_gflops": .number, "lib": .string])
         let t = Timing(median: 0.001, min: 0.0009, max: 0.002)
-        try check(Records.act(op: "relu", count: 1024, time: t, gbps: 12.5),
+        try check(Records.act(op: "relu", count: 1024, threads: 2, time: t, gbps: 12.5),
                   ["bench": .string, "op": .string, "count": .int, "threads": .int, "ms": .number,
                    "gbps": .number, "lib": .string])
         try check(Records.train(model: "mlp", threads: 1, batch: 64, samplesPerSecond: 40000.5, epochSeconds: 1.5,
