@@ -46,7 +46,7 @@ extension Tensor {
 
     /// max(0, x) element-wise (NaN stays NaN).
     @inlinable public func relu() -> Tensor {
-        _map { $0.replacing(with: 0, where: $0 .< 0) }
+        _map(_ReLUOp())
     }
 
     /// 1 where x > 0, else 0 (0 at x = 0).

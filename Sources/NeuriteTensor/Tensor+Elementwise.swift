@@ -35,8 +35,7 @@ extension Tensor {
 
     /// The shared body of every (Tensor, Tensor) operator.
     @inlinable
-    static func _binary(_ op: String, _ a: Tensor, _ b: Tensor,
-                        _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) -> Tensor {
+    static func _binary<Op: _BinaryVectorOp>(_ op: String, _ a: Tensor, _ b: Tensor, _ f: Op) -> Tensor {
         let pairing = _pairing(op, a.shape, b.shape, allowLhsBroadcast: true)
         switch pairing {
         case .elementwise, .rhsRow, .rhsScalar:
@@ -53,30 +52,28 @@ extension Tensor {
     /// Runs `f` over the operands as `pairing` says; `dst` has the size of the larger operand and may
     /// alias it.
     @inlinable
-    static func _apply(_ pairing: _Pairing, _ a: UnsafePointer<Float>, _ aCount: Int,
-                       _ b: UnsafePointer<Float>, _ bCount: Int, _ dst: UnsafeMutablePointer<Float>,
-                       _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) {
+    static func _apply<Op: _BinaryVectorOp>(_ pairing: _Pairing, _ a: UnsafePointer<Float>, _ aCount: Int,
+                                            _ b: UnsafePointer<Float>, _ bCount: Int, _ dst: UnsafeMutablePointer<Float>,
+                                            _ f: Op) {
         switch pairing {
         case .elementwise:
-            SIMDMath.parallelMap2(a, b, dst, count: aCount, f)
+            SIMDMath._parallelMap2(a, b, dst, count: aCount, f)
         case .rhsScalar:
-            let s = SIMD16<Float>(repeating: b[0])
-            SIMDMath.parallelMap(a, dst, count: aCount) { f($0, s) }
+            SIMDMath._parallelMap(a, dst, count: aCount, _WithRightOperand(f, SIMD16<Float>(repeating: b[0])))
         case .lhsScalar:
-            let s = SIMD16<Float>(repeating: a[0])
-            SIMDMath.parallelMap(b, dst, count: bCount) { f(s, $0) }
+            SIMDMath._parallelMap(b, dst, count: bCount, _WithLeftOperand(f, SIMD16<Float>(repeating: a[0])))
         case .rhsRow(let d):
             guard d > 0 else { return }
             var r = 0
             while r < aCount {
-                SIMDMath.map2(a + r, b, dst + r, count: d, f)
+                SIMDMath._map2(a + r, b, dst + r, count: d, f)
                 r += d
             }
         case .lhsRow(let d):
             guard d > 0 else { return }
             var r = 0
             while r < bCount {
-                SIMDMath.map2(a, b + r, dst + r, count: d, f)
+                SIMDMath._map2(a, b + r, dst + r, count: d, f)
                 r += d
             }
         }
@@ -84,8 +81,7 @@ extension Tensor {
 
     /// The shared body of every compound (inout Tensor, Tensor) operator: lhs keeps its shape.
     @inlinable
-    static func _binaryInPlace(_ op: String, _ a: inout Tensor, _ b: Tensor,
-                               _ f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) {
+    static func _binaryInPlace<Op: _BinaryVectorOp>(_ op: String, _ a: inout Tensor, _ b: Tensor, _ f: Op) {
         let pairing = _pairing(op, a.shape, b.shape, allowLhsBroadcast: false)
         a.makeUnique()
         let base = a.storage.base
@@ -102,6 +98,22 @@ extension Tensor {
         return out
     }
 
+    /// A new tensor of the same shape holding `op` applied to every 16-float vector of `self`
+    /// (inlined: see SIMDOps.swift).
+    @inlinable
+    func _map<Op: _UnaryVectorOp>(_ op: Op) -> Tensor {
+        let out = Tensor(uninitializedShape: shape)
+        SIMDMath._parallelMap(storage.base, out.storage.base, count: count, op)
+        return out
+    }
+
+    /// Applies `op` to every 16-float vector of `self` in place.
+    @inlinable
+    mutating func _mapInPlace<Op: _UnaryVectorOp>(_ op: Op) {
+        makeUnique()
+        SIMDMath._parallelMap(storage.base, storage.base, count: count, op)
+    }
+
     /// Applies f to every 16-float vector of `self` in place.
     @inlinable
     mutating func _mapInPlace(_ f: (SIMD16<Float>) -> SIMD16<Float>) {
@@ -113,41 +125,41 @@ extension Tensor {
 
     /// Element-wise sum. `rhs` (or `lhs`) may be a row vector [d] or [1, d] with d equal to the other's
     /// last extent: it is added to every row (a bias add). A rank-0 operand acts as a scalar.
-    @inlinable public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("+", lhs, rhs) { $0 + $1 } }
+    @inlinable public static func + (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("+", lhs, rhs, _AddOp()) }
     /// Element-wise difference, broadcasting like `+`.
-    @inlinable public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("-", lhs, rhs) { $0 - $1 } }
+    @inlinable public static func - (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("-", lhs, rhs, _SubtractOp()) }
     /// Element-wise product, broadcasting like `+`.
-    @inlinable public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("*", lhs, rhs) { $0 * $1 } }
+    @inlinable public static func * (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("*", lhs, rhs, _MultiplyOp()) }
     /// Element-wise quotient, broadcasting like `+`.
-    @inlinable public static func / (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("/", lhs, rhs) { $0 / $1 } }
+    @inlinable public static func / (lhs: Tensor, rhs: Tensor) -> Tensor { _binary("/", lhs, rhs, _DivideOp()) }
 
     /// In-place sum; `rhs` has lhs's shape, or is a row vector broadcast over lhs's rows, or rank 0.
-    @inlinable public static func += (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("+=", &lhs, rhs) { $0 + $1 } }
+    @inlinable public static func += (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("+=", &lhs, rhs, _AddOp()) }
     /// In-place difference (see `+=`).
-    @inlinable public static func -= (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("-=", &lhs, rhs) { $0 - $1 } }
+    @inlinable public static func -= (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("-=", &lhs, rhs, _SubtractOp()) }
     /// In-place product (see `+=`).
-    @inlinable public static func *= (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("*=", &lhs, rhs) { $0 * $1 } }
+    @inlinable public static func *= (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("*=", &lhs, rhs, _MultiplyOp()) }
     /// In-place quotient (see `+=`).
-    @inlinable public static func /= (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("/=", &lhs, rhs) { $0 / $1 } }
+    @inlinable public static func /= (lhs: inout Tensor, rhs: Tensor) { _binaryInPlace("/=", &lhs, rhs, _DivideOp()) }
 
     // MARK: Tensor ⊕ scalar
 
     // Tensor ⊕ Float and Float ⊕ Tensor apply the scalar to every element; the compound forms work in
     // place (copying first only if the storage is shared).
 
-    @inlinable public static func + (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 + s } }
-    @inlinable public static func - (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 - s } }
-    @inlinable public static func * (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 * s } }
-    @inlinable public static func / (lhs: Tensor, rhs: Float) -> Tensor { let s = SIMD16(repeating: rhs); return lhs._map { $0 / s } }
-    @inlinable public static func + (lhs: Float, rhs: Tensor) -> Tensor { let s = SIMD16(repeating: lhs); return rhs._map { s + $0 } }
-    @inlinable public static func - (lhs: Float, rhs: Tensor) -> Tensor { let s = SIMD16(repeating: lhs); return rhs._map { s - $0 } }
-    @inlinable public static func * (lhs: Float, rhs: Tensor) -> Tensor { let s = SIMD16(repeating: lhs); return rhs._map { s * $0 } }
-    @inlinable public static func / (lhs: Float, rhs: Tensor) -> Tensor { let s = SIMD16(repeating: lhs); return rhs._map { s / $0 } }
+    @inlinable public static func + (lhs: Tensor, rhs: Float) -> Tensor { lhs._map(_WithRightOperand(_AddOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func - (lhs: Tensor, rhs: Float) -> Tensor { lhs._map(_WithRightOperand(_SubtractOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func * (lhs: Tensor, rhs: Float) -> Tensor { lhs._map(_WithRightOperand(_MultiplyOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func / (lhs: Tensor, rhs: Float) -> Tensor { lhs._map(_WithRightOperand(_DivideOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func + (lhs: Float, rhs: Tensor) -> Tensor { rhs._map(_WithLeftOperand(_AddOp(), SIMD16(repeating: lhs))) }
+    @inlinable public static func - (lhs: Float, rhs: Tensor) -> Tensor { rhs._map(_WithLeftOperand(_SubtractOp(), SIMD16(repeating: lhs))) }
+    @inlinable public static func * (lhs: Float, rhs: Tensor) -> Tensor { rhs._map(_WithLeftOperand(_MultiplyOp(), SIMD16(repeating: lhs))) }
+    @inlinable public static func / (lhs: Float, rhs: Tensor) -> Tensor { rhs._map(_WithLeftOperand(_DivideOp(), SIMD16(repeating: lhs))) }
 
-    @inlinable public static func += (lhs: inout Tensor, rhs: Float) { let s = SIMD16(repeating: rhs); lhs._mapInPlace { $0 + s } }
-    @inlinable public static func -= (lhs: inout Tensor, rhs: Float) { let s = SIMD16(repeating: rhs); lhs._mapInPlace { $0 - s } }
-    @inlinable public static func *= (lhs: inout Tensor, rhs: Float) { let s = SIMD16(repeating: rhs); lhs._mapInPlace { $0 * s } }
-    @inlinable public static func /= (lhs: inout Tensor, rhs: Float) { let s = SIMD16(repeating: rhs); lhs._mapInPlace { $0 / s } }
+    @inlinable public static func += (lhs: inout Tensor, rhs: Float) { lhs._mapInPlace(_WithRightOperand(_AddOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func -= (lhs: inout Tensor, rhs: Float) { lhs._mapInPlace(_WithRightOperand(_SubtractOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func *= (lhs: inout Tensor, rhs: Float) { lhs._mapInPlace(_WithRightOperand(_MultiplyOp(), SIMD16(repeating: rhs))) }
+    @inlinable public static func /= (lhs: inout Tensor, rhs: Float) { lhs._mapInPlace(_WithRightOperand(_DivideOp(), SIMD16(repeating: rhs))) }
 
     /// Element-wise negation.
     @inlinable public static prefix func - (x: Tensor) -> Tensor { x._map { -$0 } }
