@@ -290,15 +290,7 @@ public enum SIMDMath {
     @inlinable @inline(__always)
     public static func map(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Float>, count: Int,
                            _ f: (Vector) -> Vector) {
-        var i = 0
-        while i + 16 <= count {
-            store(f(load(src + i)), dst + i)
-            i += 16
-        }
-        if i < count {
-            let n = count - i
-            storePartial(f(loadPartial(src + i, count: n)), dst + i, count: n)
-        }
+        withoutActuallyEscaping(f) { _map(src, dst, count: count, _UnaryClosureOp(f: $0)) }
     }
 
     /// dst[i] = f(a, b)[i], 16 at a time, zero-padded tail. `dst` may equal `a` or `b`.
@@ -306,15 +298,7 @@ public enum SIMDMath {
     public static func map2(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                             _ dst: UnsafeMutablePointer<Float>, count: Int,
                             _ f: (Vector, Vector) -> Vector) {
-        var i = 0
-        while i + 16 <= count {
-            store(f(load(a + i), load(b + i)), dst + i)
-            i += 16
-        }
-        if i < count {
-            let n = count - i
-            storePartial(f(loadPartial(a + i, count: n), loadPartial(b + i, count: n)), dst + i, count: n)
-        }
+        withoutActuallyEscaping(f) { _map2(a, b, dst, count: count, _BinaryClosureOp(f: $0)) }
     }
 
     /// dst[i] = f(a, b, c)[i], 16 at a time, zero-padded tail. `dst` may equal any input.

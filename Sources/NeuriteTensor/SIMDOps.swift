@@ -62,6 +62,18 @@ extension SIMDMath {
 
 // The operations.
 
+/// A closure as an operation (`SIMDMath.map`/`map2`'s loops are these): still a call a vector.
+@usableFromInline struct _UnaryClosureOp: _UnaryVectorOp {
+    @usableFromInline let f: (SIMD16<Float>) -> SIMD16<Float>
+    @inlinable init(f: @escaping (SIMD16<Float>) -> SIMD16<Float>) { self.f = f }
+    @inlinable @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { f(x) }
+}
+@usableFromInline struct _BinaryClosureOp: _BinaryVectorOp {
+    @usableFromInline let f: (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>
+    @inlinable init(f: @escaping (SIMD16<Float>, SIMD16<Float>) -> SIMD16<Float>) { self.f = f }
+    @inlinable @inline(__always) func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { f(a, b) }
+}
+
 @usableFromInline struct _AddOp: _BinaryVectorOp {
     @inlinable init() {}
     @inlinable @inline(__always) func callAsFunction(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a + b }
