@@ -172,8 +172,8 @@ struct ActBench: ParsableCommand {
         var g = SeededGenerator(seed: 1)
         let x = Tensor(randomNormal: [count], standardDeviation: 4, using: &g)
         // Each op: name, bytes a value moves (read + written), the pass, its scalar reference.
-        // relu-backward reads x twice over (as input and gradient) and scales by a keep scale; add
-        // reads it twice too.
+        // relu-backward reads x twice over (as input and gradient) and scales by a keep scale; sig-bwd
+        // and add read it twice too.
         let ops: [(String, Int, (Tensor) -> Tensor, (Float) -> Float)] = [
             ("relu", 8, { $0.relu() }, { max(0, $0) }),
             ("sigmoid", 8, { $0.sigmoid() }, { 1 / (1 + Foundation.exp(-$0)) }),
@@ -181,6 +181,8 @@ struct ActBench: ParsableCommand {
             ("exp", 8, { $0.exp() }, { Foundation.exp($0) }),
             ("elu", 8, { $0.elu() }, { $0 > 0 ? $0 : Foundation.expm1($0) }),
             ("relu-bwd", 12, { Tensor.reluBackward(input: $0, gradient: $0, scale: 1.25) }, { $0 > 0 ? $0 * 1.25 : 0 }),
+            ("leaky", 8, { $0.leakyRelu() }, { $0 > 0 ? $0 : 0.1 * $0 }),
+            ("sig-bwd", 12, { Tensor.sigmoidBackward(output: $0, gradient: $0) }, { $0 * $0 * (1 - $0) }),
             ("add", 12, { $0 + $0 }, { $0 + $0 }),
             ("scale", 8, { $0 * 1.25 }, { $0 * 1.25 }),
         ]

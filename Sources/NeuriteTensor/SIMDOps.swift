@@ -112,3 +112,54 @@ extension SIMDMath {
     @inlinable init() {}
     @inlinable @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> { x.replacing(with: 0, where: x .< 0) }
 }
+
+/// 1 where x > 0, else 0 (Tensor.reluDerivative).
+@usableFromInline struct _ReLUDerivativeOp: _UnaryVectorOp {
+    @inlinable init() {}
+    @inlinable @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        SIMD16<Float>(repeating: 0).replacing(with: 1, where: x .> 0)
+    }
+}
+
+/// x for x > 0, slope·x otherwise (Tensor.leakyRelu).
+@usableFromInline struct _LeakyReLUOp: _UnaryVectorOp {
+    @usableFromInline let s: SIMD16<Float>
+    @inlinable init(slope: Float) { s = SIMD16(repeating: slope) }
+    @inlinable @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        x.replacing(with: s * x, where: .!(x .> 0))
+    }
+}
+
+/// 1 where x > 0, else slope (Tensor.leakyReluDerivative).
+@usableFromInline struct _LeakyReLUDerivativeOp: _UnaryVectorOp {
+    @usableFromInline let s: SIMD16<Float>
+    @inlinable init(slope: Float) { s = SIMD16(repeating: slope) }
+    @inlinable @inline(__always) func callAsFunction(_ x: SIMD16<Float>) -> SIMD16<Float> {
+        s.replacing(with: 1, where: x .> 0)
+    }
+}
+
+/// (x, g) → g where x > 0, slope·g elsewhere (Tensor.leakyReluBackward).
+@usableFromInline struct _LeakyReLUBackwardOp: _BinaryVectorOp {
+    @usableFromInline let s: SIMD16<Float>
+    @inlinable init(slope: Float) { s = SIMD16(repeating: slope) }
+    @inlinable @inline(__always) func callAsFunction(_ x: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        g.replacing(with: s * g, where: .!(x .> 0))
+    }
+}
+
+/// (y, g) → g·y(1 − y) for the sigmoid's output y (Tensor.sigmoidBackward).
+@usableFromInline struct _SigmoidBackwardOp: _BinaryVectorOp {
+    @inlinable init() {}
+    @inlinable @inline(__always) func callAsFunction(_ y: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        g * y * (1 - y)
+    }
+}
+
+/// (y, g) → g·(1 − y)(1 + y) for tanh's output y (Tensor.tanhBackward; 1 − y is exact near ±1).
+@usableFromInline struct _TanhBackwardOp: _BinaryVectorOp {
+    @inlinable init() {}
+    @inlinable @inline(__always) func callAsFunction(_ y: SIMD16<Float>, _ g: SIMD16<Float>) -> SIMD16<Float> {
+        g * ((1 - y) * (1 + y))
+    }
+}

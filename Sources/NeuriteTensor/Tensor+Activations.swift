@@ -18,9 +18,7 @@ extension Tensor {
     @inlinable public static func sigmoidBackward(output y: Tensor, gradient g: Tensor) -> Tensor {
         _checkSame("sigmoidBackward", y, g)
         let out = Tensor(uninitializedShape: y.shape)
-        SIMDMath.parallelMap2(y.storage.base, g.storage.base, out.storage.base, count: y.count) { y, g in
-            g * y * (1 - y)
-        }
+        SIMDMath._parallelMap2(y.storage.base, g.storage.base, out.storage.base, count: y.count, _SigmoidBackwardOp())
         return out
     }
 
@@ -36,9 +34,7 @@ extension Tensor {
     @inlinable public static func tanhBackward(output y: Tensor, gradient g: Tensor) -> Tensor {
         _checkSame("tanhBackward", y, g)
         let out = Tensor(uninitializedShape: y.shape)
-        SIMDMath.parallelMap2(y.storage.base, g.storage.base, out.storage.base, count: y.count) { y, g in
-            g * ((1 - y) * (1 + y))   // (1−y)(1+y): 1 − y is exact near y = ±1
-        }
+        SIMDMath._parallelMap2(y.storage.base, g.storage.base, out.storage.base, count: y.count, _TanhBackwardOp())
         return out
     }
 
@@ -51,7 +47,7 @@ extension Tensor {
 
     /// 1 where x > 0, else 0 (0 at x = 0).
     @inlinable public func reluDerivative() -> Tensor {
-        _map { SIMD16<Float>(repeating: 0).replacing(with: 1, where: $0 .> 0) }
+        _map(_ReLUDerivativeOp())
     }
 
     /// g·scale where the pre-activation x > 0, else 0 (scale: a dropout's keep scale taken in the
@@ -68,24 +64,20 @@ extension Tensor {
 
     /// x for x > 0, slope·x otherwise (equals max(slope·x, x) for slope ≤ 1).
     @inlinable public func leakyRelu(slope: Float = 0.1) -> Tensor {
-        let s = SIMD16(repeating: slope)
-        return _map { x in x.replacing(with: s * x, where: .!(x .> 0)) }
+        _map(_LeakyReLUOp(slope: slope))
     }
 
     /// 1 where x > 0, else slope.
     @inlinable public func leakyReluDerivative(slope: Float = 0.1) -> Tensor {
-        _map { x in SIMD16<Float>(repeating: slope).replacing(with: 1, where: x .> 0) }
+        _map(_LeakyReLUDerivativeOp(slope: slope))
     }
 
     /// g where x > 0, slope·g elsewhere. Shapes equal.
     @inlinable public static func leakyReluBackward(input x: Tensor, gradient g: Tensor,
                                                     slope: Float = 0.1) -> Tensor {
         _checkSame("leakyReluBackward", x, g)
-        let s = SIMD16(repeating: slope)
         let out = Tensor(uninitializedShape: x.shape)
-        SIMDMath.parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count) { x, g in
-            g.replacing(with: s * g, where: .!(x .> 0))
-        }
+        SIMDMath._parallelMap2(x.storage.base, g.storage.base, out.storage.base, count: x.count, _LeakyReLUBackwardOp(slope: slope))
         return out
     }
 
