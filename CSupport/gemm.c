@@ -133,6 +133,11 @@ static float *thread_scratch(size_t floats) {
 // gradient). Measured: see the commit that introduced them.
 #define NK_SGEMM_INPLACE_A_PANELS 1
 #define NK_SGEMM_INPLACE_B_PANELS 2
+// Row-pointer B (convolution's shifted rows) is read in place by up to this many A panels: packing
+// it would copy every row once to save only the loads of the panels after the first (AVX2, MR 6,
+// Zen 3, 1 thread, 3 runs each: LeNet-5's conv2, 16 filters in 3 panels, forward 1.30-1.37 ->
+// 0.56 ms against packing; its conv1, 6 filters in 1 panel, was in place at 2 already).
+#define NK_SGEMM_INPLACE_BROWS_PANELS 3
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
 // row / column; Ap, Bp are this thread's pack buffers (sized by gemm_thread).
@@ -153,7 +158,7 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     // Row-pointer B (convolution's shifted rows, few filters) read in place on the same terms,
     // where the table row has the kernel for it.
     const int inBrows = brows && !transB && !inA && cfg->ukernel_brows &&
-                        M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
+                        M <= (int64_t)MR * NK_SGEMM_INPLACE_BROWS_PANELS;
     // Element (i, p) of op(A) at A[i*rsa + p*csa]; of the packed panel, Ap[p*MR + i].
     const int64_t rsa = inA ? (transA ? 1 : lda) : 1, csa = inA ? (transA ? lda : 1) : MR;
     for (int64_t jc = 0; jc < N; jc += NC) {
