@@ -381,8 +381,8 @@ static void nk_f32_dropout_apply__avx2(int64_t n, const uint16_t *keep, float sc
 // order as blends of values and offsets. A row of at least 8 windows ends with the step of its
 // last 8, which recomputes (and stores again, with the same values) some of the step before:
 // Zen 3's masked stores cost more than the rest of a step (perf: 28 % of the kernel's time on
-// the two stores of a 6-window tail, LeNet-5's 14-window rows). A shorter row loads and stores
-// masked, so nothing outside the windows is read.
+// the two stores of a 6-window tail, LeNet-5's 14-window rows). A shorter row loads masked, so
+// nothing outside the windows is read, and stores by store_first.
 static void nk_f32_maxpool_2x2_row__avx2(const float *r0, int64_t W, int64_t n, int32_t base, float *y,
                                          int32_t *arg) {
     const float *r1 = r0 + W;
@@ -424,9 +424,8 @@ static void nk_f32_maxpool_2x2_row__avx2(const float *r0, int64_t W, int64_t n, 
             _mm256_storeu_ps(y + o, best);
             if (arg) _mm256_storeu_si256((__m256i *)(arg + o), at);
         } else {
-            const __m256i out = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), iota);
-            _mm256_maskstore_ps(y + o, out, best);
-            if (arg) _mm256_maskstore_epi32(arg + o, out, at);
+            store_first(y + o, best, (int)rem);
+            if (arg) store_first((float *)(arg + o), _mm256_castsi256_ps(at), (int)rem);
         }
     }
 }
@@ -436,7 +435,7 @@ static void nk_f32_maxpool_2x2_row__avx2(const float *r0, int64_t W, int64_t n, 
 // gradients of the left and right columns interleave into each row's 16 floats (unpack within
 // 128-bit lanes, then a lane permute). As in the forward row, a row of at least 8 windows ends
 // with its last 8 (rewriting some outputs with the values they already hold) and only a shorter
-// one loads and stores masked.
+// one loads masked (and stores by store_first).
 static void nk_f32_maxpool_2x2_backward_row__avx2(const float *dy, const int32_t *arg, int64_t n, int32_t base,
                                                   int64_t W, float *dx) {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -464,8 +463,8 @@ static void nk_f32_maxpool_2x2_backward_row__avx2(const float *dy, const int32_t
                 _mm256_storeu_ps(d, first);
                 _mm256_storeu_ps(d + 8, second);
             } else {
-                _mm256_maskstore_ps(d, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(2 * rem)), iota), first);
-                _mm256_maskstore_ps(d + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(2 * rem - 8)), iota), second);
+                store_first(d, first, (int)NK_MIN(8, 2 * rem));
+                store_first(d + 8, second, (int)NK_MAX(0, 2 * rem - 8));
             }
         }
     }

@@ -68,11 +68,13 @@ private final class GuardedFloats {
     }
 
     /// 2×2 stride-2 max pooling forward and backward on planes 22 wide (11 windows a row: a full
-    /// vector of 8 and a partial one on AVX2, a partial one of 16 on AVX-512), the input, the
-    /// gradient, the arg-maxes and the input gradient each ending at a guard page.
-    @Test func maxPool2x2ReadsAndWritesNothingPastItsBuffers() {
-        let shape = [2, 3, 6, 22], window = Window2D(size: 2, stride: 2)
-        let n = shape.reduce(1, *), outputs = 2 * 3 * 3 * 11
+    /// vector of 8 and a partial one on AVX2, a partial one of 16 on AVX-512) and 10 wide (5: a
+    /// partial vector alone), the input, the gradient, the arg-maxes and the input gradient each
+    /// ending at a guard page.
+    @Test(arguments: [[2, 3, 6, 22], [1, 2, 4, 10]])
+    func maxPool2x2ReadsAndWritesNothingPastItsBuffers(shape: [Int]) {
+        let window = Window2D(size: 2, stride: 2)
+        let n = shape.reduce(1, *), outputs = shape[0] * shape[1] * (shape[2] / 2) * (shape[3] / 2)
         var s = poolShape(shape, window)
         for isa in KernelISAs.supported {
             let x = GuardedFloats(floats(n, seed: 3)), y = GuardedFloats([Float](repeating: 0, count: outputs))
