@@ -472,6 +472,39 @@ private func batchNormOpCase(_ shape: [Int]) -> KernelOpCase {
         })
 }
 
+/// One SGD step over `n` elements (several threads' worth at 200 000): plain, with momentum, or
+/// Nesterov's, with coupled L2, against the formula written out in Float (no operation fused, so
+/// the AVX2 and baseline builds of the pass must both equal it exactly).
+private func sgdOpCase(_ n: Int, momentum: Float?, nesterov: Bool, l2: Float) -> KernelOpCase {
+    let w0 = seededTensor([n], seed: 31), g = seededTensor([n], seed: 32), v0 = seededTensor([n], seed: 33)
+    let lr: Float = 0.05
+    return KernelOpCase(
+        op: "sgd", detail: "n \(n) momentum \(momentum.map { "\($0)" } ?? "none") nesterov \(nesterov) l2 \(l2)",
+        tolerances: [0, 0],
+        run: { isa, threads in
+            withActiveISA(isa) {
+                Runtime.withThreads(threads) {
+                    let w = w0.copied(), v = momentum == nil ? nil : v0.copied()
+                    ParameterUpdate.sgd(w, gradient: g, velocity: v, range: 0..<n, learningRate: lr,
+                                        momentum: momentum ?? 0, l2: l2, nesterov: nesterov)
+                    return [w.scalars, v?.scalars ?? []]
+                }
+            }
+        },
+        reference: {
+            var w = w0.scalars, v = v0.scalars
+            let gs = g.scalars
+            for i in 0..<n {
+                let grad = gs[i] + l2 * w[i]
+                guard let mu = momentum else { w[i] = w[i] - lr * grad; continue }
+                let vel = mu * v[i] + grad
+                v[i] = vel
+                w[i] = w[i] - lr * (nesterov ? grad + mu * vel : vel)
+            }
+            return [w, momentum == nil ? [] : v]
+        })
+}
+
 /// One Adam/AdamW step over `n` elements (several threads' worth at 200 000), against the formula
 /// written out in Float: every operation is correctly rounded and none may be fused, so the wide
 /// (AVX-512) and baseline builds of the pass must both equal it exactly.
@@ -526,3 +559,6 @@ let kernelOpCases: [KernelOpCase] =
     + [adamOpCase(1003, l2: 0, shrink: 0),                 // Adam, one thread, a partial vector
        adamOpCase(200_003, l2: 0.01, shrink: 0),           // coupled L2, several threads
        adamOpCase(200_003, l2: 0, shrink: 1e-4)]           // AdamW's decoupled decay
+    + [sgdOpCase(1003, momentum: nil, nesterov: false, l2: 0),          // plain SGD, one thread
+       sgdOpCase(200_003, momentum: 0.9, nesterov: false, l2: 0.01),    // momentum and L2, several threads
+       sgdOpCase(200_003, momentum: 0.9, nesterov: true, l2: 0)]        // Nesterov
