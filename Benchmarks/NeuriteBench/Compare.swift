@@ -44,7 +44,9 @@ struct BenchRecord: Equatable {
             label = "gemm \(m)x\(n)x\(k) \(op)"
         case "train":
             guard let model = json["model"] as? String else { throw RecordError("train record without \"model\"") }
-            label = "train \(model)" + (integer(json["batch"]).map { " b\($0)" } ?? "")
+            // The recipe (plain, main) is part of the case: a file with both must not pool them.
+            let recipe = (json["recipe"] as? String).map { " \($0)" } ?? ""
+            label = "train \(model)\(recipe)" + (integer(json["batch"]).map { " b\($0)" } ?? "")
         default:
             // act, peak, and kinds this version does not know: the bench plus whatever names the case.
             let parts = ["model", "layer", "op", "case", "pass", "batch", "m", "n", "k"].compactMap { key -> String? in
@@ -196,7 +198,7 @@ struct CompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
         abstract: "Compare two --json result files (JSON lines) case by case: both figures and the ratio A/B.",
-        discussion: "Records match on their case (gemm: m, n, k, transposes; train: model and batch; act: op) and thread count. Several records of a case in one file are reduced to their median.")
+        discussion: "Records match on their case (gemm: m, n, k, transposes; train: model, recipe and batch; act: op) and thread count. Several records of a case in one file are reduced to their median.")
 
     @Argument(help: "The first JSON-lines file (A).") var a: String
     @Argument(help: "The second JSON-lines file (B).") var b: String

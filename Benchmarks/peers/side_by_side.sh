@@ -1,7 +1,7 @@
 #!/bin/bash
-# Interleaved side-by-side runs: Neurite, numpy and torch gemm, then Neurite and torch training, ROUNDS
-# times (A B C A B C ...), each run appended to one JSON-lines file per library in OUT, then the
-# `compare` tables (medians over the rounds).
+# Interleaved side-by-side runs: Neurite, numpy and torch gemm, then Neurite and torch training (the
+# plain recipe, then make run's), ROUNDS times (A B C A B C ...), each run appended to one JSON-lines
+# file per library in OUT, then the `compare` tables (medians over the rounds).
 #   Benchmarks/peers/side_by_side.sh [OUT=bench-out] [ROUNDS=3] [THREADS=1,2]
 # Needs a release build (.build-bench by default; BENCH=path/to/neurite-bench to override) and
 # .venv-peers (see README.md). Set SKIP_TRAIN=1 to time gemm only.
@@ -19,9 +19,11 @@ for i in $(seq "$ROUNDS"); do
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$PY" Benchmarks/peers/numpy_bench.py --threads "$THREADS" --repeat 5 --warmup 1 >> "$OUT/numpy-gemm.jsonl"
   "$PY" Benchmarks/peers/torch_bench.py --threads "$THREADS" --repeat 5 --warmup 1 --bench gemm >> "$OUT/torch-gemm.jsonl"
   if [ -z "${SKIP_TRAIN:-}" ]; then
-    "$B" train --model mlp --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
-    "$B" train --model lenet --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
-    "$PY" Benchmarks/peers/torch_bench.py --threads "$THREADS" --bench train --model mlp,lenet >> "$OUT/torch-train.jsonl"
+    for recipe in plain main; do   # the peer recipe, then make run's (Adam, cosine, dropout)
+      "$B" train --model mlp --recipe $recipe --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
+      "$B" train --model lenet --recipe $recipe --threads "$THREADS" --json >> "$OUT/neurite-train.jsonl"
+      "$PY" Benchmarks/peers/torch_bench.py --threads "$THREADS" --bench train --model mlp,lenet --recipe $recipe >> "$OUT/torch-train.jsonl"
+    done
   fi
 done
 "$B" compare "$OUT/neurite-gemm.jsonl" "$OUT/numpy-gemm.jsonl"

@@ -52,6 +52,24 @@ import Testing
         #expect(table.contains("only in A: act relu, 1 thread") && table.contains("only in B: train lenet b64, 1 thread"))
     }
 
+    /// Training records of the plain and `make run` recipes are separate cases, never one median.
+    @Test func recipesAreSeparateCases() throws {
+        let dir = try fixture([
+            "a.jsonl": """
+                {"bench":"train","model":"mlp","recipe":"plain","threads":1,"batch":64,"samples_per_s":60000,"lib":"neurite"}
+                {"bench":"train","model":"mlp","recipe":"main","threads":1,"batch":64,"samples_per_s":50000,"lib":"neurite"}
+                """,
+            "b.jsonl": """
+                {"bench":"train","model":"mlp","recipe":"plain","threads":1,"batch":64,"samples_per_s":30000,"lib":"torch"}
+                {"bench":"train","model":"mlp","recipe":"main","threads":1,"batch":64,"samples_per_s":10000,"lib":"torch"}
+                """])
+        let a = try BenchRecord.load(path: dir.appendingPathComponent("a.jsonl").path)
+        let b = try BenchRecord.load(path: dir.appendingPathComponent("b.jsonl").path)
+        let c = Comparison(a, b, nameA: "neurite", nameB: "torch")
+        #expect(c.rows.map(\.label) == ["train mlp plain b64", "train mlp main b64"])
+        #expect(c.rows.map(\.ratio) == [2, 5])
+    }
+
     @Test func missingFileIsNamed() {
         #expect(throws: CompareError.unreadable(path: "/nonexistent/x.jsonl", reason: "no such file")) {
             try BenchRecord.load(path: "/nonexistent/x.jsonl")
