@@ -16,33 +16,27 @@ typedef struct sgd_job {
     int wide; // 1: AVX2 or AVX-512 machine (the AVX2 compile), 0: the baseline
 } sgd_job;
 
-// One SGD element range, compiled for the x86-64 baseline and, on x86-64, for AVX2 (as Adam's
-// below; FP contraction off in both, so the same bits).
-#define NK_SGD_RANGE                                                                             \
-    if (v == NULL || momentum == 0) {                                                            \
-        for (int64_t i = begin; i < end; i++) w[i] -= lr * (g[i] + l2 * w[i]);                   \
-        return;                                                                                  \
-    }                                                                                            \
-    for (int64_t i = begin; i < end; i++) {                                                      \
-        float grad = g[i] + l2 * w[i];                                                           \
-        float vel = momentum * v[i] + grad;                                                      \
-        v[i] = vel;                                                                              \
-        w[i] -= lr * (nesterov ? grad + momentum * vel : vel);                                   \
+// One SGD element range, defined once and compiled for the x86-64 baseline and, on x86-64, for AVX2
+// (as Adam's below; FP contraction off in both, so the same bits).
+#define NK_SGD_FUNCTION(NAME)                                                                    \
+    static void NAME(float *restrict w, float *restrict v, const float *restrict g, int64_t begin, \
+                     int64_t end, float lr, float momentum, float l2, int nesterov) {            \
+        _Pragma("clang fp contract(off)")                                                        \
+        if (v == NULL || momentum == 0) {                                                        \
+            for (int64_t i = begin; i < end; i++) w[i] -= lr * (g[i] + l2 * w[i]);               \
+            return;                                                                              \
+        }                                                                                        \
+        for (int64_t i = begin; i < end; i++) {                                                  \
+            float grad = g[i] + l2 * w[i];                                                       \
+            float vel = momentum * v[i] + grad;                                                  \
+            v[i] = vel;                                                                          \
+            w[i] -= lr * (nesterov ? grad + momentum * vel : vel);                               \
+        }                                                                                        \
     }
 
-static void sgd_elements(float *restrict w, float *restrict v, const float *restrict g, int64_t begin,
-                         int64_t end, float lr, float momentum, float l2, int nesterov) {
-#pragma clang fp contract(off)
-    NK_SGD_RANGE
-}
-
+NK_SGD_FUNCTION(sgd_elements)
 #if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-static void sgd_elements_avx2(float *restrict w, float *restrict v, const float *restrict g, int64_t begin,
-                              int64_t end, float lr, float momentum, float l2, int nesterov) {
-#pragma clang fp contract(off)
-    NK_SGD_RANGE
-}
+__attribute__((target("avx2,fma"))) NK_SGD_FUNCTION(sgd_elements_avx2)
 #endif
 
 static void sgd_range(void *context, int64_t begin, int64_t end) {
@@ -79,39 +73,25 @@ void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float 
 // multiply-add and all give the same bits (every operation here is correctly rounded either way).
 // The AVX2 compile: on Zen 3 (AVX2, 1 thread) the MLP's Adam pass (235 146 parameters) took
 // 226-271 us a step at 4 lanes, 112-118 at 8 (3 interleaved runs, `neurite-bench train --profile`).
-#define NK_ADAM_RANGE                                                                            \
-    for (int64_t i = begin; i < end; i++) {                                                      \
-        float grad = g[i] + l2 * w[i];                                                           \
-        float mi = beta1 * m[i] + (1 - beta1) * grad;                                            \
-        float vi = beta2 * v[i] + (1 - beta2) * grad * grad;                                     \
-        m[i] = mi;                                                                               \
-        v[i] = vi;                                                                               \
-        w[i] = w[i] - shrink * w[i] - lr * (mi * c1) / (sqrtf(vi * c2) + eps);                   \
+#define NK_ADAM_FUNCTION(NAME)                                                                   \
+    static void NAME(float *restrict w, const float *restrict g, float *restrict m, float *restrict v, \
+                     int64_t begin, int64_t end, float lr, float beta1, float beta2, float eps,  \
+                     float c1, float c2, float l2, float shrink) {                               \
+        _Pragma("clang fp contract(off)")                                                        \
+        for (int64_t i = begin; i < end; i++) {                                                  \
+            float grad = g[i] + l2 * w[i];                                                       \
+            float mi = beta1 * m[i] + (1 - beta1) * grad;                                        \
+            float vi = beta2 * v[i] + (1 - beta2) * grad * grad;                                 \
+            m[i] = mi;                                                                           \
+            v[i] = vi;                                                                           \
+            w[i] = w[i] - shrink * w[i] - lr * (mi * c1) / (sqrtf(vi * c2) + eps);               \
+        }                                                                                        \
     }
 
-static void adam_range(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
-                       int64_t begin, int64_t end, float lr, float beta1, float beta2, float eps, float c1,
-                       float c2, float l2, float shrink) {
-#pragma clang fp contract(off)
-    NK_ADAM_RANGE
-}
-
+NK_ADAM_FUNCTION(adam_range)
 #if defined(__x86_64__)
-__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma")))
-static void adam_range_avx512(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
-                              int64_t begin, int64_t end, float lr, float beta1, float beta2, float eps,
-                              float c1, float c2, float l2, float shrink) {
-#pragma clang fp contract(off)
-    NK_ADAM_RANGE
-}
-
-__attribute__((target("avx2,fma")))
-static void adam_range_avx2(float *restrict w, const float *restrict g, float *restrict m, float *restrict v,
-                            int64_t begin, int64_t end, float lr, float beta1, float beta2, float eps,
-                            float c1, float c2, float l2, float shrink) {
-#pragma clang fp contract(off)
-    NK_ADAM_RANGE
-}
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,fma"))) NK_ADAM_FUNCTION(adam_range_avx512)
+__attribute__((target("avx2,fma"))) NK_ADAM_FUNCTION(adam_range_avx2)
 #endif
 
 typedef struct adam_job {
