@@ -3,7 +3,7 @@
 forward + backward (input gradient, weight and bias gradients), and max-pool 3x3/2, printed as the
 same JSON lines ({"bench":"conv","layer","pass","batch","threads","ms","gflops","lib":"torch"}).
 
-    .venv-peers/bin/python Benchmarks/peers/torch_conv_bench.py --threads 1,2
+    .venv-peers/bin/python Benchmarks/peers/torch_conv_bench.py --threads 1,2 [--layers lenet.conv1,lenet.conv2]
 
 Each thread count runs in its own process (the thread variables must be set before torch loads).
 """
@@ -37,11 +37,13 @@ def median_seconds(fn, repeat, warmup):
     return times[len(times) // 2]
 
 
-def run_one(threads, repeat, warmup):
+def run_one(threads, repeat, warmup, layers):
     import torch
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     for name, b, c, h, k, ks, s, p in CASES:
+        if layers and name not in layers:
+            continue
         conv = torch.nn.Conv2d(c, k, ks, stride=s, padding=p)
         x = torch.randn(b, c, h, h, requires_grad=True)
 
@@ -53,6 +55,8 @@ def run_one(threads, repeat, warmup):
         flops = 3 * 2 * b * k * oh * oh * c * ks * ks
         print(json.dumps({"bench": "conv", "layer": name, "pass": "forward+backward", "batch": b,
                           "threads": threads, "ms": t * 1e3, "gflops": flops / t / 1e9, "lib": "torch"}))
+    if layers and "maxpool3x3s2" not in layers:
+        return
     x = torch.randn(16, 96, 55, 55)
     pool = torch.nn.MaxPool2d(3, 2)
     t = median_seconds(lambda: pool(x), repeat, warmup)
@@ -65,16 +69,24 @@ def main():
     p.add_argument("--threads", default="1,2")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--layers", default="",
+                   help="comma-separated layer names as neurite-bench conv names them (default: all), "
+                        "e.g. lenet.conv1,lenet.conv2,maxpool3x3s2")
     p.add_argument("--one-thread-count", type=int, help=argparse.SUPPRESS)
     a = p.parse_args()
+    layers = [l for l in a.layers.split(",") if l]
+    known = [c[0] for c in CASES] + ["maxpool3x3s2"]
+    unknown = [l for l in layers if l not in known]
+    if unknown:
+        p.error(f"--layers: unknown layer {unknown[0]!r}; expected some of {', '.join(known)}")
     if a.one_thread_count:
-        run_one(a.one_thread_count, a.repeat, a.warmup)
+        run_one(a.one_thread_count, a.repeat, a.warmup, layers)
         return
     for n in [int(t) for t in a.threads.split(",")]:
         env = dict(os.environ, OMP_NUM_THREADS=str(n), MKL_NUM_THREADS=str(n), OPENBLAS_NUM_THREADS=str(n))
         sys.stdout.flush()
         subprocess.run([sys.executable, __file__, "--one-thread-count", str(n), "--repeat", str(a.repeat),
-                        "--warmup", str(a.warmup)], env=env, check=True)
+                        "--warmup", str(a.warmup), "--layers", a.layers], env=env, check=True)
 
 
 if __name__ == "__main__":
