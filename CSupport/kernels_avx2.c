@@ -1,4 +1,7 @@
-// AVX2 kernels: the SGEMM microkernel and the copying packer.
+// AVX2 kernels: the SGEMM microkernel with its unpacked and row-pointer variants, the copying and
+// transposing packers, 2×2 max-pool rows, shifted-row sums and dropout — the same table row the
+// AVX-512 file fills, so an AVX2-only CPU (Zen 3, measured) takes the paths AVX-512 takes (the
+// general max-pool row is the SSE2 one on both).
 // Microkernel, 6x16 tile: 12 ymm accumulators (6 rows x 2 vectors of 8 columns), two B vectors and
 // one A broadcast per row per k step: 15 of the 16 ymm registers. Contract: nk_sgemm_ukernel_fn in
 // internal.h. Two FMA pipes x latency 4 need >= 8 independent chains; 12 leave headroom. Edge
