@@ -12,6 +12,7 @@
 #if defined(__x86_64__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
 #include <immintrin.h>
+#include "transpose8x8.h"
 
 #define MR 6
 #define NR 16
@@ -171,58 +172,47 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
                           BROWS, AROWS, 0, nr);
 }
 
+// Runs tile_strided(ARGS..., rows, vecs, BROWS, AROWS, nr) for the tile's mr (1..MR) rows and its
+// 8-column vectors (1..2): the dispatch of the three unpacked variants below.
+#define NK_STRIDED_TILE(BROWS, AROWS, ...)                                                         \
+    do {                                                                                           \
+        const int vecs_ = nr > 8 ? 2 : 1;                                                          \
+        switch (mr * 4 + vecs_) {                                                                  \
+        case 1 * 4 + 1: tile_strided(__VA_ARGS__, 1, 1, BROWS, AROWS, nr); return;                 \
+        case 1 * 4 + 2: tile_strided(__VA_ARGS__, 1, 2, BROWS, AROWS, nr); return;                 \
+        case 2 * 4 + 1: tile_strided(__VA_ARGS__, 2, 1, BROWS, AROWS, nr); return;                 \
+        case 2 * 4 + 2: tile_strided(__VA_ARGS__, 2, 2, BROWS, AROWS, nr); return;                 \
+        case 3 * 4 + 1: tile_strided(__VA_ARGS__, 3, 1, BROWS, AROWS, nr); return;                 \
+        case 3 * 4 + 2: tile_strided(__VA_ARGS__, 3, 2, BROWS, AROWS, nr); return;                 \
+        case 4 * 4 + 1: tile_strided(__VA_ARGS__, 4, 1, BROWS, AROWS, nr); return;                 \
+        case 4 * 4 + 2: tile_strided(__VA_ARGS__, 4, 2, BROWS, AROWS, nr); return;                 \
+        case 5 * 4 + 1: tile_strided(__VA_ARGS__, 5, 1, BROWS, AROWS, nr); return;                 \
+        case 5 * 4 + 2: tile_strided(__VA_ARGS__, 5, 2, BROWS, AROWS, nr); return;                 \
+        case 6 * 4 + 1: tile_strided(__VA_ARGS__, 6, 1, BROWS, AROWS, nr); return;                 \
+        default: tile_strided(__VA_ARGS__, 6, 2, BROWS, AROWS, nr); return;                        \
+        }                                                                                          \
+    } while (0)
+
 static void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                             const float *B, int64_t rsb, float alpha, float beta,
                                             float *C, int64_t ldc, int mr, int nr) {
-#define NK_TILE_ROWS(V)                                                                             \
-    switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 1, V, 0, 0, nr); return;          \
-    case 2: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 2, V, 0, 0, nr); return;          \
-    case 3: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 3, V, 0, 0, nr); return;          \
-    case 4: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 4, V, 0, 0, nr); return;          \
-    case 5: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 5, V, 0, 0, nr); return;          \
-    default: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 6, V, 0, 0, nr); return;         \
-    }
-    if (nr > 8) { NK_TILE_ROWS(2) }
-    NK_TILE_ROWS(1)
-#undef NK_TILE_ROWS
+    NK_STRIDED_TILE(0, 0, kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc);
 }
 
 // The packed-A tile with B's rows read in place through row pointers (nk_sgemm_ukernel_brows_fn).
 static void nk_f32_gemm_ukernel_6x16__avx2_brows(int64_t kc, const float *Ap, const float *const *brows,
                                                  int64_t bcol, float alpha, float beta, float *C,
                                                  int64_t ldc, int mr, int nr) {
-#define NK_TILE_ROWS(V)                                                                             \
-    switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 1, V, 1, 0, nr); return; \
-    case 2: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 2, V, 1, 0, nr); return; \
-    case 3: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 3, V, 1, 0, nr); return; \
-    case 4: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 4, V, 1, 0, nr); return; \
-    case 5: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 5, V, 1, 0, nr); return; \
-    default: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 6, V, 1, 0, nr); return; \
-    }
-    if (nr > 8) { NK_TILE_ROWS(2) }
-    NK_TILE_ROWS(1)
-#undef NK_TILE_ROWS
+    NK_STRIDED_TILE(1, 0, kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc);
 }
 
 // A's rows read in place through row pointers, B a packed panel (nk_sgemm_ukernel_arows_fn).
 static void nk_f32_gemm_ukernel_6x16__avx2_arows(int64_t kc, const float *const *arows, int64_t acol,
                                                  const float *Bp, float alpha, float beta, float *C,
                                                  int64_t ldc, int mr, int nr) {
-#define NK_TILE_ROWS(V)                                                                             \
-    switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 1, V, 0, 1, nr); return; \
-    case 2: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 2, V, 0, 1, nr); return; \
-    case 3: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 3, V, 0, 1, nr); return; \
-    case 4: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 4, V, 0, 1, nr); return; \
-    case 5: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 5, V, 0, 1, nr); return; \
-    default: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 6, V, 0, 1, nr); return; \
-    }
-    if (nr > 8) { NK_TILE_ROWS(2) }
-    NK_TILE_ROWS(1)
-#undef NK_TILE_ROWS
+    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc);
 }
+#undef NK_STRIDED_TILE
 
 // Packer (contract nk_pack_fn, internal.h), 8 columns at a time (see the AVX-512 packer for why
 // not memcpy): whole vectors of the source row load unmasked, a partial one masked (lanes past n
@@ -273,23 +263,8 @@ static void nk_f32_pack_transpose__avx2(const float *src, int64_t lds, const flo
             __m256 r[8];
             for (int k = 0; k < 8; k++)
                 r[k] = k >= v ? z : rem == 8 ? _mm256_loadu_ps(s[k] + p) : _mm256_maskload_ps(s[k] + p, m);
-            const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-            const __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-            const __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-            // Column j of the 8 × 8 block (rows i..i+7 at column p + j).
-            const __m256 col[8] = {_mm256_permute2f128_ps(u0, u4, 0x20), _mm256_permute2f128_ps(u1, u5, 0x20),
-                                   _mm256_permute2f128_ps(u2, u6, 0x20), _mm256_permute2f128_ps(u3, u7, 0x20),
-                                   _mm256_permute2f128_ps(u0, u4, 0x31), _mm256_permute2f128_ps(u1, u5, 0x31),
-                                   _mm256_permute2f128_ps(u2, u6, 0x31), _mm256_permute2f128_ps(u3, u7, 0x31)};
+            __m256 col[8]; // column j of the 8 × 8 block: rows i..i+7 at column p + j
+            nk__transpose8x8_ps(r, col);
             for (int j = 0; j < rem; j++) {
                 float *d = dst + (p + j) * R + i;
                 if (w == 8) _mm256_storeu_ps(d, col[j]);

@@ -50,6 +50,17 @@ static void sgd_range(void *context, int64_t begin, int64_t end) {
     sgd_elements(j->w, j->v, j->g, begin, end, j->lr, j->momentum, j->l2, j->nesterov);
 }
 
+// Which compile of a pass the active kernel family runs: 2 AVX-512, 1 AVX2, 0 the baseline (SGD
+// has no AVX-512 compile: its pass is memory-bound, so AVX-512 machines run the AVX2 one).
+static int pass_width(void) {
+#if defined(__x86_64__)
+    const nk_isa isa = nk_isa_active();
+    return isa == NK_ISA_AVX512 ? 2 : isa == NK_ISA_AVX2 ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
 // Runs an element-wise pass over n elements on the team (one range each; one thread when small).
 static void optimizer_pass(int64_t n, void *job, nk_range_fn range) {
     int threads = n >= NK_OPTIM_PARALLEL_MIN ? nk_get_num_threads() : 1;
@@ -59,11 +70,7 @@ static void optimizer_pass(int64_t n, void *job, nk_range_fn range) {
 
 void nk_sgd_step(float *w, const float *g, float *v, int64_t n, float lr, float momentum, float l2,
                  int nesterov) {
-    int wide = 0;
-#if defined(__x86_64__)
-    wide = nk_isa_active() == NK_ISA_AVX512 || nk_isa_active() == NK_ISA_AVX2;
-#endif
-    sgd_job j = {w, v, g, lr, momentum, l2, nesterov, wide};
+    sgd_job j = {w, v, g, lr, momentum, l2, nesterov, pass_width() >= 1};
     optimizer_pass(n, &j, sgd_range);
 }
 
@@ -121,10 +128,6 @@ static void adam_job_range(void *context, int64_t begin, int64_t end) {
 
 void nk_adam_step(float *w, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
                   float beta2, float eps, float c1, float c2, float l2, float shrink) {
-    int wide = 0;
-#if defined(__x86_64__)
-    wide = nk_isa_active() == NK_ISA_AVX512 ? 2 : nk_isa_active() == NK_ISA_AVX2 ? 1 : 0;
-#endif
-    adam_job j = {w, m, v, g, lr, beta1, beta2, eps, c1, c2, l2, shrink, wide};
+    adam_job j = {w, m, v, g, lr, beta1, beta2, eps, c1, c2, l2, shrink, pass_width()};
     optimizer_pass(n, &j, adam_job_range);
 }
