@@ -155,8 +155,8 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     const int inArows = arows && cfg->ukernel_arows;
     const int inA = !Apre && !arows && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
     const int inB = !brows && !arows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
-    // Row-pointer B (convolution's shifted rows, few filters) read in place on the same terms,
-    // where the table row has the kernel for it.
+    // Row-pointer B (convolution's shifted rows, few filters) read in place by up to
+    // NK_SGEMM_INPLACE_BROWS_PANELS A panels, where the table row has the kernel for it.
     const int inBrows = brows && !transB && !inA && cfg->ukernel_brows &&
                         M <= (int64_t)MR * NK_SGEMM_INPLACE_BROWS_PANELS;
     // Element (i, p) of op(A) at A[i*rsa + p*csa]; of the packed panel, Ap[p*MR + i].
