@@ -266,49 +266,53 @@ static void epilogue_column_sums(const nk_sgemm_epilogue *ep, int tid, int nt) {
 }
 
 // Claimed column chunks (the finer N split of the header; nk_claims in internal.h). Chunks are
-// whole micro-panels of B; a product is cut into about NK_SGEMM_CHUNKS_PER_THREAD per thread (finer
-// only costs a claim per chunk: each chunk packs its own B columns either way, and the A panels
-// stream from L2 once per B panel as in a slice). The path needs A packed whole (Mpad x K floats
-// per thread, at most NK_SGEMM_CLAIM_A_FLOATS: 1 MiB) so that every chunk a thread computes reuses
-// one packing.
+// whole micro-panels of B, as even as whole panels allow (sizes differ by at most one panel): a
+// product is cut into about NK_SGEMM_CHUNKS_PER_THREAD per thread (finer only costs a claim per
+// chunk: each chunk packs its own B columns either way, and the A panels stream from L2 once per B
+// panel as in a slice). Equal chunk counts then give every thread an equal share: cutting 49 panels
+// (N = 784) into chunks of 7 gave 7 chunks, 4 + 3 at 2 threads (a 1.75x ceiling), where 8 chunks
+// of 6 or 7 panels split 24 + 25. The path needs A packed whole (Mpad x K floats per thread, at
+// most NK_SGEMM_CLAIM_A_FLOATS: 1 MiB) so that every chunk a thread computes reuses one packing.
 #define NK_SGEMM_CHUNKS_PER_THREAD 4
 #define NK_SGEMM_CLAIM_A_FLOATS ((int64_t)1 << 18)
 
-// The chunking of an N-split product over nt threads: sets *chunkPanels and returns the number of
-// chunks, or 0 where the fixed slices serve: one thread, a pre-packed A already shared
-// (nk__sgemm_pa), a long A, or too few panels for every thread to own two (a slice of one panel
-// reads A in place, see gemm_slice).
+// The chunking of an N-split product over nt threads: the number of chunks, or 0 where the fixed
+// slices serve: one thread, a pre-packed A already shared (nk__sgemm_pa), a long A, or too few
+// panels for every thread to own two (a slice of one panel reads A in place, see gemm_slice).
 static int claims_plan(const nk_kernels *cfg, int nt, int splitN, int64_t M, int64_t N, int64_t K,
-                       const float *Apre, int64_t *chunkPanels) {
+                       const float *Apre) {
     const int64_t panels = (N + cfg->nr - 1) / cfg->nr, Mpad = padded_m(cfg, M);
     if (nt < 2 || !splitN || Apre || Mpad * K > NK_SGEMM_CLAIM_A_FLOATS || panels < 2 * nt) return 0;
-    const int64_t want = NK_MIN((int64_t)nt * NK_SGEMM_CHUNKS_PER_THREAD, (int64_t)NK_CLAIMS_MAX);
-    *chunkPanels = (panels + want - 1) / want;
-    return (int)((panels + *chunkPanels - 1) / *chunkPanels);
+    return (int)NK_MIN(panels, NK_MIN((int64_t)nt * NK_SGEMM_CHUNKS_PER_THREAD, (int64_t)NK_CLAIMS_MAX));
 }
 
-// Thread `tid` of `nt`'s part of an N-split product cut into claimed column chunks of chunkPanels
-// micro-panels. A is packed once, at the first chunk this thread wins (a thread that wins none
+// Chunk c of `chunks`: its first micro-panel of `panels` (chunk c ends where chunk c + 1 begins).
+static int64_t chunk_first_panel(int64_t panels, int chunks, int c) { return panels * c / chunks; }
+
+// Thread `tid` of `nt`'s part of an N-split product cut into the claimed column chunks of
+// claims_plan. A is packed once, at the first chunk this thread wins (a thread that wins none
 // packs nothing), in the layout of nk__sgemm_pack_a. Each chunk is one gemm_slice with its
 // epilogue, as a slice is.
-static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int64_t chunkPanels, int tid, int nt, int transA,
+static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int tid, int nt, int transA,
                           int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                           const nk_sgemm_epilogue *ep) {
     epilogue_column_sums(ep, tid, nt);
-    const int64_t Mpad = padded_m(cfg, M), KC = cfg->kc, chunkCols = chunkPanels * cfg->nr;
+    const int64_t Mpad = padded_m(cfg, M), KC = cfg->kc, NR = cfg->nr, panels = (N + NR - 1) / NR;
+    const int64_t widestCols = (panels + cl->n - 1) / cl->n * NR;
     if (ep && ep->bias) beta = 1.0f;
     float *Ap = NULL, *Bp = NULL;
     int step = 0;
     for (int c; (c = nk__claims_next(cl, &step, tid, nt)) >= 0;) {
         if (!Ap) {
             const int64_t aFloats = (Mpad * K + 15) / 16 * 16; // B's panels start on 64 bytes
-            Ap = thread_scratch((size_t)(aFloats + KC * chunkCols));
+            Ap = thread_scratch((size_t)(aFloats + KC * widestCols));
             if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
             Bp = Ap + aFloats;
             for (int64_t b = 0; b * KC < K; b++) pack_a_block(cfg, transA, M, K, A, lda, b, Ap);
         }
-        const int64_t n0 = c * chunkCols, n = NK_MIN(chunkCols, N - n0);
+        const int64_t n0 = chunk_first_panel(panels, cl->n, c) * NR;
+        const int64_t n = NK_MIN(chunk_first_panel(panels, cl->n, c + 1) * NR, N) - n0;
         float *Cs = C + n0;
         epilogue_before(ep, M, n, n0, Cs, ldc);
         gemm_slice(cfg, transA, transB, M, n, K, alpha, NULL, lda, transB ? B + n0 * ldb : B + n0, ldb, NULL,
@@ -359,7 +363,6 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
 typedef struct gemm_region {
     const nk_kernels *cfg;
     nk_claims *claims;
-    int64_t chunkPanels;
     int splitN, transA, transB;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
@@ -373,7 +376,7 @@ typedef struct gemm_region {
 static void gemm_part(void *context, int part, int parts) {
     const gemm_region *g = context;
     if (g->claims)
-        gemm_claiming(g->cfg, g->claims, g->chunkPanels, part, parts, g->transA, g->transB, g->M, g->N, g->K,
+        gemm_claiming(g->cfg, g->claims, part, parts, g->transA, g->transB, g->M, g->N, g->K,
                       g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc, g->ep);
     else
         gemm_thread(g->cfg, part, parts, g->splitN, g->transA, g->transB, g->M, g->N, g->K, g->alpha, g->A,
@@ -409,9 +412,8 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, nk_isa isa, int threa
     const int64_t tiles = splitN ? ntl : mt;
     if (nt > tiles) nt = (int)tiles;
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
-    int64_t chunkPanels = 0;
-    nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre, &chunkPanels));
-    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, chunkPanels, splitN, transA, transB, M, N, K,
+    nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre));
+    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, splitN, transA, transB, M, N, K,
                        lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
     return nt;
 }
