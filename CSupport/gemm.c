@@ -267,13 +267,17 @@ static void epilogue_column_sums(const nk_sgemm_epilogue *ep, int tid, int nt) {
 
 // Claimed column chunks (the finer N split of the header; nk_claims in internal.h). Chunks are
 // whole micro-panels of B, as even as whole panels allow (sizes differ by at most one panel): a
-// product is cut into about NK_SGEMM_CHUNKS_PER_THREAD per thread (finer only costs a claim per
+// product is cut into up to NK_SGEMM_CHUNKS_PER_THREAD per thread (finer only costs a claim per
 // chunk: each chunk packs its own B columns either way, and the A panels stream from L2 once per B
 // panel as in a slice). Equal chunk counts then give every thread an equal share: cutting 49 panels
-// (N = 784) into chunks of 7 gave 7 chunks, 4 + 3 at 2 threads (a 1.75x ceiling), where 8 chunks
-// of 6 or 7 panels split 24 + 25. The path needs A packed whole (Mpad x K floats per thread, at
-// most NK_SGEMM_CLAIM_A_FLOATS: 1 MiB) so that every chunk a thread computes reuses one packing.
-#define NK_SGEMM_CHUNKS_PER_THREAD 4
+// (N = 784) into chunks of 7 gave 7 chunks, 4 + 3 at 2 threads (a 1.75x ceiling), where even
+// chunks split 24 + 25. Small chunks also shorten the region's end: the thread that runs out of
+// chunks waits for the chunk the other is in. Caller's wait at the end of the MLP's three large
+// products (2 threads, Zen 3, instrumented team, 3 interleaved epochs): 4 chunks a thread 4.9-26
+// us a region, 16 a thread (the 256-column layer's 16 panels one chunk each) 2.8-4.0 us.
+// The path needs A packed whole (Mpad x K floats per thread, at most NK_SGEMM_CLAIM_A_FLOATS:
+// 1 MiB) so that every chunk a thread computes reuses one packing.
+#define NK_SGEMM_CHUNKS_PER_THREAD 16
 #define NK_SGEMM_CLAIM_A_FLOATS ((int64_t)1 << 18)
 
 // The chunking of an N-split product over nt threads: the number of chunks, or 0 where the fixed
