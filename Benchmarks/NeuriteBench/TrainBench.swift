@@ -136,14 +136,19 @@ struct TrainBench: ParsableCommand {
         func perBatch(_ f: (StepProfile) -> Double) -> [Double] {
             profiles.map { 1e6 * f($0.profile) / Double(max($0.profile.steps, 1)) }
         }
+        // Micro-shards' layers run side by side and are timed as one phase (StepProfile.Phase.shards).
+        let sharded = profiles.contains { ($0.profile.phaseSeconds[.shards] ?? 0) > 0 }
         for (i, spec) in first.layerSpecs.enumerated() {
             // A layer fused into another's step has its time in that layer's row.
+            if sharded { rows.append(("\(i) \(spec): in shards", [])); continue }
             if let host = first.forwardFusedInto[i] { rows.append(("\(i) \(spec) forward: in \(host)", [])) }
             else { rows.append(("\(i) \(spec) forward", perBatch { $0.forwardSeconds[i] })) }
             if let host = first.backwardFusedInto[i] { rows.append(("\(i) \(spec) backward: in \(host)", [])) }
             else { rows.append(("\(i) \(spec) backward", perBatch { $0.backwardSeconds[i] })) }
         }
-        for phase in StepProfile.Phase.allCases { rows.append((phase.rawValue, perBatch { $0.phaseSeconds[phase] ?? 0 })) }
+        for phase in StepProfile.Phase.allCases where profiles.contains(where: { $0.profile.phaseSeconds[phase] != nil }) {
+            rows.append((phase.rawValue, perBatch { $0.phaseSeconds[phase] ?? 0 }))
+        }
         rows.append(("unaccounted", perBatch { p in
             p.stepSeconds - p.forwardSeconds.reduce(0, +) - p.backwardSeconds.reduce(0, +) - p.phaseSeconds.values.reduce(0, +)
         }))

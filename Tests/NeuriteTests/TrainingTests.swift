@@ -29,13 +29,15 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(history.epochs.last!.trainLoss < history.epochs.first!.trainLoss)
     }
 
-    /// A step profile counts every step, times every layer both ways, and its parts fit inside
-    /// the steps; profiling changes no weights.
-    @Test func stepProfileAccountsForEveryStep() throws {
+    /// A step profile counts every step, times every layer both ways (or, with micro-shards, the
+    /// shards as one phase and their sum), and its parts fit inside the steps; profiling changes no
+    /// weights.
+    @Test(arguments: [1, 2]) func stepProfileAccountsForEveryStep(microShards: Int) throws {
         let data = spirals(perClass: 100, seed: 3)
         func train(profiled: Bool) throws -> (Sequential, StepProfile?) {
             let model = try Sequential("dense:16,relu,dense:2", inputShape: [2], seed: 4)
             let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(), optimizer: SGD(learningRate: 0.1), seed: 1)
+            trainer.microShards = microShards
             let profile = profiled ? StepProfile(model: model) : nil
             trainer.profile = profile
             _ = try trainer.fit(data, epochs: 2, batchSize: 32)
@@ -49,9 +51,11 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         #expect(profile.layerSpecs == ["dense:16", "relu", "dense:2"])
         // The ReLU runs inside the dense layers' steps (forward in 0, backward in 2): its rows stay 0.
         #expect(profile.forwardFusedInto == [nil, 0, nil] && profile.backwardFusedInto == [nil, 2, nil])
-        #expect(zip(profile.forwardSeconds, profile.forwardFusedInto).allSatisfy { $1 == nil ? $0 > 0 : $0 == 0 })
-        #expect(zip(profile.backwardSeconds, profile.backwardFusedInto).allSatisfy { $1 == nil ? $0 > 0 : $0 == 0 })
-        #expect(StepProfile.Phase.allCases.allSatisfy { (profile.phaseSeconds[$0] ?? 0) > 0 })
+        let sharded = microShards > 1
+        #expect(zip(profile.forwardSeconds, profile.forwardFusedInto).allSatisfy { $1 == nil && !sharded ? $0 > 0 : $0 == 0 })
+        #expect(zip(profile.backwardSeconds, profile.backwardFusedInto).allSatisfy { $1 == nil && !sharded ? $0 > 0 : $0 == 0 })
+        let phases: [StepProfile.Phase] = sharded ? [.batch, .optimizer, .shards, .shardSum] : [.batch, .loss, .optimizer]
+        #expect(StepProfile.Phase.allCases.allSatisfy { phases.contains($0) == ((profile.phaseSeconds[$0] ?? 0) > 0) })
         let parts = profile.forwardSeconds.reduce(0, +) + profile.backwardSeconds.reduce(0, +)
             + profile.phaseSeconds.values.reduce(0, +)
         #expect(parts <= profile.stepSeconds, "parts \(parts) s, steps \(profile.stepSeconds) s")

@@ -16,6 +16,11 @@ public final class StepProfile {
         case loss
         /// Committing layer state and the optimizer step.
         case optimizer
+        /// The micro-shards' forward, loss and backward, run side by side (`Trainer.microShards`
+        /// above 1; the layers then record nothing of their own).
+        case shards
+        /// Adding the micro-shards' gradients together.
+        case shardSum = "shard sum"
     }
 
     /// Each layer's spec (as `neurite summary` prints it), in model order.

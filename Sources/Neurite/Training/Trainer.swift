@@ -301,9 +301,12 @@ public final class Trainer {
                 if ranks == 1, microShards > 1, model.buffers.isEmpty, idx.count >= microShards {
                     (value, right) = try shardedStep(x, train: train, indices: idx)
                     guard value.isFinite else { throw TrainingError.nonFiniteLoss(epoch: epoch, batch: b + 1, value: value) }
+                    let optimizerStart = profile == nil ? 0 : StepProfile.now()
                     model.commit(context)
                     prepareStep(scheduled)
                     optimizer.step(model.parameters, gradients: context.gradients)
+                    profile?.add(.optimizer, since: optimizerStart)
+                    profile?.addStep(since: stepStart)
                     lossSum += Double(value) * Double(idx.count)
                     seen += idx.count
                     correct += right
@@ -418,6 +421,11 @@ public final class Trainer {
         let contexts = [context] + shardContexts.prefix(shards - 1)
         var values = [Float](repeating: 0, count: shards), rights = [Int](repeating: 0, count: shards)
         let start = indices.startIndex
+        // The shards run side by side: the profile records them as one phase, not per layer.
+        let profile = context.profile
+        context.profile = nil
+        defer { context.profile = profile }
+        let shardsStart = profile == nil ? 0 : StepProfile.now()
         values.withUnsafeMutableBufferPointer { vp in
             rights.withUnsafeMutableBufferPointer { rp in
                 nonisolated(unsafe) let (vs, rs) = (vp, rp)
@@ -440,6 +448,9 @@ public final class Trainer {
                 }
             }
         }
+        profile?.add(.shards, since: shardsStart)
+        let sumStart = profile == nil ? 0 : StepProfile.now()
+        defer { profile?.add(.shardSum, since: sumStart) }
         // ∇ = Σ_s (n_s / n) ∇_s, added in shard order (the same sum whatever ran where), over
         // ranges of the arena split across the threads (whole 16-value vectors: an element's sum
         // does not depend on the split).
