@@ -459,6 +459,16 @@ void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first,
                                      p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, NULL, p->epilogue);
     }
     const int items = pair.parts[0] + pair.parts[1];
+    // Two products that are each one part and together below the parallel threshold (the MLP's
+    // 10-class layer: 2 x 164 kflop) run here, one after the other: a region for them would
+    // also join the next batch's gather (posted just before, see nk__team_post_ranges) while it
+    // is under way, where running inline leaves it on the other core a few microseconds longer.
+    const int64_t flops = 2 * (first->M * first->N * first->K + second->M * second->N * second->K);
+    if (pair.parts[0] == 1 && pair.parts[1] == 1 && flops < NK_SGEMM_PARALLEL_THRESHOLD) {
+        gemm_pair_part(&pair, 0, 2);
+        gemm_pair_part(&pair, 1, 2);
+        return;
+    }
     nk__team_run(threads > 0 ? threads : nk_get_num_threads(), items, gemm_pair_part, &pair);
 }
 

@@ -116,11 +116,12 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
 
     /// An affine layer's two backward products as one region (`Tensor.affineGradients`,
     /// nk_sgemm_fused_pair) give the bits of the two separate products at 1–3 threads: products
-    /// that split, products too small to split (run side by side), accumulating into the gradients
-    /// or not, with a ReLU gate holding NaN, ±0 and negatives on the input gradient.
+    /// that split, products too small to split (run side by side, or both inline when together
+    /// below the parallel threshold: 64×128→10), accumulating into the gradients or not, with a
+    /// ReLU gate holding NaN, ±0 and negatives on the input gradient.
     @Test func affineGradientsMatchTheSeparateProducts() {
         var g = SeededGenerator(seed: 31)
-        for (batch, inputs, outputs) in [(64, 256, 128), (64, 128, 10), (5, 7, 3), (70, 33, 300)] {
+        for (batch, inputs, outputs) in [(64, 256, 128), (64, 256, 12), (64, 128, 10), (5, 7, 3), (70, 33, 300)] {
             let delta = Tensor(randomNormal: [batch, outputs], using: &g)
             let x = Tensor(randomNormal: [batch, inputs], using: &g)
             let w = Tensor(randomNormal: [outputs, inputs], using: &g)
