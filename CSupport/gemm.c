@@ -18,7 +18,7 @@
 // at most, and no barriers or shared scratch). Products cut along N with a short A (a batch of rows
 // times a layer's weights) are cut finer, into column chunks that each thread claims: its own share
 // first, in order, then what another thread has not reached yet, from the far end (see
-// gemm_claiming). On a shared machine one core can run at half speed for seconds at a time; with
+// gemm_claiming); their A is packed once, in pieces the threads share out (shared_a). On a shared machine one core can run at half speed for seconds at a time; with
 // fixed slices the whole product then waits for it, with claimed chunks the other core takes over
 // part of its share. K is never split and KC does not depend on the thread count or on who
 // computes a chunk, so every element of C sees the same operations in the same order: results are
@@ -96,19 +96,23 @@ static void scale_c(int64_t M, int64_t N, float beta, float *C, int64_t ldc) {
 // Pack buffers are per thread and kept for the thread's lifetime (freed by a pthread key
 // destructor when it exits): allocating them per call cost up to 2x on sub-millisecond products
 // at 2 threads (fresh pages fault in on every call once glibc trims a worker thread's arena).
-// Each thread only ever touches its own buffer, so concurrent callers are safe.
-typedef struct pack_scratch { float *buf; size_t floats; } pack_scratch;
+// Each thread only ever touches its own buffers, so concurrent callers are safe. Buffer 0 holds a
+// thread's own packed blocks; buffer 1 a packed A that the threads of a region it starts share
+// (shared_a below), which only that thread allocates and which lives until its region ends.
+enum { NK_SCRATCH_OWN = 0, NK_SCRATCH_SHARED = 1 };
+typedef struct pack_scratch { float *buf[2]; size_t floats[2]; } pack_scratch;
 static pthread_key_t g_scratch_key;
 static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_free(void *p) {
     pack_scratch *s = (pack_scratch *)p;
-    if (s) { free(s->buf); free(s); }
+    if (s) { free(s->buf[0]); free(s->buf[1]); free(s); }
 }
 static void scratch_key_init(void) { pthread_key_create(&g_scratch_key, scratch_free); }
 
-// A 64-byte aligned buffer of at least `floats` floats owned by the calling thread, or NULL.
-static float *thread_scratch(size_t floats) {
+// Buffer `which` (NK_SCRATCH_OWN or NK_SCRATCH_SHARED) of the calling thread, 64-byte aligned, of
+// at least `floats` floats, or NULL.
+static float *scratch(int which, size_t floats) {
     pthread_once(&g_scratch_once, scratch_key_init);
     pack_scratch *s = (pack_scratch *)pthread_getspecific(g_scratch_key);
     if (!s) {
@@ -116,14 +120,17 @@ static float *thread_scratch(size_t floats) {
         if (!s) return NULL;
         pthread_setspecific(g_scratch_key, s);
     }
-    if (s->floats < floats) {
-        free(s->buf);
+    if (s->floats[which] < floats) {
+        free(s->buf[which]);
         size_t bytes = (floats * sizeof(float) + 63) & ~(size_t)63;
-        s->buf = (float *)aligned_alloc(64, bytes);
-        s->floats = s->buf ? floats : 0;
+        s->buf[which] = (float *)aligned_alloc(64, bytes);
+        s->floats[which] = s->buf[which] ? floats : 0;
     }
-    return s->buf;
+    return s->buf[which];
 }
+
+// The calling thread's own pack buffer of at least `floats` floats, or NULL.
+static float *thread_scratch(size_t floats) { return scratch(NK_SCRATCH_OWN, floats); }
 
 // Small products read an operand in place instead of packing it when the packed copy would be
 // used by too few micro-tiles to repay the copy (the microkernel's unpacked variant, same bits):
@@ -293,11 +300,58 @@ static int claims_plan(const nk_kernels *cfg, int nt, int splitN, int64_t M, int
 // Chunk c of `chunks`: its first micro-panel of `panels` (chunk c ends where chunk c + 1 begins).
 static int64_t chunk_first_panel(int64_t panels, int chunks, int c) { return panels * c / chunks; }
 
+// The packed A of a claimed product, shared by the threads that compute its chunks: A is cut into
+// pieces (runs of MR-row panels of KC blocks) that each thread, at its first chunk, claims and
+// packs where no other thread has, then waits for the pieces the others took. Each thread packed
+// the whole A for itself before: the MLP's first layer packs its 64 x 784 input, a tenth of the
+// product at 1 thread, on both cores. A thread that wins no chunk packs nothing; one that runs
+// late finds every piece packed.
+#define NK_SGEMM_A_PIECES 16
+typedef struct shared_a {
+    float *Ap;                                // Mpad x K, laid out as nk__sgemm_pack_a's
+    int pieces;                               // at most NK_SGEMM_A_PIECES
+    atomic_uchar taken[NK_SGEMM_A_PIECES];    // 1 once a thread packs the piece
+    atomic_uchar packed[NK_SGEMM_A_PIECES];   // 1 once it is packed
+} shared_a;
+
+static inline void spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+// Piece i of sa: units [units·i/pieces, units·(i+1)/pieces) of the KC blocks × MR-row panels,
+// block-major; each unit is one panel of one block, packed where nk__sgemm_pack_a puts it.
+static void shared_a_piece(const nk_kernels *cfg, const shared_a *sa, int i, int transA, int64_t M, int64_t K,
+                           const float *A, int64_t lda) {
+    const int64_t MR = cfg->mr, KC = cfg->kc, panels = (M + MR - 1) / MR, Mpad = panels * MR;
+    const int64_t units = panels * ((K + KC - 1) / KC);
+    for (int64_t u = units * i / sa->pieces; u < units * (i + 1) / sa->pieces; u++) {
+        const int64_t pc = u / panels * KC, r0 = u % panels * MR, kc = NK_MIN(KC, K - pc);
+        pack_a(cfg, transA, transA ? A + pc * lda + r0 : A + r0 * lda + pc, lda, NULL, 0, NK_MIN(MR, M - r0), kc,
+               sa->Ap + Mpad * pc + r0 * kc);
+    }
+}
+
+// Thread tid of nt's share of packing sa: the pieces nobody has taken, starting at its own place
+// in the order (so two threads start apart), then a wait for the rest.
+static void shared_a_pack(const nk_kernels *cfg, shared_a *sa, int tid, int nt, int transA, int64_t M, int64_t K,
+                          const float *A, int64_t lda) {
+    const int first = sa->pieces * tid / nt;
+    for (int k = 0; k < sa->pieces; k++) {
+        const int i = (first + k) % sa->pieces;
+        if (atomic_exchange_explicit(&sa->taken[i], 1, memory_order_relaxed)) continue;
+        shared_a_piece(cfg, sa, i, transA, M, K, A, lda);
+        atomic_store_explicit(&sa->packed[i], 1, memory_order_release);
+    }
+    for (int i = 0; i < sa->pieces; i++)
+        while (!atomic_load_explicit(&sa->packed[i], memory_order_acquire)) spin_pause();
+}
+
 // Thread `tid` of `nt`'s part of an N-split product cut into the claimed column chunks of
-// claims_plan. A is packed once, at the first chunk this thread wins (a thread that wins none
-// packs nothing), in the layout of nk__sgemm_pack_a. Each chunk is one gemm_slice with its
-// epilogue, as a slice is.
-static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int tid, int nt, int transA,
+// claims_plan, on the shared packed A (packed at the first chunk this thread wins). Each chunk is
+// one gemm_slice with its epilogue, as a slice is.
+static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, shared_a *sa, int tid, int nt, int transA,
                           int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
                           const nk_sgemm_epilogue *ep) {
@@ -305,22 +359,20 @@ static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, int tid, int nt,
     const int64_t Mpad = padded_m(cfg, M), KC = cfg->kc, NR = cfg->nr, panels = (N + NR - 1) / NR;
     const int64_t widestCols = (panels + cl->n - 1) / cl->n * NR;
     if (ep && ep->bias) beta = 1.0f;
-    float *Ap = NULL, *Bp = NULL;
+    float *Bp = NULL;
     int step = 0;
     for (int c; (c = nk__claims_next(cl, &step, tid, nt)) >= 0;) {
-        if (!Ap) {
-            const int64_t aFloats = (Mpad * K + 15) / 16 * 16; // B's panels start on 64 bytes
-            Ap = thread_scratch((size_t)(aFloats + KC * widestCols));
-            if (!Ap) abort(); // kernels have no error path (as nk__alloc_floats)
-            Bp = Ap + aFloats;
-            for (int64_t b = 0; b * KC < K; b++) pack_a_block(cfg, transA, M, K, A, lda, b, Ap);
+        if (!Bp) {
+            Bp = thread_scratch((size_t)(KC * widestCols));
+            if (!Bp) abort(); // kernels have no error path (as nk__alloc_floats)
+            shared_a_pack(cfg, sa, tid, nt, transA, M, K, A, lda);
         }
         const int64_t n0 = chunk_first_panel(panels, cl->n, c) * NR;
         const int64_t n = NK_MIN(chunk_first_panel(panels, cl->n, c + 1) * NR, N) - n0;
         float *Cs = C + n0;
         epilogue_before(ep, M, n, n0, Cs, ldc);
         gemm_slice(cfg, transA, transB, M, n, K, alpha, NULL, lda, transB ? B + n0 * ldb : B + n0, ldb, NULL,
-                   NULL, beta, Cs, ldc, NULL, Bp, Ap, Mpad, 0);
+                   NULL, beta, Cs, ldc, NULL, Bp, sa->Ap, Mpad, 0);
         epilogue_after(cfg, ep, M, n, 0, n0, N, Cs, ldc);
     }
 }
@@ -367,6 +419,7 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
 typedef struct gemm_region {
     const nk_kernels *cfg;
     nk_claims *claims;
+    shared_a *sharedA; // with claims: the packed A its threads share
     int splitN, transA, transB;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
@@ -380,7 +433,7 @@ typedef struct gemm_region {
 static void gemm_part(void *context, int part, int parts) {
     const gemm_region *g = context;
     if (g->claims)
-        gemm_claiming(g->cfg, g->claims, part, parts, g->transA, g->transB, g->M, g->N, g->K,
+        gemm_claiming(g->cfg, g->claims, g->sharedA, part, parts, g->transA, g->transB, g->M, g->N, g->K,
                       g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc, g->ep);
     else
         gemm_thread(g->cfg, part, parts, g->splitN, g->transA, g->transB, g->M, g->N, g->K, g->alpha, g->A,
@@ -390,7 +443,7 @@ static void gemm_part(void *context, int part, int parts) {
 // Sets up g (and claims) for one product and returns how many parts (parallel items) it has, or
 // 0 when there is no product to share out (K = 0, alpha = 0, an empty C): then the epilogue alone
 // has been done here, on one thread.
-static int gemm_prepare(gemm_region *g, nk_claims *claims, nk_isa isa, int threads, int transA, int transB,
+static int gemm_prepare(gemm_region *g, nk_claims *claims, shared_a *sa, nk_isa isa, int threads, int transA, int transB,
                         int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda, const float *B,
                         int64_t ldb, float beta, float *C, int64_t ldc, const float *Apre,
                         const nk_sgemm_epilogue *ep) {
@@ -417,9 +470,32 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, nk_isa isa, int threa
     if (nt > tiles) nt = (int)tiles;
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
     nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre));
-    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, splitN, transA, transB, M, N, K,
+    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, claims->n > 0 ? sa : NULL, splitN, transA, transB, M, N, K,
                        lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
+    if (claims->n > 0) {
+        const int64_t units = (M + cfg->mr - 1) / cfg->mr * ((K + cfg->kc - 1) / cfg->kc);
+        sa->Ap = NULL; // placed by shared_a_place
+        sa->pieces = (int)NK_MIN(units, (int64_t)NK_SGEMM_A_PIECES);
+        for (int i = 0; i < sa->pieces; i++) { atomic_init(&sa->taken[i], 0); atomic_init(&sa->packed[i], 0); }
+    }
     return nt;
+}
+
+// Places the shared packed A of each of the n prepared products that has one in this thread's
+// shared buffer; without memory for them, those products fall back to fixed slices.
+static void shared_a_place(gemm_region *const *gs, int n) {
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (gs[i]->sharedA) total += (padded_m(gs[i]->cfg, gs[i]->M) * gs[i]->K + 15) / 16 * 16;
+    if (total == 0) return;
+    float *buf = scratch(NK_SCRATCH_SHARED, (size_t)total);
+    for (int i = 0; i < n; i++) {
+        gemm_region *g = gs[i];
+        if (!g->sharedA) continue;
+        if (!buf) { g->claims = NULL; g->sharedA = NULL; continue; }
+        g->sharedA->Ap = buf;
+        buf += (padded_m(g->cfg, g->M) * g->K + 15) / 16 * 16;
+    }
 }
 
 static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M, int64_t N,
@@ -428,8 +504,11 @@ static void sgemm_run(nk_isa isa, int threads, int transA, int transB, int64_t M
     nk_fp_prepare(1);
     gemm_region g;
     nk_claims claims;
-    const int parts = gemm_prepare(&g, &claims, isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb,
+    shared_a sa;
+    const int parts = gemm_prepare(&g, &claims, &sa, isa, threads, transA, transB, M, N, K, alpha, A, lda, B, ldb,
                                    beta, C, ldc, Apre, ep);
+    gemm_region *gs[1] = {&g};
+    if (parts > 1) shared_a_place(gs, 1);
     if (parts == 1) gemm_part(&g, 0, 1);
     else if (parts > 1) nk__team_run(parts, parts, gemm_part, &g);
 }
@@ -451,11 +530,12 @@ void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first,
     nk_fp_prepare(1);
     gemm_region g[2];
     nk_claims claims[2];
+    shared_a sa[2];
     gemm_pair pair = {{&g[0], &g[1]}, {0, 0}};
     const nk_sgemm_product *products[2] = {first, second};
     for (int i = 0; i < 2; i++) {
         const nk_sgemm_product *p = products[i];
-        pair.parts[i] = gemm_prepare(&g[i], &claims[i], isa, threads, p->transA, p->transB, p->M, p->N, p->K,
+        pair.parts[i] = gemm_prepare(&g[i], &claims[i], &sa[i], isa, threads, p->transA, p->transB, p->M, p->N, p->K,
                                      p->alpha, p->A, p->lda, p->B, p->ldb, p->beta, p->C, p->ldc, NULL, p->epilogue);
     }
     const int items = pair.parts[0] + pair.parts[1];
@@ -469,6 +549,7 @@ void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first,
         gemm_pair_part(&pair, 1, 2);
         return;
     }
+    shared_a_place(pair.products, 2);
     nk__team_run(threads > 0 ? threads : nk_get_num_threads(), items, gemm_pair_part, &pair);
 }
 
