@@ -18,9 +18,9 @@
 // at most, and no barriers or shared scratch). Products cut along N with a short A (a batch of rows
 // times a layer's weights) are cut finer, into column chunks that each thread claims: its own share
 // first, in order, then what another thread has not reached yet, from the far end (see
-// gemm_claiming); their A is packed once, in pieces the threads share out (shared_a). On a shared machine one core can run at half speed for seconds at a time; with
-// fixed slices the whole product then waits for it, with claimed chunks the other core takes over
-// part of its share. K is never split and KC does not depend on the thread count or on who
+// gemm_claiming); their A is packed once, in pieces the threads share out (shared_a). On a shared
+// machine one core can run at half speed for seconds at a time; with fixed slices the whole
+// product then waits for it, with claimed chunks the other core takes over part of its share. K is never split and KC does not depend on the thread count or on who
 // computes a chunk, so every element of C sees the same operations in the same order: results are
 // bitwise identical for every thread count.
 #include "neurite.h"
@@ -57,12 +57,20 @@ static void pack_a(const nk_kernels *kt, int transA, const float *A, int64_t lda
 // M rounded up to whole MR-row micro-panels: the rows a packed A holds.
 static int64_t padded_m(const nk_kernels *cfg, int64_t M) { return (M + cfg->mr - 1) / cfg->mr * cfg->mr; }
 
-// Packs K block b (columns [b*KC, b*KC + kc) of op(A), all M rows) of a whole packed A, laid out as
-// gemm_slice reads a pre-packed one: block b at Apk + Mpad*b*KC, each an MR-row panel per MR rows.
+// Packs MR-row panels [p0, p1) of K block b (columns [b*KC, b*KC + kc) of op(A)) of a whole packed
+// A, laid out as gemm_slice reads a pre-packed one: block b at Apk + Mpad*b*KC, in it panel p at
+// p*MR*kc.
+static void pack_a_panels(const nk_kernels *cfg, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
+                          int64_t b, int64_t p0, int64_t p1, float *Apk) {
+    const int64_t pc = b * cfg->kc, kc = NK_MIN((int64_t)cfg->kc, K - pc), r0 = p0 * cfg->mr;
+    pack_a(cfg, transA, transA ? A + pc * lda + r0 : A + r0 * lda + pc, lda, NULL, 0, NK_MIN(M, p1 * cfg->mr) - r0,
+           kc, Apk + padded_m(cfg, M) * pc + r0 * kc);
+}
+
+// Packs K block b (all M rows) of a whole packed A (see pack_a_panels).
 static void pack_a_block(const nk_kernels *cfg, int transA, int64_t M, int64_t K, const float *A, int64_t lda,
                          int64_t b, float *Apk) {
-    const int64_t pc = b * cfg->kc, kc = NK_MIN((int64_t)cfg->kc, K - pc);
-    pack_a(cfg, transA, transA ? A + pc * lda : A + pc, lda, NULL, 0, M, kc, Apk + padded_m(cfg, M) * pc);
+    pack_a_panels(cfg, transA, M, K, A, lda, b, 0, (M + cfg->mr - 1) / cfg->mr, Apk);
 }
 
 // Packs op(B)[0:kc, 0:nc] into NR-column micro-panels:
@@ -282,8 +290,8 @@ static void epilogue_column_sums(const nk_sgemm_epilogue *ep, int tid, int nt) {
 // chunks waits for the chunk the other is in. Caller's wait at the end of the MLP's three large
 // products (2 threads, Zen 3, instrumented team, 3 interleaved epochs): 4 chunks a thread 4.9-26
 // us a region, 16 a thread (the 256-column layer's 16 panels one chunk each) 2.8-4.0 us.
-// The path needs A packed whole (Mpad x K floats per thread, at most NK_SGEMM_CLAIM_A_FLOATS:
-// 1 MiB) so that every chunk a thread computes reuses one packing.
+// The path needs A packed whole (Mpad x K floats, at most NK_SGEMM_CLAIM_A_FLOATS: 1 MiB) so that
+// every chunk reuses one packing.
 #define NK_SGEMM_CHUNKS_PER_THREAD 16
 #define NK_SGEMM_CLAIM_A_FLOATS ((int64_t)1 << 18)
 
@@ -321,15 +329,16 @@ static inline void spin_pause(void) {
 }
 
 // Piece i of sa: units [units·i/pieces, units·(i+1)/pieces) of the KC blocks × MR-row panels,
-// block-major; each unit is one panel of one block, packed where nk__sgemm_pack_a puts it.
+// block-major (unit u is panel u % panels of block u / panels), packed where nk__sgemm_pack_a puts
+// them: each block's run of the piece's panels at once.
 static void shared_a_piece(const nk_kernels *cfg, const shared_a *sa, int i, int transA, int64_t M, int64_t K,
                            const float *A, int64_t lda) {
-    const int64_t MR = cfg->mr, KC = cfg->kc, panels = (M + MR - 1) / MR, Mpad = panels * MR;
-    const int64_t units = panels * ((K + KC - 1) / KC);
-    for (int64_t u = units * i / sa->pieces; u < units * (i + 1) / sa->pieces; u++) {
-        const int64_t pc = u / panels * KC, r0 = u % panels * MR, kc = NK_MIN(KC, K - pc);
-        pack_a(cfg, transA, transA ? A + pc * lda + r0 : A + r0 * lda + pc, lda, NULL, 0, NK_MIN(MR, M - r0), kc,
-               sa->Ap + Mpad * pc + r0 * kc);
+    const int64_t panels = (M + cfg->mr - 1) / cfg->mr, units = panels * ((K + cfg->kc - 1) / cfg->kc);
+    const int64_t u1 = units * (i + 1) / sa->pieces;
+    for (int64_t u = units * i / sa->pieces; u < u1;) {
+        const int64_t b = u / panels, p0 = u % panels, p1 = NK_MIN(panels, p0 + (u1 - u));
+        pack_a_panels(cfg, transA, M, K, A, lda, b, p0, p1, sa->Ap);
+        u += p1 - p0;
     }
 }
 
