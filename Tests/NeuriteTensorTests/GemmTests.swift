@@ -28,7 +28,9 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
         }
     }
 
-    /// Several Swift threads calling at once (per-thread pack buffers, no shared scratch).
+    /// Several Swift threads calling at once (per-thread pack buffers; a claimed product's shared
+    /// packed A lives in its calling thread's own buffer, and a caller that finds the team busy
+    /// runs every part, and packs every piece of A, itself).
     @Test func concurrentCallersAgree() {
         var rng = SeededGenerator(seed: 11)
         let c = GemmCase(m: 70, n: 90, k: 300, transA: false, transB: true, alpha: 1, beta: 0, pad: 2, rng: &rng)
