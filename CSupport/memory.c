@@ -27,22 +27,30 @@ enum { GATHER_AHEAD = 2 };
 
 typedef struct gather_job {
     float *dst;
-    const float *src;
+    const float *src;     // float rows, or NULL when the rows are bytes
+    const uint8_t *bytes; // 8-bit rows standing for value / 255 (nk_gather_unit_bytes)
     const int64_t *rows;
     int64_t width;
 } gather_job;
 
+// Row i of a byte-row job: each value / 255, as the IDX image loader computes it (a division, not
+// a multiplication by 1/255: the same float, bit for bit, as the float copy of the data set).
+static void unit_bytes_row(float *restrict dst, const uint8_t *restrict src, int64_t width) {
+    for (int64_t j = 0; j < width; j++) dst[j] = (float)src[j] / 255.0f;
+}
+
 // Rows [begin, end) of the batch; a range's own rows are prefetched two ahead.
 static void gather_range(void *context, int64_t begin, int64_t end) {
     const gather_job *g = context;
-    const int64_t width = g->width;
+    const int64_t width = g->width, rowBytes = width * (g->bytes ? 1 : (int64_t)sizeof(float));
+    const char *base = g->bytes ? (const char *)g->bytes : (const char *)g->src;
     for (int64_t i = begin; i < end; i++) {
         if (i + GATHER_AHEAD < end) {
-            const char *next = (const char *)(g->src + g->rows[i + GATHER_AHEAD] * width);
-            for (int64_t byte = 0; byte < width * (int64_t)sizeof(float); byte += 64)
-                __builtin_prefetch(next + byte, 0, 3);
+            const char *next = base + g->rows[i + GATHER_AHEAD] * rowBytes;
+            for (int64_t byte = 0; byte < rowBytes; byte += 64) __builtin_prefetch(next + byte, 0, 3);
         }
-        memcpy(g->dst + i * width, g->src + g->rows[i] * width, (size_t)width * sizeof(float));
+        if (g->bytes) unit_bytes_row(g->dst + i * width, g->bytes + g->rows[i] * width, width);
+        else memcpy(g->dst + i * width, g->src + g->rows[i] * width, (size_t)width * sizeof(float));
     }
 }
 
@@ -51,12 +59,27 @@ static int gather_threads(int64_t count, int64_t width) { return count * width >
 
 void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
     nk_fp_prepare(1);
-    gather_job g = {dst, src, rows, width};
+    gather_job g = {dst, src, NULL, rows, width};
     nk__team_post_ranges(gather_threads(count, width), count, 1, &g, sizeof g, gather_range);
 }
 
 void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
     nk_fp_prepare(1);
-    gather_job g = {dst, src, rows, width};
+    gather_job g = {dst, src, NULL, rows, width};
+    nk__team_ranges(gather_threads(count, width), count, 1, &g, gather_range);
+}
+
+// Byte rows: a quarter of the float rows' memory traffic. Gathering a Fashion-MNIST batch of 64
+// rows (784 values) out of 60 000 in shuffled order, in a C loop (Zen 3, 1 thread): floats 39-45
+// us, bytes converted on the way 20-24 us (2 rows ahead; 4 or 8 ahead no better).
+void nk_gather_unit_bytes_post(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width) {
+    nk_fp_prepare(1);
+    gather_job g = {dst, NULL, src, rows, width};
+    nk__team_post_ranges(gather_threads(count, width), count, 1, &g, sizeof g, gather_range);
+}
+
+void nk_gather_unit_bytes(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width) {
+    nk_fp_prepare(1);
+    gather_job g = {dst, NULL, src, rows, width};
     nk__team_ranges(gather_threads(count, width), count, 1, &g, gather_range);
 }

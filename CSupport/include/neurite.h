@@ -234,6 +234,12 @@ void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t c
 /// must stay valid until then. Runs inline, before returning, with one thread or when another host
 /// thread's kernels hold the team.
 void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width);
+/// dst[i, j] = src[rows[i], j] / 255 for i < count: rows of `width` bytes standing for fractions of
+/// 255 (8-bit images), as floats, each the division the IDX loader makes (so the same bits as
+/// gathering the float copy). src: [* x width] bytes; otherwise as nk_gather_rows.
+void nk_gather_unit_bytes(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width);
+/// nk_gather_unit_bytes started on the kernels' team while the caller goes on (as nk_gather_rows_post).
+void nk_gather_unit_bytes_post(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width);
 /// Finishes the work the calling thread posted (nk_gather_rows_post): runs what is left, waits for
 /// the rest. A no-op when nothing is posted.
 void nk_team_join(void);

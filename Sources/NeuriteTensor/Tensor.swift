@@ -229,25 +229,25 @@ public struct Tensor: Sendable {
 /// (`Tensor.postGatheringRows(_:)`): the next mini-batch, gathered during the serial end of a
 /// training step. Call `finish()` on the same thread before using the rows.
 public final class PostedRows {
-    private let source: Tensor
+    private let source: AnyObject // the rows' storage, alive until the copy is done
     private let rows: UnsafeMutableBufferPointer<Int64>
     private var result: Tensor?
     private var finished = false
     /// The row indices being gathered.
     public let indices: [Int]
 
-    fileprivate init(source: Tensor, indices: [Int]) {
+    /// Rows `indices` (each checked by `checkedRow`) of `source` into a new tensor of `shape`
+    /// (`indices.count` rows of `width` values), the copy posted by `post(dst, rows, count, width)`.
+    fileprivate init(source: AnyObject, indices: [Int], shape: [Int], width: Int, checkedRow: (Int) -> Int64,
+                     post: (UnsafeMutablePointer<Float>, UnsafePointer<Int64>, Int64, Int64) -> Void) {
         self.source = source
         self.indices = indices
-        var shape = source.shape
-        shape[0] = indices.count
         let result = Tensor(uninitializedShape: shape)
         self.result = result
         rows = .allocate(capacity: max(indices.count, 1))
-        for (k, i) in indices.enumerated() { rows[k] = source.checkedRow(i) }
-        let w = source.rowWidth
-        if !indices.isEmpty, w > 0 {
-            nk_gather_rows_post(result.storage.base, source.storage.base, rows.baseAddress!, Int64(indices.count), Int64(w))
+        for (k, i) in indices.enumerated() { rows[k] = checkedRow(i) }
+        if !indices.isEmpty, width > 0 {
+            post(result.storage.base, rows.baseAddress!, Int64(indices.count), Int64(width))
         } else {
             finished = true
         }
@@ -274,7 +274,81 @@ extension Tensor {
     /// with `finish()`.
     public func postGatheringRows(_ indices: [Int]) -> PostedRows {
         precondition(!shape.isEmpty, "postGatheringRows(_:) of a scalar")
-        return PostedRows(source: self, indices: indices)
+        var rowsShape = shape
+        rowsShape[0] = indices.count
+        let base = storage.base
+        return PostedRows(source: storage, indices: indices, shape: rowsShape, width: rowWidth, checkedRow: checkedRow) {
+            nk_gather_rows_post($0, base, $1, $2, $3)
+        }
+    }
+}
+
+/// Rows of 8-bit values that stand for value / 255 (8-bit images as IDX files hold them), kept
+/// beside the float copy a data set computed from them: a mini-batch gathered from the bytes moves
+/// a quarter of the memory, and its floats are the float copy's rows bit for bit (each the same
+/// division). Immutable.
+public final class UnitByteRows: @unchecked Sendable {
+    private let storage: UnsafeMutableBufferPointer<UInt8> // rowCount × rowWidth bytes, row after row
+    /// Number of rows.
+    public let rowCount: Int
+    /// Shape of one row as a tensor (e.g. [784] or [1, 28, 28]).
+    public let rowShape: [Int]
+    /// Values per row.
+    public var rowWidth: Int { rowShape.reduce(1, *) }
+    /// The bytes, row after row (a copy).
+    public var bytes: [UInt8] { Array(storage.prefix(rowCount * rowWidth)) }
+
+    private init(rowCount: Int, rowShape: [Int], fill: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        self.rowCount = rowCount
+        self.rowShape = rowShape
+        storage = .allocate(capacity: max(rowCount * rowShape.reduce(1, *), 1))
+        fill(storage)
+    }
+
+    /// `rowCount` rows of `rowShape` from `bytes` (exactly rowCount × rowWidth of them).
+    public convenience init(bytes: some Collection<UInt8>, rowCount: Int, rowShape: [Int]) {
+        precondition(rowCount >= 0 && rowShape.allSatisfy { $0 >= 0 } && bytes.count == rowCount * rowShape.reduce(1, *),
+                     "UnitByteRows: \(bytes.count) bytes for \(rowCount) rows of shape \(rowShape)")
+        self.init(rowCount: rowCount, rowShape: rowShape) { dst in _ = dst.initialize(from: bytes) }
+    }
+
+    deinit { storage.deallocate() }
+
+    /// The floats (value / 255) of every row: what the data set's float copy holds.
+    public var floats: Tensor { gatheringRows(0..<rowCount) }
+
+    private func checkedRow(_ i: Int) -> Int64 {
+        precondition(i >= 0 && i < rowCount, "row \(i) out of range for \(rowCount) rows")
+        return Int64(i)
+    }
+
+    /// Rows `indices`, in that order, as floats: shape [indices.count] + rowShape.
+    public func gatheringRows(_ indices: some Collection<Int>) -> Tensor {
+        let rows = indices.map { checkedRow($0) }, w = rowWidth, base = storage.baseAddress!
+        return Tensor(shape: [rows.count] + rowShape) { dst in
+            guard !rows.isEmpty, w > 0 else { return }
+            rows.withUnsafeBufferPointer { r in
+                nk_gather_unit_bytes(dst.baseAddress!, base, r.baseAddress!, Int64(r.count), Int64(w))
+            }
+        }
+    }
+
+    /// `gatheringRows(_:)` started on the kernels' thread team in the background (see
+    /// `Tensor.postGatheringRows(_:)`).
+    public func postGatheringRows(_ indices: [Int]) -> PostedRows {
+        let base = storage.baseAddress! // kept alive by the posted copy (its source is this object)
+        return PostedRows(source: self, indices: indices, shape: [indices.count] + rowShape, width: rowWidth,
+                          checkedRow: checkedRow) { nk_gather_unit_bytes_post($0, base, $1, $2, $3) }
+    }
+
+    /// The rows `indices`, in that order, as new byte rows.
+    public func subset(_ indices: some Collection<Int>) -> UnitByteRows {
+        let rows = indices.map { Int(checkedRow($0)) }, w = rowWidth
+        return UnitByteRows(rowCount: rows.count, rowShape: rowShape) { dst in
+            for (k, r) in rows.enumerated() {
+                (dst.baseAddress! + k * w).initialize(from: storage.baseAddress! + r * w, count: w)
+            }
+        }
     }
 }
 

@@ -149,6 +149,35 @@ import NeuriteTensor
         }
     }
 
+    @Test func byteRowsGatherTheFloatsTheyStandFor() {
+        // 8-bit rows (every value 0...255 present) gathered as value / 255, directly and posted,
+        // give the bits of gathering the float copy that Float(b) / 255 makes of them.
+        var g = SeededGenerator(seed: 37)
+        let n = 1_500, shape = [1, 7, 9], w = 63
+        let bytes = (0..<(n * w)).map { UInt8(truncatingIfNeeded: $0 < 256 ? $0 : Int(g.next() % 256)) }
+        let source = UnitByteRows(bytes: bytes, rowCount: n, rowShape: shape)
+        let floats = Tensor(shape: [n] + shape, scalars: bytes.map { Float($0) / 255 })
+        #expect(source.floats.scalars.map(\.bitPattern) == floats.scalars.map(\.bitPattern))
+        #expect(source.bytes == bytes && source.rowWidth == w)
+        let rows = (0..<300).map { _ in Int(g.next() % UInt64(n)) }
+        let want = floats.gatheringRows(rows).scalars.map(\.bitPattern)
+        for threads in [1, 2, 3] {
+            Runtime.withThreads(threads) {
+                let direct = source.gatheringRows(rows)
+                #expect(direct.shape == [300] + shape)
+                #expect(direct.scalars.map(\.bitPattern) == want, "\(threads) threads")
+                let posted = source.postGatheringRows(rows)
+                let product = floats.reshaped([n, w]).matmul(Tensor(randomNormal: [w, 40], using: &g)) // a region meanwhile
+                #expect(product.shape == [n, 40])
+                #expect(posted.finish().scalars.map(\.bitPattern) == want, "\(threads) threads, posted")
+            }
+        }
+        let picked = source.subset(rows)
+        #expect(picked.rowCount == 300 && picked.rowShape == shape)
+        #expect(picked.floats.scalars.map(\.bitPattern) == want)
+        #expect(source.gatheringRows([Int]()).shape == [0] + shape)
+    }
+
     @Test func moreItemsThanTheClaimMaskHolds() {
         // Regions of more than 32 items hand their items out in order instead of by mask.
         let visits = Visits(count: 4_000)

@@ -11,6 +11,10 @@ struct FashionMNISTTrainingTests {
     @Test func cnnWithBatchNormAndAugmentationOnASubset() throws {
         let train = try FashionMNIST.load(split: .train, limit: 4_000, shape: .image)
         let test = try FashionMNIST.load(split: .test, shape: .image)
+        // The loader keeps the 8-bit pixels that training gathers from: the same floats.
+        let bytes = try #require(train.inputBytes)
+        #expect(bytes.rowCount == 4_000 && bytes.rowShape == [1, 28, 28])
+        #expect(bytes.floats.scalars.map(\.bitPattern) == train.inputs.scalars.map(\.bitPattern))
         let model = try Models.make("cnn-bn", inputShape: [1, 28, 28], outputs: 10, seed: 1)
         let trainer = Trainer(model: model, loss: SoftmaxCrossEntropy(),
                               optimizer: Adam(learningRate: 0.002, weightDecay: 0.05, decoupled: true),

@@ -3,8 +3,12 @@
 /// Examples in memory: `inputs` has one example per row (shape [N, …]); each example has either a
 /// class label (classification) or a row of `targets` (regression).
 public struct Dataset: Sendable {
-    /// Examples, shape [N, …] (e.g. [N, 784] or [N, 1, 28, 28]).
-    public var inputs: Tensor
+    /// Examples, shape [N, …] (e.g. [N, 784] or [N, 1, 28, 28]). Changing them drops `inputBytes`.
+    public var inputs: Tensor { didSet { inputBytes = nil } }
+    /// The inputs as the 8-bit rows they were computed from (value / 255), when they were loaded
+    /// so (Fashion-MNIST, 8-bit IDX images) and not changed since: training gathers its
+    /// mini-batches from these, a quarter of the memory traffic, into the same floats.
+    public internal(set) var inputBytes: UnitByteRows?
     /// Class index of each example, in 0..<classCount; empty for regression data.
     public var labels: [Int]
     /// Regression targets, shape [N, outputs]; nil for classification data.
@@ -39,11 +43,30 @@ public struct Dataset: Sendable {
         self.classCount = 0
     }
 
+    /// Classification data whose inputs are `bytes` (each value / 255, shape [N] + its row shape).
+    public init(inputBytes bytes: UnitByteRows, labels: [Int], classCount: Int? = nil) {
+        self.init(inputs: bytes.floats, labels: labels, classCount: classCount)
+        inputBytes = bytes
+    }
+
     /// The examples at `indices`, in that order.
     public func subset(_ indices: some Collection<Int>) -> Dataset {
         let x = inputs.gatheringRows(indices)
         if let t = targets { return Dataset(inputs: x, targets: t.gatheringRows(indices)) }
-        return Dataset(inputs: x, labels: indices.map { labels[$0] }, classCount: classCount)
+        var d = Dataset(inputs: x, labels: indices.map { labels[$0] }, classCount: classCount)
+        d.inputBytes = inputBytes?.subset(indices)
+        return d
+    }
+
+    /// The inputs of examples `indices`, in that order (from `inputBytes` when there are some).
+    public func gatheringInputs(_ indices: some Collection<Int>) -> Tensor {
+        inputBytes?.gatheringRows(indices) ?? inputs.gatheringRows(indices)
+    }
+
+    /// `gatheringInputs(_:)` started on the kernels' thread team in the background (see
+    /// `Tensor.postGatheringRows(_:)`).
+    public func postGatheringInputs(_ indices: [Int]) -> PostedRows {
+        inputBytes?.postGatheringRows(indices) ?? inputs.postGatheringRows(indices)
     }
 
     /// The examples in `range`, in order.

@@ -78,6 +78,11 @@ public enum FashionMNIST {
         if let bad = y.firstIndex(where: { !(0..<10).contains($0) }) {
             throw DataError.labelOutOfRange(path: labelsPath, index: bad, label: y[bad], classCount: 10)
         }
-        return Dataset(inputs: x, labels: y, classCount: 10)
+        var data = Dataset(inputs: x, labels: y, classCount: 10)
+        if imageFile.elementType == .uint8 { // x holds these bytes / 255: training gathers from them
+            data.inputBytes = UnitByteRows(bytes: imageFile.bytes.prefix(x.count), rowCount: x.shape[0],
+                                           rowShape: Array(x.shape.dropFirst()))
+        }
+        return data
     }
 }

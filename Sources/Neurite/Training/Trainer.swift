@@ -292,7 +292,7 @@ public final class Trainer {
             if !idx.isEmpty {
                 var x: Tensor
                 if let posted = nextBatch, posted.indices.elementsEqual(idx) { x = posted.finish() }
-                else { x = train.inputs.gatheringRows(idx) }
+                else { x = train.gatheringInputs(idx) }
                 nextBatch = nil
                 // Per-step seed: a resumed run transforms the same examples the same way.
                 augmentation?.apply(to: &x, seed: mixSeeds(seed, 0xA06, UInt64(optimizer.stepCount), UInt64(rank)))
@@ -322,7 +322,7 @@ public final class Trainer {
                 let y = model.forward(x, context: context, beforeLayer: !prefetch ? nil : { i in
                     guard i >= prefetchFrom, nextBatch == nil else { return }
                     let postStart = profile == nil ? 0 : StepProfile.now()
-                    nextBatch = train.inputs.postGatheringRows(Array(batchIndices(b + 1)))
+                    nextBatch = train.postGatheringInputs(Array(batchIndices(b + 1)))
                     profile?.add(.batch, since: postStart) // the whole gather at 1 thread, the posting at 2
                 })
                 var grad: Tensor
