@@ -57,29 +57,29 @@ static void gather_range(void *context, int64_t begin, int64_t end) {
 // Threads for a gather of count x width floats (below 16 K floats a fork costs what it saves).
 static int gather_threads(int64_t count, int64_t width) { return count * width >= 16384 ? nk_get_num_threads() : 1; }
 
-void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
+// The job's `count` rows on the team: posted (the caller goes on) or run to the end here.
+static void run_gather(gather_job g, int64_t count, int posted) {
     nk_fp_prepare(1);
-    gather_job g = {dst, src, NULL, rows, width};
-    nk__team_post_ranges(gather_threads(count, width), count, 1, &g, sizeof g, gather_range);
+    const int threads = gather_threads(count, g.width);
+    if (posted) nk__team_post_ranges(threads, count, 1, &g, sizeof g, gather_range);
+    else nk__team_ranges(threads, count, 1, &g, gather_range);
+}
+
+void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
+    run_gather((gather_job){dst, src, NULL, rows, width}, count, 1);
 }
 
 void nk_gather_rows(float *dst, const float *src, const int64_t *rows, int64_t count, int64_t width) {
-    nk_fp_prepare(1);
-    gather_job g = {dst, src, NULL, rows, width};
-    nk__team_ranges(gather_threads(count, width), count, 1, &g, gather_range);
+    run_gather((gather_job){dst, src, NULL, rows, width}, count, 0);
 }
 
 // Byte rows: a quarter of the float rows' memory traffic. Gathering a Fashion-MNIST batch of 64
 // rows (784 values) out of 60 000 in shuffled order, in a C loop (Zen 3, 1 thread): floats 39-45
 // us, bytes converted on the way 20-24 us (2 rows ahead; 4 or 8 ahead no better).
 void nk_gather_unit_bytes_post(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width) {
-    nk_fp_prepare(1);
-    gather_job g = {dst, NULL, src, rows, width};
-    nk__team_post_ranges(gather_threads(count, width), count, 1, &g, sizeof g, gather_range);
+    run_gather((gather_job){dst, NULL, src, rows, width}, count, 1);
 }
 
 void nk_gather_unit_bytes(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width) {
-    nk_fp_prepare(1);
-    gather_job g = {dst, NULL, src, rows, width};
-    nk__team_ranges(gather_threads(count, width), count, 1, &g, gather_range);
+    run_gather((gather_job){dst, NULL, src, rows, width}, count, 0);
 }
