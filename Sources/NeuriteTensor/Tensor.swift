@@ -225,9 +225,10 @@ public struct Tensor: Sendable {
     }
 }
 
-/// Rows of a tensor being copied on the kernels' thread team while the thread that asked goes on
-/// (`Tensor.postGatheringRows(_:)`): the next mini-batch, gathered during the serial end of a
-/// training step. Call `finish()` on the same thread before using the rows.
+/// Rows of a tensor (or of byte rows, `UnitByteRows`) being copied on the kernels' thread team while
+/// the thread that asked goes on (`Tensor.postGatheringRows(_:)`, `UnitByteRows.postGatheringRows(_:)`):
+/// the next mini-batch, gathered during the serial end of a training step. Call `finish()` on the
+/// same thread before using the rows.
 public final class PostedRows {
     private let source: AnyObject // the rows' storage, alive until the copy is done
     private let rows: UnsafeMutableBufferPointer<Int64>
