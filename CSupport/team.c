@@ -218,12 +218,32 @@ static _Thread_local int t_posted = 0;
 static unsigned g_posted_generation;
 static _Alignas(64) unsigned char g_posted_ctx[192];
 
+// The waits of nk_team_stats: the calling thread's own, counted only while it records (a clock read
+// costs ~20 ns, a region a few µs). Per thread, so a profiled training step counts only its own
+// regions whatever other host threads run.
+static _Thread_local int t_stats_on;
+static _Thread_local nk_team_stats t_stats;
+
+void nk_team_stats_record(int on) { t_stats_on = on != 0; }
+int nk_team_stats_recording(void) { return t_stats_on; }
+void nk_team_stats_read(nk_team_stats *out) { *out = t_stats; }
+
+// The clock when this thread records (for stats_add), else 0.
+static inline uint64_t stats_clock(void) { return t_stats_on ? now_ns() : 0; }
+
+// Adds the time since `since` (a stats_clock reading; 0: not recording) to one of t_stats' counters.
+static inline void stats_add(uint64_t *counter, uint64_t since) {
+    if (since) *counter += now_ns() - since;
+}
+
 void nk_team_join(void) {
     if (!t_posted) return;
     t_posted = 0;
+    const uint64_t since = stats_clock();
     run_items(g_posted_generation, 0);
     while (atomic_load_explicit(&g_done, memory_order_acquire) < g_items) cpu_relax();
     atomic_store_explicit(&g_busy, 0, memory_order_release);
+    stats_add(&t_stats.join_ns, since);
 }
 
 // Takes the team for a region of `items` on at most `threads` threads: returns how many threads it
@@ -282,8 +302,11 @@ static void team_region(int threads, int items, int block, nk_team_fn fn, void *
     }
     const unsigned generation = team_start(team, items, block, fn, ctx);
     run_items(generation, 0);
+    const uint64_t since = stats_clock();
     while (atomic_load_explicit(&g_done, memory_order_acquire) < items) cpu_relax();
     atomic_store_explicit(&g_busy, 0, memory_order_release);
+    if (since) t_stats.regions++;
+    stats_add(&t_stats.end_wait_ns, since);
 }
 
 void nk__team_run(int threads, int items, nk_team_fn fn, void *ctx) { team_region(threads, items, 1, fn, ctx); }

@@ -153,11 +153,22 @@ struct TrainBench: ParsableCommand {
             p.stepSeconds - p.forwardSeconds.reduce(0, +) - p.backwardSeconds.reduce(0, +) - p.phaseSeconds.values.reduce(0, +)
         }))
         rows.append(("whole step", perBatch(\.stepSeconds)))
+        // Where the thread running the step waited on the kernels' team (inside the rows above).
+        // (No speed-up column: at 1 thread there is no team.)
+        var teamRows: [(String, [Double])] = []
+        if profiles.contains(where: { $0.profile.teamWaits.regions > 0 }) {
+            teamRows.append(("team: regions (count)", perBatch { Double($0.teamWaits.regions) / 1e6 }))
+            teamRows.append(("team: waiting at region ends", perBatch(\.teamWaits.regionEndSeconds)))
+            teamRows.append(("team: joining the posted gather", perBatch(\.teamWaits.joinSeconds)))
+        }
         var lines = ["", "profile, µs per batch of \(batch) (\(model), \(recipe) recipe):",
                      pad("", 34) + profiles.map { pad("\($0.threads) t", 10) }.joined() + (profiles.count > 1 ? pad("speed-up", 10) : "")]
         for (name, values) in rows {
             let speedup = profiles.count > 1 && (values.last ?? 0) > 0 ? pad(fixed(values.first! / values.last!, 2) + "×", 10) : ""
             lines.append(pad(String(name.prefix(33)), 34, left: true) + values.map { pad(fixed($0, 1), 10) }.joined() + speedup)
+        }
+        for (name, values) in teamRows {
+            lines.append(pad(String(name.prefix(33)), 34, left: true) + values.map { pad(fixed($0, 1), 10) }.joined())
         }
         let text = lines.joined(separator: "\n") + "\n"
         if common.json { FileHandle.standardError.write(Data(text.utf8)) } else { print(text, terminator: "") }

@@ -244,6 +244,21 @@ void nk_gather_unit_bytes_post(float *dst, const uint8_t *src, const int64_t *ro
 /// the rest. A no-op when nothing is posted.
 void nk_team_join(void);
 
+/// Where the calling thread waited on the kernels' team while it recorded: parallel regions it ran
+/// on the team (not inline), nanoseconds it spent at their ends waiting for items other threads
+/// were running, and nanoseconds it spent joining its posted work (running what was left of it,
+/// then waiting for the rest).
+typedef struct nk_team_stats {
+    uint64_t regions, end_wait_ns, join_ns;
+} nk_team_stats;
+/// Starts (1) or stops (0) recording the calling thread's nk_team_stats; off by default (no clock
+/// reads).
+void nk_team_stats_record(int on);
+/// 1 while the calling thread records its nk_team_stats, else 0.
+int nk_team_stats_recording(void);
+/// The calling thread's counts so far (never reset; take differences).
+void nk_team_stats_read(nk_team_stats *out);
+
 // ---------------------------------------------------------------------------------------------
 // Convolution, pooling and local response normalisation (NCHW float32, batched)
 // ---------------------------------------------------------------------------------------------

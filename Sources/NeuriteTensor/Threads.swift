@@ -35,6 +35,49 @@ public enum Runtime {
         set { nk_set_flush_denormals(newValue ? 1 : 0) }
     }
 
+    /// Time the calling thread spent waiting on the kernels' other threads in the parallel regions it
+    /// started, summed while it recorded (`recordsTeamWaits`): the part of a multi-threaded step
+    /// that is neither its own work nor serial code. Take differences between two readings.
+    public struct TeamWaits: Sendable, Equatable {
+        /// Parallel regions run on the team (regions small enough to run inline are not counted).
+        public var regions = 0
+        /// Seconds spent at the ends of those regions waiting for items other threads were running.
+        public var regionEndSeconds = 0.0
+        /// Seconds spent joining posted work (the next batch's gather): running what was left of it,
+        /// then waiting for the rest.
+        public var joinSeconds = 0.0
+
+        /// No regions, no waits.
+        public init() {}
+
+        /// The waits between an earlier reading `start` and this one.
+        public func since(_ start: TeamWaits) -> TeamWaits {
+            var d = TeamWaits()
+            d.regions = regions - start.regions
+            d.regionEndSeconds = regionEndSeconds - start.regionEndSeconds
+            d.joinSeconds = joinSeconds - start.joinSeconds
+            return d
+        }
+    }
+
+    /// Whether the calling thread counts its `teamWaits` (off by default: recording reads the clock
+    /// twice a region). A profiled training epoch (`Trainer.profile`) turns it on while it runs.
+    public static var recordsTeamWaits: Bool {
+        get { nk_team_stats_recording() != 0 }
+        set { nk_team_stats_record(newValue ? 1 : 0) }
+    }
+
+    /// The calling thread's team waits recorded so far (see `TeamWaits`).
+    public static var teamWaits: TeamWaits {
+        var s = nk_team_stats()
+        nk_team_stats_read(&s)
+        var w = TeamWaits()
+        w.regions = Int(s.regions)
+        w.regionEndSeconds = Double(s.end_wait_ns) * 1e-9
+        w.joinSeconds = Double(s.join_ns) * 1e-9
+        return w
+    }
+
     /// Runs `body(i)` for every i in 0..<count as the items of one parallel region of the kernels'
     /// thread team (at most `threads` threads, this one included; any thread may run any item).
     /// The kernels an item calls run on that item's thread alone. For work split above the kernels

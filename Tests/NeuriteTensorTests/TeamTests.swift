@@ -149,6 +149,42 @@ import NeuriteTensor
         }
     }
 
+    @Test(.enabled(if: Runtime.openMPEnabled, "a serial build runs every region inline"))
+    func teamWaitsCountTheRecordingThreadsRegions() {
+        // A 2-thread product (2 Mflop, above the parallel threshold; its thread count given, so
+        // other tests' Runtime.threads do not matter) is one region. It is counted only while this
+        // thread records, and only when it ran on the team (another host thread's region can hold
+        // the team a while: it then runs inline, uncounted).
+        let a = [Float](repeating: 0.5, count: 64 * 128), b = [Float](repeating: 0.25, count: 128 * 128)
+        var c = [Float](repeating: 0, count: 64 * 128)
+        func product() { nk_sgemm_ex(NK_ISA_AUTO, 2, 0, 0, 64, 128, 128, 1, a, 128, b, 128, 0, &c, 128) }
+        #expect(!Runtime.recordsTeamWaits)
+        let start = Runtime.teamWaits
+        for _ in 0..<20 { product() }
+        #expect(Runtime.teamWaits == start, "counted while not recording")
+        Runtime.recordsTeamWaits = true
+        defer { Runtime.recordsTeamWaits = false }
+        var calls = 0, counted = Runtime.TeamWaits()
+        while counted.regions == 0 && calls < 1_000 {
+            product()
+            calls += 1
+            counted = Runtime.teamWaits.since(start)
+        }
+        #expect(counted.regions == 1, "\(counted.regions) regions counted after \(calls) products")
+        #expect(counted.regionEndSeconds >= 0 && counted.joinSeconds == 0)
+        #expect(c.allSatisfy { $0 == 16 })
+        // Another thread's regions are its own.
+        let mine = Runtime.teamWaits
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            var d = [Float](repeating: 0, count: 64 * 128)
+            for _ in 0..<20 { nk_sgemm_ex(NK_ISA_AUTO, 2, 0, 0, 64, 128, 128, 1, a, 128, b, 128, 0, &d, 128) }
+            done.signal()
+        }.start()
+        done.wait()
+        #expect(Runtime.teamWaits == mine, "another thread's regions counted here")
+    }
+
     @Test func byteRowsGatherTheFloatsTheyStandFor() {
         // 8-bit rows (every value 0...255 present) gathered as value / 255, directly and posted,
         // give the bits of gathering the float copy that Float(b) / 255 makes of them.

@@ -59,6 +59,11 @@ func spirals(perClass: Int, seed: UInt64) -> Dataset {
         let parts = profile.forwardSeconds.reduce(0, +) + profile.backwardSeconds.reduce(0, +)
             + profile.phaseSeconds.values.reduce(0, +)
         #expect(parts <= profile.stepSeconds, "parts \(parts) s, steps \(profile.stepSeconds) s")
+        // The team's waits happen inside the steps (and inside their rows); recording stops with
+        // the profiled epochs.
+        let waits = profile.teamWaits.regionEndSeconds + profile.teamWaits.joinSeconds
+        #expect(waits >= 0 && waits <= profile.stepSeconds, "team waits \(waits) s, steps \(profile.stepSeconds) s")
+        #expect(!Runtime.recordsTeamWaits)
     }
 
     /// Same seed ⇒ bitwise-identical weights after training, at 1 and at 2 threads (the layer

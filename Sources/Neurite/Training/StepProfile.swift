@@ -35,6 +35,11 @@ public final class StepProfile {
     public private(set) var stepSeconds = 0.0
     /// Steps recorded.
     public private(set) var steps = 0
+    /// The kernels' team's waits during the recorded steps (`Runtime.TeamWaits`: regions, and the
+    /// time the thread running the step waited at their ends and for posted work): none at 1 thread.
+    public private(set) var teamWaits = Runtime.TeamWaits()
+    /// The team's counts when the current step began.
+    private var teamWaitsAtStepStart = Runtime.TeamWaits()
     /// For each layer, the layer whose forward time includes its own (a ReLU that the product
     /// before it applies, see `Sequential`), else nil; such a layer records no forward time.
     public let forwardFusedInto: [Int?]
@@ -61,8 +66,20 @@ public final class StepProfile {
     func addForward(_ layer: Int, since start: Double) { forwardSeconds[layer] += StepProfile.now() - start }
     func addBackward(_ layer: Int, since start: Double) { backwardSeconds[layer] += StepProfile.now() - start }
     func add(_ phase: Phase, since start: Double) { phaseSeconds[phase, default: 0] += StepProfile.now() - start }
+    /// Marks the start of a step and returns its time (the trainer records the team's waits while
+    /// it profiles, `Runtime.recordsTeamWaits`).
+    func beginStep() -> Double {
+        teamWaitsAtStepStart = Runtime.teamWaits
+        return StepProfile.now()
+    }
+
+    /// Records a whole step begun at `start` (a `beginStep` time).
     func addStep(since start: Double) {
         stepSeconds += StepProfile.now() - start
         steps += 1
+        let w = Runtime.teamWaits.since(teamWaitsAtStepStart)
+        teamWaits.regions += w.regions
+        teamWaits.regionEndSeconds += w.regionEndSeconds
+        teamWaits.joinSeconds += w.joinSeconds
     }
 }

@@ -273,6 +273,10 @@ public final class Trainer {
         var interrupted = false
         let buckets = ranks > 1 ? gradientBuckets() : []
         let profile = context.profile
+        // A profiled epoch counts the team's waits (two clock reads a region), then stops.
+        let recordedTeamWaits = Runtime.recordsTeamWaits
+        if profile != nil { Runtime.recordsTeamWaits = true }
+        defer { Runtime.recordsTeamWaits = recordedTeamWaits }
         /// This rank's examples of batch b.
         func batchIndices(_ b: Int) -> ArraySlice<Int> {
             let lo = b * globalBatch, hi = min(lo + globalBatch, train.count)
@@ -284,7 +288,7 @@ public final class Trainer {
         var nextBatch: PostedRows?
         let prefetchFrom = model.layers.count - 2
         for b in firstBatch..<max(firstBatch, batches) {
-            let stepStart = profile == nil ? 0 : StepProfile.now()
+            let stepStart = profile?.beginStep() ?? 0
             let lo = b * globalBatch, hi = min(lo + globalBatch, train.count)
             let idx = batchIndices(b)
             var value: Float = 0, right = 0
