@@ -32,7 +32,7 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Weight initialisation: pytorch (U(±1/√fan-in), weights and biases, as PyTorch's defaults) or default (He/Glorot, zero biases; `neurite train`'s default). The benchmark defaults to pytorch so that its accuracies line up with the peers', which train PyTorch's own initialisation.")
     var initialization: String = "pytorch"
     @Option(help: "Rounds: each trains once at every thread count, the counts in turn (medians reported).") var rounds: Int = 3
-    @Flag(help: "Also time every layer's forward and backward and the step's other phases (µs per batch per thread count, and their speed-ups; to stderr with --json).")
+    @Flag(help: "Also time every layer's forward and backward and the step's other phases (µs per batch per thread count, and their speed-ups), and the step's waits on the kernels' team; to stderr with --json.")
     var profile = false
 
     func validate() throws {
