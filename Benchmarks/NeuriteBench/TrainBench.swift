@@ -157,7 +157,7 @@ struct TrainBench: ParsableCommand {
         // (No speed-up column: at 1 thread there is no team.)
         var teamRows: [(String, [Double])] = []
         if profiles.contains(where: { $0.profile.teamWaits.regions > 0 }) {
-            teamRows.append(("team: regions (count)", perBatch { Double($0.teamWaits.regions) / 1e6 }))
+            teamRows.append(("team: regions (count)", profiles.map { Double($0.profile.teamWaits.regions) / Double(max($0.profile.steps, 1)) }))
             teamRows.append(("team: waiting at region ends", perBatch(\.teamWaits.regionEndSeconds)))
             teamRows.append(("team: joining the posted gather", perBatch(\.teamWaits.joinSeconds)))
         }
