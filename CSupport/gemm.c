@@ -148,11 +148,26 @@ static float *thread_scratch(size_t floats) { return scratch(NK_SCRATCH_OWN, flo
 // gradient). Measured: see the commit that introduced them.
 #define NK_SGEMM_INPLACE_A_PANELS 1
 #define NK_SGEMM_INPLACE_B_PANELS 2
+// A (not transposed) is also read in place, whatever the width, while the slice's M x K of A is at
+// most NK_SGEMM_INPLACE_A_FLOATS (256 KiB: within every L2 we run on): packing a row-major A is a
+// transposition, and a short A stays in L2 for every B panel either way. This covers the
+// batch-by-features inputs of the dense layers (the MLP's 64 x 784, 64 x 256, its 64 x 128 output
+// gradient) and, on more than one thread, spares those products the shared packing of A and the
+// wait for the other thread's pieces (gemm_claiming). Transposed A (a weight gradient's input)
+// keeps its packing, a plain copy. 1 thread, 3 interleaved runs, medians of 15, µs packed ->
+// in place: Zen 4 (AVX-512): 64x256x784 nt 276-282 -> 262-263, 64x128x256 nt 45-47 -> 41-42,
+// 64x256x128 nn 43-44 -> 41; 256x256x784 nt 960-1037 -> 956-973; 128x4096x9216 nt (A 4.5 MiB,
+// packed) 120-129 -> 134 ms. Zen 3 (AVX2): 64x128x256 nt 57-64 -> 51-53, 64x256x128 nn 63 -> 53,
+// 64x256x784 nt equal.
+#define NK_SGEMM_INPLACE_A_FLOATS ((int64_t)1 << 16)
 // Row-pointer B (convolution's shifted rows) is read in place by up to this many A panels: packing
 // it would copy every row once to save only the loads of the panels after the first (AVX2, MR 6,
 // Zen 3, 1 thread, 3 runs each: LeNet-5's conv2, 16 filters in 3 panels, forward 1.30-1.37 ->
 // 0.56 ms against packing; its conv1, 6 filters in 1 panel, was in place at 2 already).
 #define NK_SGEMM_INPLACE_BROWS_PANELS 3
+
+// Whether an M x K op(A) is read in place for its shortness (NK_SGEMM_INPLACE_A_FLOATS).
+static int short_a_in_place(int transA, int64_t M, int64_t K) { return !transA && M * K <= NK_SGEMM_INPLACE_A_FLOATS; }
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
 // row / column; Ap, Bp are this thread's pack buffers (sized by gemm_thread).
@@ -168,7 +183,7 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     // Row-pointer A (convolution's shifted rows in the filter gradient) is read in place where the
     // table row has the kernel for it: each of its panels meets one B panel there.
     const int inArows = arows && cfg->ukernel_arows;
-    const int inA = !Apre && !arows && N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS;
+    const int inA = !Apre && !arows && (N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS || (!brows && short_a_in_place(transA, M, K)));
     const int inB = !brows && !arows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
     // Row-pointer B (convolution's shifted rows, few filters) read in place by up to
     // NK_SGEMM_INPLACE_BROWS_PANELS A panels, where the table row has the kernel for it.
@@ -358,7 +373,8 @@ static void shared_a_pack(const nk_kernels *cfg, shared_a *sa, int tid, int nt, 
 }
 
 // Thread `tid` of `nt`'s part of an N-split product cut into the claimed column chunks of
-// claims_plan, on the shared packed A (packed at the first chunk this thread wins). Each chunk is
+// claims_plan, on the shared packed A (packed at the first chunk this thread wins) or, with sa
+// NULL, on A read in place (short_a_in_place). Each chunk is
 // one gemm_slice with its epilogue, as a slice is.
 static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, shared_a *sa, int tid, int nt, int transA,
                           int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
@@ -374,14 +390,14 @@ static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, shared_a *sa, in
         if (!Bp) {
             Bp = thread_scratch((size_t)(KC * widestCols));
             if (!Bp) abort(); // kernels have no error path (as nk__alloc_floats)
-            shared_a_pack(cfg, sa, tid, nt, transA, M, K, A, lda);
+            if (sa) shared_a_pack(cfg, sa, tid, nt, transA, M, K, A, lda);
         }
         const int64_t n0 = chunk_first_panel(panels, cl->n, c) * NR;
         const int64_t n = NK_MIN(chunk_first_panel(panels, cl->n, c + 1) * NR, N) - n0;
         float *Cs = C + n0;
         epilogue_before(ep, M, n, n0, Cs, ldc);
-        gemm_slice(cfg, transA, transB, M, n, K, alpha, NULL, lda, transB ? B + n0 * ldb : B + n0, ldb, NULL,
-                   NULL, beta, Cs, ldc, NULL, Bp, sa->Ap, Mpad, 0);
+        gemm_slice(cfg, transA, transB, M, n, K, alpha, sa ? NULL : A, lda, transB ? B + n0 * ldb : B + n0, ldb,
+                   NULL, NULL, beta, Cs, ldc, NULL, Bp, sa ? sa->Ap : NULL, Mpad, 0);
         epilogue_after(cfg, ep, M, n, 0, n0, N, Cs, ldc);
     }
 }
@@ -428,7 +444,7 @@ static void gemm_thread(const nk_kernels *cfg, int tid, int nt, int splitN, int 
 typedef struct gemm_region {
     const nk_kernels *cfg;
     nk_claims *claims;
-    shared_a *sharedA; // with claims: the packed A its threads share
+    shared_a *sharedA; // with claims: the packed A its threads share (NULL: A read in place)
     int splitN, transA, transB;
     int64_t M, N, K, lda, ldb, ldc;
     float alpha, beta;
@@ -479,9 +495,10 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, shared_a *sa, nk_isa 
     if (nt > tiles) nt = (int)tiles;
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
     nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre));
-    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, claims->n > 0 ? sa : NULL, splitN, transA, transB, M, N, K,
+    const int packsA = claims->n > 0 && !short_a_in_place(transA, M, K);
+    *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, packsA ? sa : NULL, splitN, transA, transB, M, N, K,
                        lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
-    if (claims->n > 0) {
+    if (packsA) {
         const int64_t units = (M + cfg->mr - 1) / cfg->mr * ((K + cfg->kc - 1) / cfg->kc);
         sa->Ap = NULL; // placed by shared_a_place
         sa->pieces = (int)NK_MIN(units, (int64_t)NK_SGEMM_A_PIECES);
