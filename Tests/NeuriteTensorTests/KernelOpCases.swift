@@ -137,7 +137,10 @@ private func gemmCases() -> [GemmCase] {
     // Above the parallel threshold: the thread-invariance cases split these for real. (460, 470, 20)
     // is cut into claimed column chunks with A taller than AVX-512's MC (several row blocks);
     // (64, 84, 120), LeNet-5's third layer, by rows at 2 threads (too few column panels to share).
-    for (m, n, k) in [(150, 400, 300), (400, 150, 300), (64, 784, 256), (460, 470, 20), (64, 84, 120)] {
+    // (128, 128, 512) and (128, 128, 513) straddle the size up to which a row-major A is read in
+    // place rather than packed (M·K = 65 536), both cut into claimed column chunks.
+    for (m, n, k) in [(150, 400, 300), (400, 150, 300), (64, 784, 256), (460, 470, 20), (64, 84, 120),
+                      (128, 128, 512), (128, 128, 513)] {
         for t in 0..<4 {
             out.append(GemmCase(m: m, n: n, k: k, transA: t & 1 != 0, transB: t & 2 != 0,
                                 alpha: 0.5, beta: 0.25, pad: t, rng: &rng))
