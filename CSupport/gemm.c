@@ -148,26 +148,33 @@ static float *thread_scratch(size_t floats) { return scratch(NK_SCRATCH_OWN, flo
 // gradient). Measured: see the commit that introduced them.
 #define NK_SGEMM_INPLACE_A_PANELS 1
 #define NK_SGEMM_INPLACE_B_PANELS 2
-// A (not transposed) is also read in place, whatever the width, while the slice's M x K of A is at
-// most NK_SGEMM_INPLACE_A_FLOATS (256 KiB: within every L2 we run on): packing a row-major A is a
-// transposition, and a short A stays in L2 for every B panel either way. This covers the
-// batch-by-features inputs of the dense layers (the MLP's 64 x 784, 64 x 256, its 64 x 128 output
-// gradient) and, on more than one thread, spares those products the shared packing of A and the
-// wait for the other thread's pieces (gemm_claiming). Transposed A (a weight gradient's input)
-// keeps its packing, a plain copy. 1 thread, 3 interleaved runs, medians of 15, µs packed ->
-// in place: Zen 4 (AVX-512): 64x256x784 nt 276-282 -> 262-263, 64x128x256 nt 45-47 -> 41-42,
-// 64x256x128 nn 43-44 -> 41; 256x256x784 nt 960-1037 -> 956-973; 128x4096x9216 nt (A 4.5 MiB,
-// packed) 120-129 -> 134 ms. Zen 3 (AVX2): 64x128x256 nt 57-64 -> 51-53, 64x256x128 nn 63 -> 53,
-// 64x256x784 nt equal.
+// A (not transposed) is also read in place while the slice is short and narrow: its M x K of A at
+// most NK_SGEMM_INPLACE_A_FLOATS (256 KiB: within every L2 we run on) and its width at most
+// NK_SGEMM_INPLACE_A_WIDE_PANELS micro-panels of B. Packing a row-major A is a transposition,
+// repaid only when the packed copy serves many B panels; a short A stays in L2 for each panel
+// either way. This covers the batch-by-features inputs of the dense layers (the MLP's 64 x 784,
+// 64 x 256, its 64 x 128 output gradient, N 128-256) and, on more than one thread, spares those
+// products the shared packing of A and the wait for the other thread's pieces (gemm_claiming,
+// which applies the rule to the whole product's width, the columns its packing would serve).
+// Transposed A (a weight gradient's input) keeps its packing, a plain copy. 1 thread, interleaved
+// runs, medians of 15-21, packed -> in place: Zen 4 (AVX-512): 64x256x784 nt 276-282 -> 262 us,
+// 64x128x256 nt 45-47 -> 41, 64x256x128 nn 43-44 -> 41; 256x256x784 nt 960-1037 -> 956-973; wide
+// products lose: 96x3025x363 nn (AlexNet's conv1 forward, 95 panels) 2.54-3.41 -> 2.86-3.65 ms,
+// 256x3025x256 nn 4.24-5.07 -> 4.47-5.30 ms; 128x4096x9216 nt (A 4.5 MiB) 120-129 -> 134 ms.
+// Zen 3 (AVX2): 64x128x256 nt 57-64 -> 51-53, 64x256x128 nn 63 -> 53, 64x256x784 nt equal.
 #define NK_SGEMM_INPLACE_A_FLOATS ((int64_t)1 << 16)
+#define NK_SGEMM_INPLACE_A_WIDE_PANELS 16
 // Row-pointer B (convolution's shifted rows) is read in place by up to this many A panels: packing
 // it would copy every row once to save only the loads of the panels after the first (AVX2, MR 6,
 // Zen 3, 1 thread, 3 runs each: LeNet-5's conv2, 16 filters in 3 panels, forward 1.30-1.37 ->
 // 0.56 ms against packing; its conv1, 6 filters in 1 panel, was in place at 2 already).
 #define NK_SGEMM_INPLACE_BROWS_PANELS 3
 
-// Whether an M x K op(A) is read in place for its shortness (NK_SGEMM_INPLACE_A_FLOATS).
-static int short_a_in_place(int transA, int64_t M, int64_t K) { return !transA && M * K <= NK_SGEMM_INPLACE_A_FLOATS; }
+// Whether the M x K op(A) of an N-column slice is read in place for its shortness
+// (NK_SGEMM_INPLACE_A_FLOATS, NK_SGEMM_INPLACE_A_WIDE_PANELS).
+static int short_a_in_place(const nk_kernels *cfg, int transA, int64_t M, int64_t N, int64_t K) {
+    return !transA && M * K <= NK_SGEMM_INPLACE_A_FLOATS && N <= (int64_t)cfg->nr * NK_SGEMM_INPLACE_A_WIDE_PANELS;
+}
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
 // row / column; Ap, Bp are this thread's pack buffers (sized by gemm_thread).
@@ -183,7 +190,7 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     // Row-pointer A (convolution's shifted rows in the filter gradient) is read in place where the
     // table row has the kernel for it: each of its panels meets one B panel there.
     const int inArows = arows && cfg->ukernel_arows;
-    const int inA = !Apre && !arows && (N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS || (!brows && short_a_in_place(transA, M, K)));
+    const int inA = !Apre && !arows && (N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS || (!brows && short_a_in_place(cfg, transA, M, N, K)));
     const int inB = !brows && !arows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
     // Row-pointer B (convolution's shifted rows, few filters) read in place by up to
     // NK_SGEMM_INPLACE_BROWS_PANELS A panels, where the table row has the kernel for it.
@@ -495,7 +502,7 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, shared_a *sa, nk_isa 
     if (nt > tiles) nt = (int)tiles;
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
     nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre));
-    const int packsA = claims->n > 0 && !short_a_in_place(transA, M, K);
+    const int packsA = claims->n > 0 && !short_a_in_place(cfg, transA, M, N, K);
     *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, packsA ? sa : NULL, splitN, transA, transB, M, N, K,
                        lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
     if (packsA) {

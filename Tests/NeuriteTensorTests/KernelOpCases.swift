@@ -138,7 +138,8 @@ private func gemmCases() -> [GemmCase] {
     // is cut into claimed column chunks with A taller than AVX-512's MC (several row blocks);
     // (64, 84, 120), LeNet-5's third layer, by rows at 2 threads (too few column panels to share).
     // (128, 128, 512) and (128, 128, 513) straddle the size up to which a row-major A is read in
-    // place rather than packed (M·K = 65 536), both cut into claimed column chunks.
+    // place rather than packed (M·K = 65 536), both cut into claimed column chunks; (64, 784, 256)
+    // is short enough but too wide (over 16 panels on every ISA), so its A is packed and shared.
     for (m, n, k) in [(150, 400, 300), (400, 150, 300), (64, 784, 256), (460, 470, 20), (64, 84, 120),
                       (128, 128, 512), (128, 128, 513)] {
         for t in 0..<4 {
