@@ -170,10 +170,14 @@ static float *thread_scratch(size_t floats) { return scratch(NK_SCRATCH_OWN, flo
 // 0.56 ms against packing; its conv1, 6 filters in 1 panel, was in place at 2 already).
 #define NK_SGEMM_INPLACE_BROWS_PANELS 3
 
-// Whether the M x K op(A) of an N-column slice is read in place for its shortness
-// (NK_SGEMM_INPLACE_A_FLOATS, NK_SGEMM_INPLACE_A_WIDE_PANELS).
-static int short_a_in_place(const nk_kernels *cfg, int transA, int64_t M, int64_t N, int64_t K) {
-    return !transA && M * K <= NK_SGEMM_INPLACE_A_FLOATS && N <= (int64_t)cfg->nr * NK_SGEMM_INPLACE_A_WIDE_PANELS;
+// Whether the M x K op(A) of an N-column slice is read in place rather than packed (A as a
+// matrix; with row-pointer B only for its narrowness): one B panel wide
+// (NK_SGEMM_INPLACE_A_PANELS), or not transposed, short and narrow (NK_SGEMM_INPLACE_A_FLOATS,
+// NK_SGEMM_INPLACE_A_WIDE_PANELS).
+static int a_in_place(const nk_kernels *cfg, int transA, int brows, int64_t M, int64_t N, int64_t K) {
+    if (N <= (int64_t)cfg->nr * NK_SGEMM_INPLACE_A_PANELS) return 1;
+    return !brows && !transA && M * K <= NK_SGEMM_INPLACE_A_FLOATS &&
+           N <= (int64_t)cfg->nr * NK_SGEMM_INPLACE_A_WIDE_PANELS;
 }
 
 // The five loops on one slice of C, single-threaded. A, B, C point at the slice's first
@@ -190,7 +194,7 @@ static void gemm_slice(const nk_kernels *cfg, int transA, int transB, int64_t M,
     // Row-pointer A (convolution's shifted rows in the filter gradient) is read in place where the
     // table row has the kernel for it: each of its panels meets one B panel there.
     const int inArows = arows && cfg->ukernel_arows;
-    const int inA = !Apre && !arows && (N <= (int64_t)NR * NK_SGEMM_INPLACE_A_PANELS || (!brows && short_a_in_place(cfg, transA, M, N, K)));
+    const int inA = !Apre && !arows && a_in_place(cfg, transA, brows != NULL, M, N, K);
     const int inB = !brows && !arows && !transB && M <= (int64_t)MR * NK_SGEMM_INPLACE_B_PANELS;
     // Row-pointer B (convolution's shifted rows, few filters) read in place by up to
     // NK_SGEMM_INPLACE_BROWS_PANELS A panels, where the table row has the kernel for it.
@@ -381,8 +385,8 @@ static void shared_a_pack(const nk_kernels *cfg, shared_a *sa, int tid, int nt, 
 
 // Thread `tid` of `nt`'s part of an N-split product cut into the claimed column chunks of
 // claims_plan, on the shared packed A (packed at the first chunk this thread wins) or, with sa
-// NULL, on A read in place (short_a_in_place). Each chunk is
-// one gemm_slice with its epilogue, as a slice is.
+// NULL, on A read in place (a_in_place). Each chunk is one gemm_slice with its epilogue, as a
+// slice is.
 static void gemm_claiming(const nk_kernels *cfg, nk_claims *cl, shared_a *sa, int tid, int nt, int transA,
                           int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t lda,
                           const float *B, int64_t ldb, float beta, float *C, int64_t ldc,
@@ -502,7 +506,8 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, shared_a *sa, nk_isa 
     if (nt > tiles) nt = (int)tiles;
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
     nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre));
-    const int packsA = claims->n > 0 && !short_a_in_place(cfg, transA, M, N, K);
+    // A claimed product has at least two panels a thread, so only the short-A rule can apply.
+    const int packsA = claims->n > 0 && !a_in_place(cfg, transA, 0, M, N, K);
     *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, packsA ? sa : NULL, splitN, transA, transB, M, N, K,
                        lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
     if (packsA) {
