@@ -65,7 +65,7 @@ typedef struct filter_tiles_job {
     const float *x, *dy;
     float *part;       // ntiles partial dw, KC floats each
     int64_t tile, ld;  // images per tile, columns of a tile's matrices
-    int transposed;    // shifted partials: the plan's dwᵀ = col · dyᵀ
+    conv_filter_form form; // shifted partials: the plan's form of a tile's dw
     float *sums;       // db's per-image sums [N, K] (image_sums), or NULL
 } filter_tiles_job;
 
@@ -77,7 +77,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     const int64_t tile = job->tile, ys = g->K * g->P, KC = g->K * g->CKK;
     const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wmax = tile * Wp;
     const int64_t xtn = g->C * Hp * wmax + g->KW, dtn = g->K * g->OH * wmax;
-    float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = job->transposed ? nk__alloc_floats(KC) : NULL;
+    float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = job->form == NK_FILTER_SGEMM_TRANSPOSED ? nk__alloc_floats(KC) : NULL;
     const float **rows = (const float **)malloc((size_t)g->CKK * sizeof(float *));
     if (!rows) abort();
     int64_t laid = -1; // tile width the zeroed layout is for
@@ -107,7 +107,9 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
         }
         const int64_t n = (g->OH - 1) * wt + (tn - 1) * Wp + g->OW; // to the last real column
         float *dst = job->part + ti * KC;
-        if (job->transposed) {
+        if (job->form == NK_FILTER_DOTS)
+            nk_kernels_for(g->isa)->row_dots(g->K, dt, g->OH * wt, g->CKK, rows, n, dst, g->CKK);
+        else if (job->form == NK_FILTER_SGEMM_TRANSPOSED) {
             // dstᵀ[CKK, K] = col · dtᵀ, the shifted rows the SGEMM's A, read in place (see
             // conv_plan.c). Each element is the same in-order sum of the same products as
             // dt · colᵀ, so the bits are the untransposed product's.
@@ -181,7 +183,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // spread to match with zeros in the garbage columns, so no im2col pass is made.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, sums};
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.form, sums};
         nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_shifted);
         nk__conv_add_partials(ntiles, KC, part, dw);
         if (sums) fold_image_sums(&g, sums, db);
@@ -196,7 +198,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
         // into dw in tile order: the same sums in the same order for every thread count.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.transposed, sums};
+        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.form, sums};
         nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_partials);
         nk__conv_add_partials(ntiles, KC, part, dw);
         if (sums) fold_image_sums(&g, sums, db);

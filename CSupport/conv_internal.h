@@ -74,13 +74,23 @@ typedef enum conv_path {
     NK_CONV_FILTER_TILES,            // backward-filter: tiles of `tile` images in turn, into dw
 } conv_path;
 
+// How the shifted partials compute a tile's dw[K, CKK] (conv_plan.c chooses). Dots give other bits
+// than the SGEMMs (a 16-lane sum, not an in-order one), so whether they are used depends on the
+// shape only; the two SGEMM forms give the same bits, so the choice between them may depend on the
+// ISA's register tile.
+typedef enum conv_filter_form {
+    NK_FILTER_SGEMM,            // dw = dy · colᵀ, the shifted rows B, packed
+    NK_FILTER_SGEMM_TRANSPOSED, // dwᵀ = col · dyᵀ, the shifted rows A, read in place
+    NK_FILTER_DOTS,             // each element a dot product of a dy row and a shifted row
+} conv_filter_form;
+
 typedef struct conv_plan {
     conv_path path;
     int threads;     // team size for the call
     int64_t tile;    // images per tile (side by side, tiles, filter tiles)
     int64_t chunk;   // channels per chunk (side by side, filter chunks)
     int bias_threads; // backward-filter: team for db's per-image sums (paths without tiles of partials)
-    int transposed;   // backward-filter, shifted partials: computed as dwᵀ = col · dyᵀ
+    conv_filter_form form; // backward-filter, shifted partials: how a tile's dw is computed
 } conv_plan;
 
 conv_plan nk__conv_plan_forward(const conv_geo *g, int threads);

@@ -44,12 +44,18 @@
 // 7 MB of columns per image, 190 -> 155 ms).
 #define NK_CONV_LARGE_TILE_FLOATS ((int64_t)1 << 18)
 
-// The shifted filter gradient runs as its transpose, dwᵀ = col · dyᵀ with the column matrix's
-// shifted rows read in place as the SGEMM's A, when the filters fill at least 1/NK_CONV_TRANSPOSED_FILL
-// of one NR-wide B panel; with fewer, most of each panel's lanes would multiply zeros. Otherwise
-// the shifted rows are B, packed (as much work as the products when there are few filters).
-// Measured (1 thread, batch 64, Zen 5, AVX-512 NR = 32): LeNet conv2 (16 filters) backward 0.55 ->
-// 0.50 ms; conv1 (6 filters) 0.51 -> 0.65, so it stays untransposed.
+// The shifted filter gradient with fewer filters than a dot product's 16 lanes (LeNet conv1: 6)
+// runs as dot products of dy rows with shifted rows (nk_row_dots_fn): every lane of every FMA a
+// product of the sum, nothing packed. Either SGEMM form leaves lanes empty there: the transpose
+// below fills K of a vector's 16 lanes; the plain form packs the shifted rows (as much work as the
+// products) into a tile K rows tall. Measured (LeNet conv1, batch 64, 1 thread, Zen 4): filter
+// gradient 0.40 -> 0.22 ms. With 16 filters (conv2) the transposed SGEMM fills its vectors and
+// both forms run at the FMA unit's pace (0.44 against 0.45 ms): the SGEMM stays.
+// Otherwise it runs as its transpose, dwᵀ = col · dyᵀ with the column matrix's shifted rows read in
+// place as the SGEMM's A, when the filters fill at least 1/NK_CONV_TRANSPOSED_FILL of one NR-wide B
+// panel; with fewer, most of each panel's lanes would multiply zeros. Otherwise the shifted rows
+// are B, packed. Measured (1 thread, batch 64, Zen 5, AVX-512 NR = 32): LeNet conv2 (16 filters)
+// backward 0.55 -> 0.50 ms.
 #define NK_CONV_TRANSPOSED_FILL 2
 
 // db's per-image sums (K·P adds an image) go parallel over images from this many adds per thread.
@@ -92,7 +98,7 @@ static int64_t filter_tile(const conv_geo *g) {
 }
 
 conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, NK_FILTER_SGEMM};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
     const int t = p.threads;
@@ -112,7 +118,7 @@ conv_plan nk__conv_plan_forward(const conv_geo *g, int threads) {
 }
 
 conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, NK_FILTER_SGEMM};
     if (g->N <= 0 || g->C * g->H * g->W <= 0) return p;
     if (g->P <= 0 || g->K <= 0) { p.path = NK_CONV_ZERO; return p; }
     p.threads = nk__conv_threads(g, threads);
@@ -139,7 +145,7 @@ conv_plan nk__conv_plan_backward_data(const conv_geo *g, int threads) {
 }
 
 conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
-    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, 0};
+    conv_plan p = {NK_CONV_NOTHING, 1, 1, g->C, 1, NK_FILTER_SGEMM};
     if (g->N <= 0 || g->K <= 0 || g->P <= 0) return p;
     p.threads = nk__conv_threads(g, threads);
     p.bias_threads = (int)NK_MIN((int64_t)nk__threads(threads, g->K * g->N * g->P, NK_CONV_BIAS_MIN_WORK_PER_THREAD), g->N);
@@ -148,7 +154,8 @@ conv_plan nk__conv_plan_backward_filter(const conv_geo *g, int threads) {
     if (g->CKK == 0) return p; // db only (the entry computes db for every path)
     if (ntiles > 1 && ntiles * g->K * g->CKK <= NK_CONV_PARTIAL_FLOATS) {
         p.path = shifted_ok(g) ? NK_CONV_FILTER_SHIFTED_PARTIALS : NK_CONV_FILTER_PARTIALS;
-        p.transposed = g->K * NK_CONV_TRANSPOSED_FILL >= nk__sgemm_geometry(g->isa).nr;
+        if (g->K < NK_DOT_LANES) p.form = NK_FILTER_DOTS;
+        else if (g->K * NK_CONV_TRANSPOSED_FILL >= nk__sgemm_geometry(g->isa).nr) p.form = NK_FILTER_SGEMM_TRANSPOSED;
         return p;
     }
     p.tile = NK_MAX((int64_t)1, NK_MIN(p.tile, NK_CONV_LARGE_TILE_FLOATS / (g->CKK * g->P)));

@@ -162,6 +162,16 @@ typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, c
                                   const int64_t *lo, const int64_t *hi, int terms, int64_t n,
                                   float *dst, int64_t ldd);
 
+// Dot products of rows, ka by rb at once: out[k*ldo + r] = Σ_{p<n} a[k*lda + p] · brows[r][p] for
+// k < ka, r < rb. Each sum in one order on every ISA: 16 lanes, lane l the in-order fma chain over
+// p ≡ l (mod 16) from +0, then the lanes folded pairwise (lane l += lane l + 8 for l < 8, then
+// l + 4, l + 2, l + 1). Same bits on every ISA. For sums too long and outputs too few for an SGEMM
+// to fill its register tile (convolution's filter gradient with few filters: 6 rows by 25, summed
+// over 1 800 columns): every lane of every FMA is a product of the sum, nothing is packed.
+#define NK_DOT_LANES 16
+typedef void (*nk_row_dots_fn)(int64_t ka, const float *a, int64_t lda, int64_t rb,
+                               const float *const *brows, int64_t n, float *out, int64_t ldo);
+
 // Dropout masks from NK_DROPOUT_STREAMS interleaved xoshiro256** streams (each of dropout.c's
 // blocks): word w (s0..s3) of stream l at state[w*NK_DROPOUT_STREAMS + l], advanced in place. Round
 // r draws once from every stream; stream l's draw d gives values v = 2·(r·STREAMS + l) and v + 1 the
@@ -204,6 +214,7 @@ typedef struct nk_kernels {
     nk_maxpool_2x2_row_fn maxpool_2x2_row;
     nk_maxpool_2x2_backward_row_fn maxpool_2x2_backward_row;
     nk_shifted_sum_fn shifted_sum;
+    nk_row_dots_fn row_dots;
     nk_dropout_streams_fn dropout_streams;
     nk_dropout_apply_fn dropout_apply;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)

@@ -494,6 +494,82 @@ static void nk_f32_shifted_sum__avx2(int64_t rows, const float *src, int64_t lds
     }
 }
 
+// Dot products of rows (contract nk_row_dots_fn): each 16-lane sum in two ymm (lanes 0-7, 8-15).
+// A block of KB <= 2 rows of a by RB <= 3 rows of brows: 12 accumulators and a's 4 vectors fill
+// the 16 registers, brows' vectors are the FMAs' memory operands. The last, partial 16 columns load
+// masked (zeros) and blend the fma's result into the lanes before n only.
+static inline __attribute__((always_inline)) void
+row_dots_block(const int KB, const int RB, const float *a, int64_t lda, const float *const *b, int64_t n,
+               float *out, int64_t ldo) {
+    __m256 acc[2][3][2];
+#pragma clang loop unroll(full)
+    for (int k = 0; k < KB; k++)
+#pragma clang loop unroll(full)
+        for (int r = 0; r < RB; r++) acc[k][r][0] = acc[k][r][1] = _mm256_setzero_ps();
+    int64_t p = 0;
+    for (; p + 16 <= n; p += 16) {
+        __m256 x[2][2];
+#pragma clang loop unroll(full)
+        for (int k = 0; k < KB; k++) {
+            x[k][0] = _mm256_loadu_ps(a + k * lda + p);
+            x[k][1] = _mm256_loadu_ps(a + k * lda + p + 8);
+        }
+#pragma clang loop unroll(full)
+        for (int r = 0; r < RB; r++)
+#pragma clang loop unroll(full)
+            for (int h = 0; h < 2; h++) {
+                const __m256 y = _mm256_loadu_ps(b[r] + p + 8 * h);
+#pragma clang loop unroll(full)
+                for (int k = 0; k < KB; k++) acc[k][r][h] = _mm256_fmadd_ps(x[k][h], y, acc[k][r][h]);
+            }
+    }
+    if (p < n) {
+        const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i m[2] = {_mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - p)), iota),
+                              _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n - p - 8)), iota)};
+#pragma clang loop unroll(full)
+        for (int h = 0; h < 2; h++)
+#pragma clang loop unroll(full)
+            for (int r = 0; r < RB; r++) {
+                const __m256 y = _mm256_maskload_ps(b[r] + p + 8 * h, m[h]);
+#pragma clang loop unroll(full)
+                for (int k = 0; k < KB; k++) {
+                    const __m256 x = _mm256_maskload_ps(a + k * lda + p + 8 * h, m[h]);
+                    acc[k][r][h] = _mm256_blendv_ps(acc[k][r][h], _mm256_fmadd_ps(x, y, acc[k][r][h]),
+                                                    _mm256_castsi256_ps(m[h]));
+                }
+            }
+    }
+#pragma clang loop unroll(full)
+    for (int k = 0; k < KB; k++)
+#pragma clang loop unroll(full)
+        for (int r = 0; r < RB; r++) {
+            const __m256 h = _mm256_add_ps(acc[k][r][0], acc[k][r][1]); // l + (l + 8)
+            __m128 q = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+            q = _mm_add_ps(q, _mm_movehl_ps(q, q)); // lanes 0, 1: l + (l + 2)
+            q = _mm_add_ss(q, _mm_movehdup_ps(q));  // lane 0: 0 + 1
+            out[k * ldo + r] = _mm_cvtss_f32(q);
+        }
+}
+
+static void nk_f32_row_dots__avx2(int64_t ka, const float *a, int64_t lda, int64_t rb,
+                                  const float *const *brows, int64_t n, float *out, int64_t ldo) {
+    for (int64_t k = 0; k < ka; k += 2)
+        for (int64_t r = 0; r < rb; r += 3) {
+            const float *ak = a + k * lda;
+            const float *const *br = brows + r;
+            float *o = out + k * ldo + r;
+            switch ((int)NK_MIN(2, ka - k) * 4 + (int)NK_MIN(3, rb - r)) {
+            case 5: row_dots_block(1, 1, ak, lda, br, n, o, ldo); break;
+            case 6: row_dots_block(1, 2, ak, lda, br, n, o, ldo); break;
+            case 7: row_dots_block(1, 3, ak, lda, br, n, o, ldo); break;
+            case 9: row_dots_block(2, 1, ak, lda, br, n, o, ldo); break;
+            case 10: row_dots_block(2, 2, ak, lda, br, n, o, ldo); break;
+            default: row_dots_block(2, 3, ak, lda, br, n, o, ldo); break;
+            }
+        }
+}
+
 #pragma clang attribute pop
 
 // Outside the target attribute: this runs on CPUs without the ISA.
@@ -511,7 +587,7 @@ const nk_kernels nk_kernels_avx2 = {
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__avx2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx2,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx2,
-    .shifted_sum = nk_f32_shifted_sum__avx2,
+    .shifted_sum = nk_f32_shifted_sum__avx2, .row_dots = nk_f32_row_dots__avx2,
     .dropout_streams = nk_f32_dropout_streams__avx2, .dropout_apply = nk_f32_dropout_apply__avx2,
 };
 #endif

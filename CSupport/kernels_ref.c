@@ -133,6 +133,24 @@ void nk_f32_shifted_sum__ref(int64_t rows, const float *src, int64_t lds, const 
                 dst[r * ldd + w] += src[r * lds + off[t] + w];
 }
 
+// Dot products of rows (contract nk_row_dots_fn): the 16 lanes as an array, one fmaf a product.
+#if defined(__x86_64__) && defined(__ELF__)
+__attribute__((target_clones("fma", "default")))
+#endif
+static void nk_f32_row_dots__ref(int64_t ka, const float *a, int64_t lda, int64_t rb,
+                                 const float *const *brows, int64_t n, float *out, int64_t ldo) {
+    enum { L = NK_DOT_LANES };
+    for (int64_t k = 0; k < ka; k++)
+        for (int64_t r = 0; r < rb; r++) {
+            const float *x = a + k * lda, *y = brows[r];
+            float lane[L] = {0};
+            for (int64_t p = 0; p < n; p++) lane[p % L] = fmaf(x[p], y[p], lane[p % L]);
+            for (int w = L / 2; w > 0; w >>= 1)
+                for (int l = 0; l < w; l++) lane[l] += lane[l + w];
+            out[k * ldo + r] = lane[0];
+        }
+}
+
 void nk_f32_dropout_streams__ref(uint64_t *state, int64_t n, uint32_t threshold, float scale,
                                  const float *x, float *y, uint16_t *keep) {
     enum { L = NK_DROPOUT_STREAMS };
@@ -177,6 +195,6 @@ const nk_kernels nk_kernels_ref = {
     .pack_copy = nk_f32_pack_copy__ref, .pack_transpose = nk_f32_pack_transpose__ref,
     .maxpool_row = nk_f32_maxpool_row__ref, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__ref,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__ref,
-    .shifted_sum = nk_f32_shifted_sum__ref,
+    .shifted_sum = nk_f32_shifted_sum__ref, .row_dots = nk_f32_row_dots__ref,
     .dropout_streams = nk_f32_dropout_streams__ref, .dropout_apply = nk_f32_dropout_apply__ref,
 };

@@ -221,6 +221,11 @@ private let convCases: [ConvCase] = [
     ConvCase(n: 4, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),       // LeNet conv2
     ConvCase(n: 12, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),      // LeNet conv2: filter gradient
                                                                                          // as its transpose, 2 tiles
+    ConvCase(n: 4, c: 1, h: 28, w: 28, k: 6, kh: 5, kw: 5, stride: 1, padding: 2),        // LeNet conv1: filter gradient
+                                                                                         // as dot products, 2 tiles
+    ConvCase(n: 3, c: 2, h: 30, w: 30, k: 9, kh: 3, kw: 3, stride: 1, padding: 1),        // dot products: 9 filters (two
+                                                                                         // row blocks), a partial last
+                                                                                         // 16 columns, partial last tile
     ConvCase(n: 9, c: 3, h: 12, w: 12, k: 20, kh: 3, kw: 3, stride: 1, padding: 1),       // transposed, padded, 20
                                                                                          // filters (a partial panel)
     ConvCase(n: 3, c: 64, h: 64, w: 64, k: 3, kh: 3, kw: 3, stride: 1, padding: 1),       // several filter tiles
