@@ -152,6 +152,16 @@ typedef void (*nk_maxpool_2x2_row_fn)(const float *r0, int64_t W, int64_t n, int
 typedef void (*nk_maxpool_2x2_backward_row_fn)(const float *dy, const int32_t *arg, int64_t n,
                                                int32_t base, int64_t W, float *dx);
 
+// Both for `rows` output rows of a plane at once, for short rows (n outputs each: LeNet's 10×10
+// planes give 5), where a call per row and its mostly empty vectors cost more than the compares.
+// Output row q: input rows from r0 + 2qW (dx + 2qW), outputs y + qn and arg + qn (gradients dy + qn),
+// offsets from base + 2qW. Each row exactly as the row kernels compute it. Optional in a table row
+// (NULL: pool.c calls the row kernels row by row).
+typedef void (*nk_maxpool_2x2_rows_fn)(const float *r0, int64_t W, int64_t n, int64_t rows, int32_t base,
+                                       float *y, int32_t *arg);
+typedef void (*nk_maxpool_2x2_backward_rows_fn)(const float *dy, const int32_t *arg, int64_t n, int64_t rows,
+                                                int32_t base, int64_t W, float *dx);
+
 // Sums of shifted rows (col2im in gather form), for `rows` rows at once: for r < rows and w < n,
 // dst[r*ldd + w] += src[r*lds + off[t] + w] for each term t whose range holds w (lo[t] <= w < hi[t]),
 // added in term order t = 0, 1, ... . src is read only inside the terms' ranges. A dx row takes all
@@ -213,6 +223,8 @@ typedef struct nk_kernels {
     nk_maxpool_row_fn maxpool_row;
     nk_maxpool_2x2_row_fn maxpool_2x2_row;
     nk_maxpool_2x2_backward_row_fn maxpool_2x2_backward_row;
+    nk_maxpool_2x2_rows_fn maxpool_2x2_rows;                   // or NULL
+    nk_maxpool_2x2_backward_rows_fn maxpool_2x2_backward_rows; // or NULL
     nk_shifted_sum_fn shifted_sum;
     nk_row_dots_fn row_dots;
     nk_dropout_streams_fn dropout_streams;

@@ -237,15 +237,40 @@ static void nk_f32_pack_transpose__avx512(const float *src, int64_t lds, const f
     }
 }
 
-// 2×2 stride-2 max-pool row, 16 windows per step: two 32-float loads per input row, split into
-// the windows' left (even) and right (odd) columns with one permute each, then the four compares
-// of nk__max_takes in row-major order as mask moves on values and offsets. The last step's loads
-// and stores are masked, so nothing outside the windows is read.
+// The windows of one step: top rows' 32 floats in t0:t1 and bottom rows' in b0:b1 (window l's
+// four elements at lanes 2l and 2l + 1 of each pair), split into left (even) and right (odd)
+// columns with one permute each; then the four compares of nk__max_takes in row-major order as mask
+// moves on values and offsets (window l's top-left offset in lane l of `first`, W to the row below);
+// the lanes in `out` stored to y and, when not NULL, arg.
+static inline __attribute__((always_inline)) void
+window_max_store(__m512 t0, __m512 t1, __m512 b0, __m512 b1, __m512i first, int64_t W, float *y, int32_t *arg,
+                 __mmask16 out) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 v[4] = {_mm512_permutex2var_ps(t0, even, t1), _mm512_permutex2var_ps(t0, odd, t1),
+                         _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
+    const __m512i off[4] = {first, _mm512_add_epi32(first, _mm512_set1_epi32(1)),
+                            _mm512_add_epi32(first, _mm512_set1_epi32((int32_t)W)),
+                            _mm512_add_epi32(first, _mm512_set1_epi32((int32_t)W + 1))};
+    __m512 best = v[0];
+    __m512i at = off[0];
+    for (int j = 1; j < 4; j++) {
+        // nk__max_takes: v > best, or v is NaN and best is not.
+        const __mmask16 t = _mm512_cmp_ps_mask(v[j], best, _CMP_GT_OQ) |
+                            (_mm512_cmp_ps_mask(v[j], v[j], _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
+        best = _mm512_mask_mov_ps(best, t, v[j]);
+        at = _mm512_mask_mov_epi32(at, t, off[j]);
+    }
+    _mm512_mask_storeu_ps(y, out, best);
+    if (arg) _mm512_mask_storeu_epi32(arg, out, at);
+}
+
+// 2×2 stride-2 max-pool row, 16 windows per step: two 32-float loads per input row, then
+// window_max_store. The last step's loads and stores are masked, so nothing outside the windows
+// is read.
 static void nk_f32_maxpool_2x2_row__avx512(const float *r0, int64_t W, int64_t n, int32_t base, float *y,
                                            int32_t *arg) {
     const float *r1 = r0 + W;
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
     for (int64_t o = 0; o < n; o += 16) {
         const int64_t rem = NK_MIN(16, n - o);
@@ -255,24 +280,28 @@ static void nk_f32_maxpool_2x2_row__avx512(const float *r0, int64_t W, int64_t n
         const __mmask16 m1 = (__mmask16)(lo > 16 ? (1u << (lo - 16)) - 1 : 0);
         const __m512 t0 = _mm512_maskz_loadu_ps(m0, r0 + 2 * o), t1 = _mm512_maskz_loadu_ps(m1, r0 + 2 * o + 16);
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, r1 + 2 * o), b1 = _mm512_maskz_loadu_ps(m1, r1 + 2 * o + 16);
-        const __m512 v[4] = {_mm512_permutex2var_ps(t0, even, t1), _mm512_permutex2var_ps(t0, odd, t1),
-                             _mm512_permutex2var_ps(b0, even, b1), _mm512_permutex2var_ps(b0, odd, b1)};
         const __m512i first = _mm512_add_epi32(lane2, _mm512_set1_epi32(base + (int32_t)(2 * o)));
-        const __m512i off[4] = {first, _mm512_add_epi32(first, _mm512_set1_epi32(1)),
-                                _mm512_add_epi32(first, _mm512_set1_epi32((int32_t)W)),
-                                _mm512_add_epi32(first, _mm512_set1_epi32((int32_t)W + 1))};
-        __m512 best = v[0];
-        __m512i at = off[0];
-        for (int j = 1; j < 4; j++) {
-            // nk__max_takes: v > best, or v is NaN and best is not.
-            const __mmask16 t = _mm512_cmp_ps_mask(v[j], best, _CMP_GT_OQ) |
-                                (_mm512_cmp_ps_mask(v[j], v[j], _CMP_UNORD_Q) & _mm512_cmp_ps_mask(best, best, _CMP_ORD_Q));
-            best = _mm512_mask_mov_ps(best, t, v[j]);
-            at = _mm512_mask_mov_epi32(at, t, off[j]);
-        }
-        _mm512_mask_storeu_ps(y + o, out, best);
-        if (arg) _mm512_mask_storeu_epi32(arg + o, out, at);
+        window_max_store(t0, t1, b0, b1, first, W, y + o, arg ? arg + o : NULL, out);
     }
+}
+
+// The backward of one step's windows: gradient g and arg-max a of window l in lane l (lanes in
+// `in`), its top-left offset in lane l of tl. Each of the four elements gets g where a points at it,
+// else +0; out[0]:out[1] are the top rows' 32 floats (window l's at 2l, 2l + 1), out[2]:out[3] the
+// bottom rows'.
+static inline __attribute__((always_inline)) void
+window_gradients(__m512 g, __m512i a, __m512i tl, int64_t W, __mmask16 in, __m512 out[4]) {
+    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    const __m512i one = _mm512_set1_epi32(1), bl = _mm512_add_epi32(tl, _mm512_set1_epi32((int32_t)W));
+    const __m512 v[4] = {_mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, tl), g),
+                         _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, _mm512_add_epi32(tl, one)), g),
+                         _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, bl), g),
+                         _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, _mm512_add_epi32(bl, one)), g)};
+    out[0] = _mm512_permutex2var_ps(v[0], lo, v[1]);
+    out[1] = _mm512_permutex2var_ps(v[0], hi, v[1]);
+    out[2] = _mm512_permutex2var_ps(v[2], lo, v[3]);
+    out[3] = _mm512_permutex2var_ps(v[2], hi, v[3]);
 }
 
 // 2×2 stride-2 max-pool backward row (contract nk_maxpool_2x2_backward_row_fn), 16 windows per
@@ -282,9 +311,6 @@ static void nk_f32_maxpool_2x2_row__avx512(const float *r0, int64_t W, int64_t n
 static void nk_f32_maxpool_2x2_backward_row__avx512(const float *dy, const int32_t *arg, int64_t n, int32_t base,
                                                     int64_t W, float *dx) {
     const __m512i lane2 = _mm512_slli_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), 1);
-    const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32((int32_t)W);
     const __m512 zero = _mm512_setzero_ps();
     float *d1 = dx + W;
     for (int64_t o = 0; o < n; o += 16) {
@@ -295,15 +321,99 @@ static void nk_f32_maxpool_2x2_backward_row__avx512(const float *dy, const int32
         const __m512 g = _mm512_add_ps(zero, _mm512_maskz_loadu_ps(in, dy + o));
         const __m512i a = _mm512_maskz_loadu_epi32(in, arg + o);
         const __m512i tl = _mm512_add_epi32(lane2, _mm512_set1_epi32(base + (int32_t)(2 * o)));
-        const __m512i bl = _mm512_add_epi32(tl, down);
-        const __m512 v[4] = {_mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, tl), g),
-                             _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, _mm512_add_epi32(tl, one)), g),
-                             _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, bl), g),
-                             _mm512_maskz_mov_ps(_mm512_mask_cmpeq_epi32_mask(in, a, _mm512_add_epi32(bl, one)), g)};
-        _mm512_mask_storeu_ps(dx + 2 * o, s0, _mm512_permutex2var_ps(v[0], lo, v[1]));
-        _mm512_mask_storeu_ps(dx + 2 * o + 16, s1, _mm512_permutex2var_ps(v[0], hi, v[1]));
-        _mm512_mask_storeu_ps(d1 + 2 * o, s0, _mm512_permutex2var_ps(v[2], lo, v[3]));
-        _mm512_mask_storeu_ps(d1 + 2 * o + 16, s1, _mm512_permutex2var_ps(v[2], hi, v[3]));
+        __m512 rows[4];
+        window_gradients(g, a, tl, W, in, rows);
+        _mm512_mask_storeu_ps(dx + 2 * o, s0, rows[0]);
+        _mm512_mask_storeu_ps(dx + 2 * o + 16, s1, rows[1]);
+        _mm512_mask_storeu_ps(d1 + 2 * o, s0, rows[2]);
+        _mm512_mask_storeu_ps(d1 + 2 * o + 16, s1, rows[3]);
+    }
+}
+
+// Short rows, several to a step (contracts nk_maxpool_2x2_rows_fn, nk_maxpool_2x2_backward_rows_fn):
+// with n <= 8 outputs a row (LeNet's 10×10 planes: 5), q = 16 / n output rows share a step's 16
+// lanes, output row j of the step in lanes [j·n, (j + 1)·n), and a 32-lane pair of input floats
+// holds its 2n columns at lanes [2jn, 2(j + 1)n). Each row's columns are loaded (stored) masked to
+// its lanes through a pointer offset by −2jn, so lane L touches the row's element L − 2jn and masked
+// lanes touch nothing. The rest of a step is the row kernels' own, so values and arg-maxes are the
+// same. Longer rows go through the row kernels one at a time.
+typedef struct short_rows {
+    int q;                   // output rows per step
+    __m512i first;           // lane L: its window's top-left offset from the step's first top row
+    __mmask16 lo[16], hi[16]; // row j's lanes of the pair's first and second 16
+} short_rows;
+
+// The layout for n and W, computed once per thread for a run of planes alike (its loops cost as
+// much as a small plane's compares).
+static const short_rows *short_rows_layout(int64_t n, int64_t W) {
+    static _Thread_local short_rows r;
+    static _Thread_local int64_t rn = 0, rW = 0;
+    if (rn == n && rW == W) return &r;
+    r.q = 16 / (int)n;
+    int32_t first[16] = {0};
+    for (int j = 0; j < r.q; j++)
+        for (int c = 0; c < n; c++) first[j * n + c] = (int32_t)(2 * j * W + 2 * c);
+    r.first = _mm512_loadu_si512(first);
+    for (int j = 0; j < r.q; j++) {
+        const int a = (int)(2 * n * j), b = (int)(2 * n * (j + 1)); // lanes [a, b) of the pair
+        const uint32_t bits = (b >= 32 ? 0xFFFFFFFFu : (1u << b) - 1) & ~((1u << a) - 1);
+        r.lo[j] = (__mmask16)(bits & 0xFFFF);
+        r.hi[j] = (__mmask16)(bits >> 16);
+    }
+    rn = n;
+    rW = W;
+    return &r;
+}
+
+static void nk_f32_maxpool_2x2_rows__avx512(const float *r0, int64_t W, int64_t n, int64_t rows, int32_t base,
+                                            float *y, int32_t *arg) {
+    if (n > 8) {
+        for (int64_t q = 0; q < rows; q++)
+            nk_f32_maxpool_2x2_row__avx512(r0 + 2 * q * W, W, n, base + (int32_t)(2 * q * W), y + q * n,
+                                           arg ? arg + q * n : NULL);
+        return;
+    }
+    const short_rows L = *short_rows_layout(n, W);
+    for (int64_t q0 = 0; q0 < rows; q0 += L.q) {
+        const int qs = (int)NK_MIN((int64_t)L.q, rows - q0);
+        __m512 t0 = _mm512_setzero_ps(), t1 = t0, b0 = t0, b1 = t0;
+        for (int j = 0; j < qs; j++) {
+            const float *top = r0 + (q0 + j) * 2 * W - 2 * n * j;
+            t0 = _mm512_mask_loadu_ps(t0, L.lo[j], top);
+            t1 = _mm512_mask_loadu_ps(t1, L.hi[j], top + 16);
+            b0 = _mm512_mask_loadu_ps(b0, L.lo[j], top + W);
+            b1 = _mm512_mask_loadu_ps(b1, L.hi[j], top + W + 16);
+        }
+        const __m512i first = _mm512_add_epi32(L.first, _mm512_set1_epi32(base + (int32_t)(2 * q0 * W)));
+        window_max_store(t0, t1, b0, b1, first, W, y + q0 * n, arg ? arg + q0 * n : NULL,
+                         (__mmask16)((1u << (qs * n)) - 1));
+    }
+}
+
+static void nk_f32_maxpool_2x2_backward_rows__avx512(const float *dy, const int32_t *arg, int64_t n, int64_t rows,
+                                                     int32_t base, int64_t W, float *dx) {
+    if (n > 8) {
+        for (int64_t q = 0; q < rows; q++)
+            nk_f32_maxpool_2x2_backward_row__avx512(dy + q * n, arg + q * n, n, base + (int32_t)(2 * q * W), W,
+                                                    dx + 2 * q * W);
+        return;
+    }
+    const short_rows L = *short_rows_layout(n, W);
+    for (int64_t q0 = 0; q0 < rows; q0 += L.q) {
+        const int qs = (int)NK_MIN((int64_t)L.q, rows - q0);
+        const __mmask16 in = (__mmask16)((1u << (qs * n)) - 1);
+        const __m512 g = _mm512_add_ps(_mm512_setzero_ps(), _mm512_maskz_loadu_ps(in, dy + q0 * n));
+        const __m512i a = _mm512_maskz_loadu_epi32(in, arg + q0 * n);
+        const __m512i tl = _mm512_add_epi32(L.first, _mm512_set1_epi32(base + (int32_t)(2 * q0 * W)));
+        __m512 out[4];
+        window_gradients(g, a, tl, W, in, out);
+        for (int j = 0; j < qs; j++) {
+            float *top = dx + (q0 + j) * 2 * W - 2 * n * j;
+            _mm512_mask_storeu_ps(top, L.lo[j], out[0]);
+            _mm512_mask_storeu_ps(top + 16, L.hi[j], out[1]);
+            _mm512_mask_storeu_ps(top + W, L.lo[j], out[2]);
+            _mm512_mask_storeu_ps(top + W + 16, L.hi[j], out[3]);
+        }
     }
 }
 
@@ -494,6 +604,8 @@ const nk_kernels nk_kernels_avx512 = {
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx512,
+    .maxpool_2x2_rows = nk_f32_maxpool_2x2_rows__avx512,
+    .maxpool_2x2_backward_rows = nk_f32_maxpool_2x2_backward_rows__avx512,
     .shifted_sum = nk_f32_shifted_sum__avx512, .row_dots = nk_f32_row_dots__avx512,
     .dropout_streams = nk_f32_dropout_streams__avx512, .dropout_apply = nk_f32_dropout_apply__avx512,
 };

@@ -111,9 +111,17 @@ static void maxpool_plane(const pool_geo *g, const float *x, float *y, int32_t *
 
 // The commonest pooling, 2×2 stride 2 with no padding (LeNet, VGG-style CNNs): its output rows are
 // short (14 or 7 outputs at 28×28 input), so the general row kernel's staging copy and edge
-// handling cost more than its compares; the table's 2×2 row kernel writes each row directly.
+// handling cost more than its compares; the table's 2×2 row kernel writes each row directly. Where
+// the table has a kernel for several rows (AVX-512), one call takes the whole plane and packs rows
+// of at most 8 outputs several to a vector: LeNet's pool2 (5 outputs a row) forward 50 -> 33 us,
+// backward 43 -> 34 us (batch 64, 1 thread, Zen 4, interleaved with the row-by-row build).
 static void maxpool_plane_2x2(const pool_geo *g, const float *x, float *y, int32_t *am) {
-    const nk_maxpool_2x2_row_fn row = nk_kernels_for(NK_ISA_AUTO)->maxpool_2x2_row;
+    const nk_kernels *kt = nk_kernels_for(NK_ISA_AUTO);
+    if (kt->maxpool_2x2_rows) {
+        kt->maxpool_2x2_rows(x, g->W, g->OW, g->OH, 0, y, am);
+        return;
+    }
+    const nk_maxpool_2x2_row_fn row = kt->maxpool_2x2_row;
     for (int64_t oh = 0; oh < g->OH; oh++)
         row(x + 2 * oh * g->W, g->W, g->OW, (int32_t)(2 * oh * g->W), y + oh * g->OW, am ? am + oh * g->OW : NULL);
 }
@@ -128,10 +136,12 @@ static int pools_2x2(const pool_geo *g) {
 // (the windows tile them), and only what no window covers — an odd last column or row — is zeroed.
 // The same values as zeroing the plane and adding each gradient at its arg-max.
 static void maxpool_backward_plane_2x2(const pool_geo *g, const float *dy, const int32_t *am, float *dx) {
-    const nk_maxpool_2x2_backward_row_fn row = nk_kernels_for(NK_ISA_AUTO)->maxpool_2x2_backward_row;
+    const nk_kernels *kt = nk_kernels_for(NK_ISA_AUTO);
+    if (kt->maxpool_2x2_backward_rows) kt->maxpool_2x2_backward_rows(dy, am, g->OW, g->OH, 0, g->W, dx);
     for (int64_t oh = 0; oh < g->OH; oh++) {
         float *d = dx + 2 * oh * g->W;
-        row(dy + oh * g->OW, am + oh * g->OW, g->OW, (int32_t)(2 * oh * g->W), g->W, d);
+        if (!kt->maxpool_2x2_backward_rows)
+            kt->maxpool_2x2_backward_row(dy + oh * g->OW, am + oh * g->OW, g->OW, (int32_t)(2 * oh * g->W), g->W, d);
         for (int64_t w = 2 * g->OW; w < g->W; w++) d[w] = d[g->W + w] = 0.0f;
     }
     memset(dx + 2 * g->OH * g->W, 0, (size_t)((g->H - 2 * g->OH) * g->W) * sizeof(float));

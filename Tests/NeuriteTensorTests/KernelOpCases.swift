@@ -306,6 +306,10 @@ private let poolCases: [([Int], Window2D)] = [
     ([1, 2, 7, 8], Window2D(size: 2, stride: 2)),                                     // odd extent: last row dropped
     ([2, 3, 9, 11], Window2D(size: 2, stride: 2)),                                    // odd extents: last row and column
     ([8, 6, 28, 28], Window2D(size: 2, stride: 2)),                                   // LeNet, several threads
+    ([4, 16, 10, 10], Window2D(size: 2, stride: 2)),                                  // LeNet pool2: short rows, 3 a step
+    ([3, 4, 6, 6], Window2D(size: 2, stride: 2)),                                     // 3-wide rows, 5 a step
+    ([2, 3, 34, 2], Window2D(size: 2, stride: 2)),                                    // 1-wide rows, 16 a step and 1
+    ([2, 2, 16, 17], Window2D(size: 2, stride: 2)),                                   // 8-wide rows, 2 a step; odd width
     ([2, 3, 9, 10], Window2D(size: Size2D(height: 3, width: 2), stride: Size2D(height: 1, width: 2),
                              padding: Padding2D(top: 1, bottom: 2, left: 0, right: 1))),
     ([3, 5, 6, 6], Window2D(size: 3, stride: 3, padding: 1)),
