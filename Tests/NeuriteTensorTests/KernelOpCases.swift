@@ -219,8 +219,9 @@ private let convCases: [ConvCase] = [
     ConvCase(n: 5, c: 1, h: 8, w: 8, k: 2, kh: 8, kw: 8, stride: 1, padding: 0),          // kernel = image
     ConvCase(n: 2, c: 3, h: 5, w: 5, k: 4, kh: 2, kw: 2, stride: 3, padding: 2),          // stride > kernel
     ConvCase(n: 4, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),       // LeNet conv2
-    ConvCase(n: 12, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),      // LeNet conv2: filter gradient
-                                                                                         // as its transpose, 2 tiles
+    ConvCase(n: 20, c: 6, h: 14, w: 14, k: 16, kh: 5, kw: 5, stride: 1, padding: 0),      // LeNet conv2: filter gradient
+                                                                                         // as its transpose, tiles of
+                                                                                         // 16 and 4
     ConvCase(n: 4, c: 1, h: 28, w: 28, k: 6, kh: 5, kw: 5, stride: 1, padding: 2),        // LeNet conv1: filter gradient
                                                                                          // as dot products, 2 tiles
     ConvCase(n: 3, c: 2, h: 30, w: 30, k: 9, kh: 3, kw: 3, stride: 1, padding: 1),        // dot products: 9 filters (two
