@@ -240,6 +240,10 @@ void nk_gather_rows_post(float *dst, const float *src, const int64_t *rows, int6
 void nk_gather_unit_bytes(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width);
 /// nk_gather_unit_bytes started on the kernels' team while the caller goes on (as nk_gather_rows_post).
 void nk_gather_unit_bytes_post(float *dst, const uint8_t *src, const int64_t *rows, int64_t count, int64_t width);
+/// Cache hints for rows[i] of src (rows of row_bytes bytes), i < count: the next mini-batch's
+/// rows requested a step before they are gathered. Hints only; no memory is written and no value
+/// changes. src and rows as for nk_gather_rows.
+void nk_prefetch_rows(const void *src, const int64_t *rows, int64_t count, int64_t row_bytes);
 /// Finishes the work the calling thread posted (nk_gather_rows_post): runs what is left, waits for
 /// the rest. A no-op when nothing is posted.
 void nk_team_join(void);

@@ -270,6 +270,16 @@ public final class PostedRows {
 }
 
 extension Tensor {
+    /// Asks the CPU to bring rows `indices` into cache, for a gathering of them a while later (the
+    /// next mini-batch). A hint: changes nothing.
+    public func prefetchRows(_ indices: some Collection<Int>) {
+        precondition(!shape.isEmpty, "prefetchRows(_:) of a scalar")
+        let rows = indices.map { checkedRow($0) }
+        rows.withUnsafeBufferPointer {
+            nk_prefetch_rows(storage.base, $0.baseAddress, Int64($0.count), Int64(rowWidth * MemoryLayout<Float>.stride))
+        }
+    }
+
     /// `gatheringRows(_:)` started on the kernels' thread team in the background: the calling
     /// thread goes on (its next parallel kernel call finishes the copy first) and takes the rows
     /// with `finish()`.
@@ -332,6 +342,13 @@ public final class UnitByteRows: @unchecked Sendable {
                 nk_gather_unit_bytes(dst.baseAddress!, base, r.baseAddress!, Int64(r.count), Int64(w))
             }
         }
+    }
+
+    /// Asks the CPU to bring rows `indices` into cache, for a `gatheringRows(_:)` or
+    /// `postGatheringRows(_:)` of them a while later (the next mini-batch). A hint: changes nothing.
+    public func prefetchRows(_ indices: some Collection<Int>) {
+        let rows = indices.map { checkedRow($0) }
+        rows.withUnsafeBufferPointer { nk_prefetch_rows(storage.baseAddress!, $0.baseAddress, Int64($0.count), Int64(rowWidth)) }
     }
 
     /// `gatheringRows(_:)` started on the kernels' thread team in the background (see

@@ -69,6 +69,12 @@ public struct Dataset: Sendable {
         inputBytes?.postGatheringRows(indices) ?? inputs.postGatheringRows(indices)
     }
 
+    /// Asks the CPU to bring the inputs of examples `indices` into cache (the next mini-batch's, a
+    /// step before they are gathered). A hint: changes nothing.
+    public func prefetchInputs(_ indices: some Collection<Int>) {
+        if let inputBytes { inputBytes.prefetchRows(indices) } else { inputs.prefetchRows(indices) }
+    }
+
     /// The examples in `range`, in order.
     public func slice(_ range: Range<Int>) -> Dataset { subset(Array(range)) }
 }
