@@ -233,6 +233,9 @@ private let convCases: [ConvCase] = [
     ConvCase(n: 7, c: 2, h: 20, w: 20, k: 5, kh: 3, kw: 2, stride: 1,                       // shifted rows: uneven
              padding: Padding2D(top: 1, bottom: 0, left: 2, right: 1)),                  // padding, partial last tile
     ConvCase(n: 1, c: 40, h: 9, w: 9, k: 12, kh: 3, kw: 3, stride: 1, padding: 1),       // shifted rows, 2 channel chunks
+    ConvCase(n: 1, c: 8, h: 20, w: 20, k: 16, kh: 3, kw: 3, stride: 1, padding: 1),      // shifted rows (bias added in the
+                                                                                         // copy-out) at 1 thread against
+                                                                                         // the image in turn at 2 and 3
     ConvCase(n: 4, c: 40, h: 13, w: 13, k: 72, kh: 3, kw: 3, stride: 1, padding: 1),     // AlexNet conv3-like: images
                                                                                          // side by side, channel chunks
     ConvCase(n: 1, c: 40, h: 27, w: 27, k: 70, kh: 5, kw: 5, stride: 1, padding: 2),     // AlexNet conv2-like: filter
