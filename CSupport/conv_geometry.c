@@ -89,7 +89,6 @@ void nk__im2col(const conv_geo *g, const float *x, float *col, int64_t ldcol, in
 // scatter below adds them, so both give the same bits. The terms of row h are the same for every
 // channel (offsets from the channel's first dcol row), so the kernel table's shifted_sum runs all
 // the channels' row h at once.
-#define NK_SHIFTED_SUM_MAX_TERMS 64
 static void col2im_rows(const conv_geo *g, const float *dcol, int64_t ldcol, float *dx, int64_t c0,
                         int64_t c1) {
     const nk_shifted_sum_fn sum = nk_kernels_for(g->isa)->shifted_sum;

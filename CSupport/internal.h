@@ -168,6 +168,7 @@ typedef void (*nk_maxpool_2x2_backward_rows_fn)(const float *dy, const int32_t *
 // its adds in a register, and rows (channels) side by side keep independent sums in flight (a
 // scatter-add re-read what it had just stored; one row's chain of adds waits on their latency).
 // Same adds in the same order on every ISA: same bits.
+#define NK_SHIFTED_SUM_MAX_TERMS 64 // terms of one call at most
 typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, const int64_t *off,
                                   const int64_t *lo, const int64_t *hi, int terms, int64_t n,
                                   float *dst, int64_t ldd);
