@@ -448,31 +448,27 @@ static void nk_f32_maxpool_2x2_backward_row__avx2(const float *dy, const int32_t
     }
 }
 
-// Sums of shifted rows (contract nk_shifted_sum_fn), 8 outputs of up to 4 rows a step, each held in
+// Sums of shifted rows (contract nk_shifted_sum_fn), 8 outputs of up to 8 rows a step, each held in
 // a register across all terms. A term that covers all 8 outputs loads unmasked; one that covers
 // part of them loads masked (lanes outside read as +0, and adding +0 to a sum that started from dst
 // changes nothing unless the sum is -0, which a sum started from +0 never is: the same bits as
-// adding only the terms in range, as on AVX-512).
+// adding only the terms in range, as on AVX-512). As there, a term's mask is made once per block
+// (the same for every row) and up to 8 rows keep independent chains of adds in flight.
 static inline __attribute__((always_inline)) void
-shifted_sum_rows(const int R, const float *src, int64_t lds, const int64_t *off, const int64_t *lo,
-                 const int64_t *hi, int terms, int64_t w0, __m256i out, int64_t rem, float *dst,
+shifted_sum_rows(const int R, const float *src, int64_t lds, const int64_t *off, const __m256i *tm,
+                 const unsigned char *full, int terms, int64_t w0, __m256i out, int64_t rem, float *dst,
                  int64_t ldd) {
-    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256 acc[4];
+    __m256 acc[8];
 #pragma clang loop unroll(full)
     for (int r = 0; r < R; r++) acc[r] = rem == 8 ? _mm256_loadu_ps(dst + r * ldd + w0) : _mm256_maskload_ps(dst + r * ldd + w0, out);
     for (int t = 0; t < terms; t++) {
-        const int64_t a = NK_MAX(lo[t] - w0, (int64_t)0), b = NK_MIN(hi[t] - w0, rem);
-        if (a >= b) continue;
         const float *s = src + off[t] + w0;
-        if (a == 0 && b == 8) {
+        if (full[t] == 1) {
 #pragma clang loop unroll(full)
             for (int r = 0; r < R; r++) acc[r] = _mm256_add_ps(acc[r], _mm256_loadu_ps(s + r * lds));
-        } else {
-            const __m256i m = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)a), iota),
-                                                  _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b), iota));
+        } else if (full[t] == 2) {
 #pragma clang loop unroll(full)
-            for (int r = 0; r < R; r++) acc[r] = _mm256_add_ps(acc[r], _mm256_maskload_ps(s + r * lds, m));
+            for (int r = 0; r < R; r++) acc[r] = _mm256_add_ps(acc[r], _mm256_maskload_ps(s + r * lds, tm[t]));
         }
     }
 #pragma clang loop unroll(full)
@@ -483,14 +479,31 @@ static void nk_f32_shifted_sum__avx2(int64_t rows, const float *src, int64_t lds
                                      const int64_t *lo, const int64_t *hi, int terms, int64_t n,
                                      float *dst, int64_t ldd) {
     const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i tm[NK_SHIFTED_SUM_MAX_TERMS];
+    unsigned char full[NK_SHIFTED_SUM_MAX_TERMS]; // per term: 0 out of the block, 1 all 8 lanes, 2 masked
     for (int64_t w0 = 0; w0 < n; w0 += 8) {
         const int64_t rem = NK_MIN((int64_t)8, n - w0);
         const __m256i out = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), iota);
-        int64_t r = 0;
-        for (; r + 4 <= rows; r += 4)
-            shifted_sum_rows(4, src + r * lds, lds, off, lo, hi, terms, w0, out, rem, dst + r * ldd, ldd);
-        for (; r < rows; r++)
-            shifted_sum_rows(1, src + r * lds, lds, off, lo, hi, terms, w0, out, rem, dst + r * ldd, ldd);
+        for (int t = 0; t < terms; t++) {
+            const int64_t a = NK_MAX(lo[t] - w0, (int64_t)0), b = NK_MIN(hi[t] - w0, rem);
+            full[t] = a >= b ? 0 : a == 0 && b == 8 ? 1 : 2;
+            tm[t] = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)a), iota),
+                                        _mm256_cmpgt_epi32(_mm256_set1_epi32((int)b), iota));
+        }
+        for (int64_t r = 0; r < rows; r += 8) {
+            const float *s = src + r * lds;
+            float *d = dst + r * ldd;
+            switch (NK_MIN((int64_t)8, rows - r)) {
+            case 1: shifted_sum_rows(1, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            case 2: shifted_sum_rows(2, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            case 3: shifted_sum_rows(3, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            case 4: shifted_sum_rows(4, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            case 5: shifted_sum_rows(5, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            case 6: shifted_sum_rows(6, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            case 7: shifted_sum_rows(7, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            default: shifted_sum_rows(8, s, lds, off, tm, full, terms, w0, out, rem, d, ldd); break;
+            }
+        }
     }
 }
 
