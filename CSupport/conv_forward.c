@@ -50,14 +50,21 @@ static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threa
 // Wp − OW garbage columns per output row (computed, then dropped). Every kept element sees the
 // same products in the same order as the im2col path, so the two agree bitwise. Measured (LeNet,
 // batch 64, 1 thread): im2col and its copies were about half the forward time at these sizes.
-static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc,
-                                  const float *x, const float *w, const float *bias, int relu, float *y) {
-    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr;
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t h = 0; h < g->H; h++)
-            memcpy(sc->xp + c * Hp * Wp + (h + g->pt) * Wp + g->pl, x + (c * g->H + h) * g->W,
-                   (size_t)g->W * sizeof(float));
-    const int64_t n = (g->OH - 1) * Wp + g->OW; // columns up to the last real output
+// The plan's tile of images lies side by side (xp[C, Hp, tile·Wp], output rows tile·Wp wide), so
+// one SGEMM's columns fill its last NR-wide micro-panel better than one image's (LeNet conv2: 136
+// columns an image in 5 panels of 32, three images 416 in 13); an element's sum does not depend on
+// the columns around it, so the bits are the same. A last, short tile computes its missing slots'
+// columns too (from whatever they hold) and drops them.
+static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc, const float *x,
+                                 int64_t tn, const float *w, const float *bias, int relu, float *y) {
+    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wt = sc->tile * Wp;
+    const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
+    for (int64_t im = 0; im < tn; im++)
+        for (int64_t c = 0; c < g->C; c++)
+            for (int64_t h = 0; h < g->H; h++)
+                memcpy(sc->xp + c * Hp * wt + (h + g->pt) * wt + im * Wp + g->pl, x + im * xs + (c * g->H + h) * g->W,
+                       (size_t)g->W * sizeof(float));
+    const int64_t n = (g->OH - 1) * wt + (tn - 1) * Wp + g->OW; // columns up to the last real output
     // With the whole depth in one chunk (LeNet's convolutions) the bias is added in the copy-out
     // rather than filled in first: acc + bias is the float fma(1, acc, bias) that the SGEMM's
     // beta = 1 update gives, so the bits are forward_image's, and the SGEMM writes C without
@@ -71,19 +78,20 @@ static void forward_image_shifted(const conv_geo *g, const conv_plan *pl, shifte
         const float beta = c0 > 0 || (bias && !bias_after) ? 1.0f : 0.0f;
         nk__sgemm_brows(g->isa, 0, g->K, n, rows, w + c0 * KK, g->CKK, sc->rows + c0 * KK, beta, sc->yp, n);
     }
-    for (int64_t k = 0; k < g->K; k++)
-        for (int64_t oh = 0; oh < g->OH; oh++) {
-            float *dst = y + (k * g->OH + oh) * g->OW;
-            const float *src = sc->yp + k * n + oh * Wp;
-            if (bias_after) {
-                const float b = bias[k];
-                for (int64_t q = 0; q < g->OW; q++) {
-                    const float v = src[q] + b;
-                    dst[q] = relu ? nk__keep_or_zero(v, !(v < 0.0f)) : v;
-                }
-            } else if (relu) nk__relu_copy(dst, src, g->OW);
-            else memcpy(dst, src, (size_t)g->OW * sizeof(float));
-        }
+    for (int64_t im = 0; im < tn; im++)
+        for (int64_t k = 0; k < g->K; k++)
+            for (int64_t oh = 0; oh < g->OH; oh++) {
+                float *dst = y + im * ys + (k * g->OH + oh) * g->OW;
+                const float *src = sc->yp + k * n + oh * wt + im * Wp;
+                if (bias_after) {
+                    const float b = bias[k];
+                    for (int64_t q = 0; q < g->OW; q++) {
+                        const float v = src[q] + b;
+                        dst[q] = relu ? nk__keep_or_zero(v, !(v < 0.0f)) : v;
+                    }
+                } else if (relu) nk__relu_copy(dst, src, g->OW);
+                else memcpy(dst, src, (size_t)g->OW * sizeof(float));
+            }
 }
 
 typedef struct tile_im2col_job {
@@ -183,12 +191,15 @@ typedef struct images_forward_job {
     int gemm_threads, ct, relu;
 } images_forward_job;
 
-// Shifted-rows forward of images [begin, end), with this range's own scratch.
-static void shifted_images_range(void *context, int64_t begin, int64_t end) {
+// Shifted-rows forward of tiles [begin, end) of the plan's tile images, with this range's own scratch.
+static void shifted_tiles_range(void *context, int64_t begin, int64_t end) {
     const images_forward_job *j = context;
-    shifted_scratch sc = nk__shifted_alloc(j->g);
-    for (int64_t n = begin; n < end; n++)
-        forward_image_shifted(j->g, j->pl, &sc, j->x + n * j->xs, j->w, j->bias, j->relu, j->y + n * j->ys);
+    const int64_t tile = j->pl->tile;
+    shifted_scratch sc = nk__shifted_alloc(j->g, tile);
+    for (int64_t ti = begin; ti < end; ti++) {
+        const int64_t n0 = ti * tile, tn = NK_MIN(tile, j->g->N - n0);
+        forward_tile_shifted(j->g, j->pl, &sc, j->x + n0 * j->xs, tn, j->w, j->bias, j->relu, j->y + n0 * j->ys);
+    }
     nk__shifted_free(&sc);
 }
 
@@ -219,10 +230,11 @@ void nk_conv2d_forward_relu(const nk_conv2d_shape *s, int threads, const float *
                 for (int64_t p = 0; p < g.P; p++) y[n * ys + k * g.P + p] = bias ? bias[k] : 0;
         if (relu) nk__relu_copy(y, y, g.N * ys);
         return;
-    case NK_CONV_SHIFTED: { // whole images per thread
+    case NK_CONV_SHIFTED: { // whole tiles of images per thread
         images_forward_job job = {.g = &g, .pl = &pl, .x = x, .w = w, .bias = bias, .y = y,
                                   .xs = xs, .ys = ys, .relu = relu};
-        nk__team_ranges(t, g.N, 1, &job, shifted_images_range);
+        const int64_t ntiles = (g.N + pl.tile - 1) / pl.tile;
+        nk__team_ranges(t > ntiles ? (int)ntiles : t, ntiles, 1, &job, shifted_tiles_range);
         return;
     }
     case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, relu, y); return;

@@ -240,19 +240,20 @@ float *nk__conv_pack_weight_chunks(const conv_geo *g, int threads, int transA, c
     return wp;
 }
 
-shifted_scratch nk__shifted_alloc(const conv_geo *g) {
-    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr;
+shifted_scratch nk__shifted_alloc(const conv_geo *g, int64_t tile) {
+    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wt = tile * Wp;
     shifted_scratch sc;
-    const int64_t xpn = g->C * Hp * Wp + g->KW;
+    sc.tile = tile;
+    const int64_t xpn = g->C * Hp * wt + g->KW;
     sc.xp = nk__alloc_floats(xpn);
     memset(sc.xp, 0, (size_t)xpn * sizeof(float)); // the padding stays zero for every image
-    sc.yp = nk__alloc_floats(g->K * g->OH * Wp);
+    sc.yp = nk__alloc_floats(g->K * g->OH * wt);
     sc.rows = (const float **)malloc((size_t)g->CKK * sizeof(float *));
     if (!sc.rows) abort();
     for (int64_t c = 0; c < g->C; c++)
         for (int64_t i = 0; i < g->KH; i++)
             for (int64_t j = 0; j < g->KW; j++)
-                sc.rows[(c * g->KH + i) * g->KW + j] = sc.xp + c * Hp * Wp + i * Wp + j;
+                sc.rows[(c * g->KH + i) * g->KW + j] = sc.xp + c * Hp * wt + i * wt + j;
     return sc;
 }
 

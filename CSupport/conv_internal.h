@@ -112,8 +112,10 @@ float *nk__conv_pack_weight_chunks(const conv_geo *g, int threads, int transA, c
 
 // Shifted rows (conv_geometry.c): the image zero-padded into xp[C, Hp, Wp]; row (c, i, j) of the
 // column matrix, over output rows Wp wide, is xp + c·Hp·Wp + i·Wp + j.
-typedef struct shifted_scratch { float *xp, *yp; const float **rows; } shifted_scratch;
-shifted_scratch nk__shifted_alloc(const conv_geo *g);
+// The shifted forward's scratch for tiles of `tile` images side by side: xp[C, Hp, tile·Wp] (zero
+// padding around each image's slot), yp[K, OH·tile·Wp], rows[CKK] into xp.
+typedef struct shifted_scratch { float *xp, *yp; const float **rows; int64_t tile; } shifted_scratch;
+shifted_scratch nk__shifted_alloc(const conv_geo *g, int64_t tile);
 void nk__shifted_free(shifted_scratch *sc);
 
 #endif
