@@ -179,7 +179,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
 
     if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS) {
         // As below, with each tile's columns read as shifted rows of the tile's images zero-padded
-        // side by side (see forward_image_shifted): xt[c][Hp][tn·Wp], output rows tn·Wp wide, dy
+        // side by side (see forward_tile_shifted): xt[c][Hp][tn·Wp], output rows tn·Wp wide, dy
         // spread to match with zeros in the garbage columns, so no im2col pass is made.
         float *part = nk__alloc_floats(ntiles * KC);
         const int tt = t > ntiles ? (int)ntiles : t;

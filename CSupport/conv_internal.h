@@ -30,7 +30,7 @@
 //
 // Small stride-1 convolutions (few filters) skip im2col altogether: over output rows as wide as
 // the zero-padded input, each column-matrix row is a shifted run of the padded image, which the
-// SGEMM packs from directly (forward_image_shifted, and the shifted backward-filter tiles).
+// SGEMM packs from directly (forward_tile_shifted, and the shifted backward-filter tiles).
 //
 // Loops use schedule(static): the toolchain's clang emits __kmpc_dispatch_deinit for dynamic
 // schedules, which Debian's libomp 14 lacks (link error).
@@ -63,7 +63,7 @@ typedef enum conv_path {
     NK_CONV_NOTHING,       // empty output (or input)
     NK_CONV_BIAS_ONLY,     // forward without input channels: y = bias
     NK_CONV_ZERO,          // backward-data with an empty output: dx = 0
-    NK_CONV_SHIFTED,       // forward: SGEMM packs shifted rows of the padded image, whole images per thread
+    NK_CONV_SHIFTED,       // forward: SGEMM over shifted rows of `tile` padded images side by side, whole tiles per thread
     NK_CONV_SIDE_BY_SIDE,  // forward / backward-data: `tile` images side by side, `chunk` channels at a time
     NK_CONV_TILES,         // backward-data, one thread: one SGEMM per tile of `tile` images
     NK_CONV_PER_IMAGE,     // whole images per thread: im2col + single-threaded SGEMM
