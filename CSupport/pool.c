@@ -138,12 +138,15 @@ static int pools_2x2(const pool_geo *g) {
 static void maxpool_backward_plane_2x2(const pool_geo *g, const float *dy, const int32_t *am, float *dx) {
     const nk_kernels *kt = nk_kernels_for(NK_ISA_AUTO);
     if (kt->maxpool_2x2_backward_rows) kt->maxpool_2x2_backward_rows(dy, am, g->OW, g->OH, 0, g->W, dx);
-    for (int64_t oh = 0; oh < g->OH; oh++) {
-        float *d = dx + 2 * oh * g->W;
-        if (!kt->maxpool_2x2_backward_rows)
-            kt->maxpool_2x2_backward_row(dy + oh * g->OW, am + oh * g->OW, g->OW, (int32_t)(2 * oh * g->W), g->W, d);
-        for (int64_t w = 2 * g->OW; w < g->W; w++) d[w] = d[g->W + w] = 0.0f;
-    }
+    else
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            kt->maxpool_2x2_backward_row(dy + oh * g->OW, am + oh * g->OW, g->OW, (int32_t)(2 * oh * g->W), g->W,
+                                         dx + 2 * oh * g->W);
+    if (2 * g->OW < g->W) // an odd last column, outside every window
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            float *d = dx + 2 * oh * g->W;
+            for (int64_t w = 2 * g->OW; w < g->W; w++) d[w] = d[g->W + w] = 0.0f;
+        }
     memset(dx + 2 * g->OH * g->W, 0, (size_t)((g->H - 2 * g->OH) * g->W) * sizeof(float));
 }
 

@@ -271,10 +271,10 @@ public final class PostedRows {
 
 extension Tensor {
     /// Asks the CPU to bring rows `indices` into cache, for a gathering of them a while later (the
-    /// next mini-batch). A hint: changes nothing.
+    /// next mini-batch). A hint: changes nothing, and indices that are not rows are passed over.
     public func prefetchRows(_ indices: some Collection<Int>) {
-        precondition(!shape.isEmpty, "prefetchRows(_:) of a scalar")
-        let rows = indices.map { checkedRow($0) }
+        guard let count = shape.first else { return } // a scalar has no rows
+        let rows = indices.filter { $0 >= 0 && $0 < count }.map(Int64.init)
         rows.withUnsafeBufferPointer {
             nk_prefetch_rows(storage.base, $0.baseAddress, Int64($0.count), Int64(rowWidth * MemoryLayout<Float>.stride))
         }
@@ -345,9 +345,10 @@ public final class UnitByteRows: @unchecked Sendable {
     }
 
     /// Asks the CPU to bring rows `indices` into cache, for a `gatheringRows(_:)` or
-    /// `postGatheringRows(_:)` of them a while later (the next mini-batch). A hint: changes nothing.
+    /// `postGatheringRows(_:)` of them a while later (the next mini-batch). A hint: changes nothing,
+    /// and indices that are not rows are passed over.
     public func prefetchRows(_ indices: some Collection<Int>) {
-        let rows = indices.map { checkedRow($0) }
+        let rows = indices.filter { $0 >= 0 && $0 < rowCount }.map(Int64.init)
         rows.withUnsafeBufferPointer { nk_prefetch_rows(storage.baseAddress!, $0.baseAddress, Int64($0.count), Int64(rowWidth)) }
     }
 

@@ -294,8 +294,8 @@ public final class Trainer {
             // At 1 thread the next batch's gather runs inline near the end of this step, waiting on
             // memory row by row: its rows, requested now, are in cache by then (MLP, Zen 4,
             // `--profile`, interleaved: 33-37 -> 21-27 µs a step; in a noisier set 27-43 -> 26-36).
-            // With more threads it is posted to another thread, where the waits
-            // overlap the step's serial end, and the hints would only add 6-9 µs here.
+            // With more threads it is posted to another thread, where the waits overlap the step's
+            // serial end, and the hints would only add 6-9 µs here.
             if b + 1 < batches, Runtime.threads == 1 { train.prefetchInputs(batchIndices(b + 1)) }
             var value: Float = 0, right = 0
             context.step = optimizer.stepCount
