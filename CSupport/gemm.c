@@ -334,6 +334,79 @@ static int claims_plan(const nk_kernels *cfg, int nt, int splitN, int64_t M, int
 // Chunk c of `chunks`: its first micro-panel of `panels` (chunk c ends where chunk c + 1 begins).
 static int64_t chunk_first_panel(int64_t panels, int chunks, int c) { return panels * c / chunks; }
 
+// Short-by-wide products with B transposed — a dense layer's forward, a batch of M <= 64 input
+// rows times the N x K weight matrix, C = X·Wᵀ — are computed the other way round: Cᵀ = W·Xᵀ, W
+// read in place as the microkernel's A (its rows are the K-contiguous runs the strided microkernel
+// walks), Xᵀ packed as B panels, each column chunk of C computed as a block of Cᵀ in a small
+// scratch and written back transposed. The straight way packs B = Wᵀ, a transposition of all
+// N x K weights on every call (the MLP's first layer: 800 KB a step); this way each thread packs
+// the M x K inputs whole, so it pays where that copy is at most half of a thread's share of the
+// weights' (N >= 2M·max(2, threads)). Each element is the same fma chain over the same KC blocks
+// (fma(w, x, acc) = fma(x, w, acc)), started from the same value (the bias, beta·C or nothing),
+// so the bits are the straight way's. 64x256x784 with bias and ReLU (the MLP's first forward),
+// Zen 4, interleaved builds, 3 x 800 calls: 1 thread best 273-286 -> 256-258 us, medians
+// 292-321 -> 263-280; 2 threads best 135-146 -> 139-143, medians 145-168 -> 144-160 (a shared
+// packing of Xᵀ, with the wait for the other thread's pieces, was slower there: 148-167).
+#define NK_SGEMM_SWAP_MAX_M 64
+
+static int swaps_operands(int transA, int transB, int64_t M, int64_t N, const float *Apre, int nt) {
+    return !transA && transB && !Apre && M <= NK_SGEMM_SWAP_MAX_M && N >= 2 * M * NK_MAX(2, nt);
+}
+
+// M rounded up to whole NR-column micro-panels: the columns of a swapped product's packed Aᵀ.
+static int64_t swapped_cols(const nk_kernels *cfg, int64_t M) { return (M + cfg->nr - 1) / cfg->nr * cfg->nr; }
+
+// Packs Aᵀ (A: M x K, row-major) for a swapped product: K block b at Xt + Mnr·b·KC, laid out as
+// pack_b lays out one block of B (panel p at p·NR·kc).
+static void swapped_pack(const nk_kernels *cfg, int64_t M, int64_t K, const float *A, int64_t lda, float *Xt) {
+    for (int64_t pc = 0; pc < K; pc += cfg->kc)
+        pack_b(cfg, 1, A + pc, lda, NULL, 0, NK_MIN((int64_t)cfg->kc, K - pc), M, Xt + swapped_cols(cfg, M) * pc);
+}
+
+// C[i][j] = T[j][i] for i < m, j < n (T: n x m, dense), in 8 x 8 blocks.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void transpose_into(const float *restrict T, int64_t n, int64_t m, float *restrict C, int64_t ldc) {
+    for (int64_t i0 = 0; i0 < m; i0 += 8)
+        for (int64_t j0 = 0; j0 < n; j0 += 8) {
+            const int64_t i1 = NK_MIN(m, i0 + 8), j1 = NK_MIN(n, j0 + 8);
+            for (int64_t i = i0; i < i1; i++)
+                for (int64_t j = j0; j < j1; j++) C[i * ldc + j] = T[j * m + i];
+        }
+}
+
+// Columns [n0, n0 + n) of a swapped product's C: T[n x M] = B[n0 : n0 + n, :]·Aᵀ with T starting
+// from the bias, from beta·Cᵀ or (beta 0) from nothing, as C would; then C = Tᵀ and the epilogue's
+// steps after the product.
+static void swapped_columns(const nk_kernels *cfg, int64_t M, int64_t N, int64_t K, float alpha, const float *B,
+                            int64_t ldb, float beta, float *C, int64_t ldc, const nk_sgemm_epilogue *ep,
+                            const float *Xt, int64_t n0, int64_t n, float *T) {
+    const int64_t MR = cfg->mr, NR = cfg->nr, KC = cfg->kc, Mnr = swapped_cols(cfg, M);
+    float *Cs = C + n0;
+    if (ep && ep->bias) {
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t i = 0; i < M; i++) T[j * M + i] = ep->bias[n0 + j];
+        beta = 1.0f;
+    } else if (beta != 0) {
+        for (int64_t i = 0; i < M; i++)
+            for (int64_t j = 0; j < n; j++) T[j * M + i] = Cs[i * ldc + j];
+    }
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = NK_MIN(KC, K - pc);
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        const float *block = Xt + Mnr * pc;
+        // Each MR-row strip of B meets every panel of Aᵀ while it is in L1.
+        for (int64_t ir = 0; ir < n; ir += MR) {
+            const int mr = (int)NK_MIN(MR, n - ir);
+            const float *ap = B + (n0 + ir) * ldb + pc;
+            for (int64_t jr = 0; jr < M; jr += NR)
+                cfg->ukernel_strided(kc, ap, ldb, 1, block + jr * kc, NR, alpha, beta_k, T + ir * M + jr, M, mr,
+                                     (int)NK_MIN(NR, M - jr));
+        }
+    }
+    transpose_into(T, n, M, Cs, ldc);
+    epilogue_after(cfg, ep, M, n, 0, n0, N, Cs, ldc);
+}
+
 // The packed A of a claimed product, shared by the threads that compute its chunks: A is cut into
 // pieces (runs of MR-row panels of KC blocks) that each thread, at its first chunk, claims and
 // packs where no other thread has, then waits for the pieces the others took. Each thread packed
@@ -462,13 +535,40 @@ typedef struct gemm_region {
     const float *A, *B, *Apre;
     float *C;
     const nk_sgemm_epilogue *ep;
+    int swapped; // computed as Cᵀ = op(B)ᵀ·op(A)ᵀ (swaps_operands), chunk by chunk or panel by panel
 } gemm_region;
+
+// Thread `tid` of `nt`'s part of a swapped product: its claimed column chunks, or with one thread
+// and no claims every NR-column panel, on its own packing of Aᵀ.
+static void gemm_swapped(const gemm_region *g, int tid, int nt) {
+    const nk_kernels *cfg = g->cfg;
+    epilogue_column_sums(g->ep, tid, nt);
+    const int64_t NR = cfg->nr, panels = (g->N + NR - 1) / NR, XtFloats = (swapped_cols(cfg, g->M) * g->K + 15) / 16 * 16;
+    const int chunks = g->claims ? g->claims->n : (int)panels;
+    const int64_t widestCols = (panels + chunks - 1) / chunks * NR;
+    float *Xt = NULL;
+    int step = 0;
+    for (int c = 0;; c++) {
+        if (g->claims) c = nk__claims_next(g->claims, &step, tid, nt);
+        if (c < 0 || c >= chunks) break;
+        if (!Xt) { // at the first chunk: a thread that wins none packs nothing
+            Xt = thread_scratch((size_t)(XtFloats + widestCols * g->M));
+            if (!Xt) abort(); // kernels have no error path (as nk__alloc_floats)
+            swapped_pack(cfg, g->M, g->K, g->A, g->lda, Xt);
+        }
+        const int64_t n0 = chunk_first_panel(panels, chunks, c) * NR;
+        const int64_t n = NK_MIN(chunk_first_panel(panels, chunks, c + 1) * NR, g->N) - n0;
+        swapped_columns(cfg, g->M, g->N, g->K, g->alpha, g->B, g->ldb, g->beta, g->C, g->ldc, g->ep, Xt, n0, n,
+                        Xt + XtFloats);
+    }
+}
 
 // Item `part` of `parts`: the part a static split gives thread `part` (or, with claims, that
 // thread's place in the claiming order), whichever thread runs it.
 static void gemm_part(void *context, int part, int parts) {
     const gemm_region *g = context;
-    if (g->claims)
+    if (g->swapped) gemm_swapped(g, part, parts);
+    else if (g->claims)
         gemm_claiming(g->cfg, g->claims, g->sharedA, part, parts, g->transA, g->transB, g->M, g->N, g->K,
                       g->alpha, g->A, g->lda, g->B, g->ldb, g->beta, g->C, g->ldc, g->ep);
     else
@@ -507,9 +607,11 @@ static int gemm_prepare(gemm_region *g, nk_claims *claims, shared_a *sa, nk_isa 
     nt = nk__team_threads(nt); // 1 in a serial build: the plan of a one-thread product
     nk__claims_init(claims, claims_plan(cfg, nt, splitN, M, N, K, Apre));
     // A claimed product has at least two panels a thread, so only the short-A rule can apply.
-    const int packsA = claims->n > 0 && !a_in_place(cfg, transA, 0, M, N, K);
+    // A swapped product runs on its claimed chunks or on one thread, never on fixed slices.
+    const int swapped = swaps_operands(transA, transB, M, N, Apre, nt) && (nt == 1 || claims->n > 0);
+    const int packsA = claims->n > 0 && !swapped && !a_in_place(cfg, transA, 0, M, N, K);
     *g = (gemm_region){cfg, claims->n > 0 ? claims : NULL, packsA ? sa : NULL, splitN, transA, transB, M, N, K,
-                       lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep};
+                       lda, ldb, ldc, alpha, beta, A, B, Apre, C, ep, swapped};
     if (packsA) {
         const int64_t units = (M + cfg->mr - 1) / cfg->mr * ((K + cfg->kc - 1) / cfg->kc);
         sa->Ap = NULL; // placed by shared_a_place

@@ -116,6 +116,45 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
         }
     }
 
+    /// A short A times a wide transposed B (a dense layer's forward, computed as Cᵀ = B·Aᵀ with B
+    /// read in place, gemm.c's swaps_operands) gives the bits of the same product with B stored
+    /// untransposed (never swapped), on every ISA at 1–4 threads: with bias and ReLU, with beta 0
+    /// over a C of NaN, with beta 1; shapes with edge strips and panels (N, M off MR and NR), K
+    /// over several KC blocks, and shapes the rule leaves straight at some thread counts.
+    @Test func swappedProductsMatchTheStraightProduct() {
+        var rng = SeededGenerator(seed: 41)
+        for (m, n, k) in [(64, 256, 784), (64, 300, 50), (40, 200, 300), (5, 64, 9), (33, 1030, 7), (64, 512, 600)] {
+            let a = (0..<(m * k)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+            let b = (0..<(n * k)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+            var bT = [Float](repeating: 0, count: k * n) // B stored [K x N]
+            for j in 0..<n { for p in 0..<k { bT[p * n + j] = b[j * k + p] } }
+            let bias = (0..<n).map { i in i % 9 == 4 ? -0.0 : rng.nextUnitFloat() * 2 - 1 }
+            let start = (0..<(m * n)).map { _ in rng.nextUnitFloat() * 2 - 1 }
+            for isa in supportedISAs {
+                for threads in 1...4 {
+                    for form in ["bias + ReLU", "beta 0", "beta 1"] {
+                        let beta: Float = form == "beta 1" ? 1 : 0, alpha: Float = form == "bias + ReLU" ? 1 : 0.75
+                        var swapped = form == "beta 1" ? start : [Float](repeating: .nan, count: m * n)
+                        var straight = swapped
+                        bias.withUnsafeBufferPointer { bp in
+                            var e = nk_sgemm_epilogue()
+                            e.bias = bp.baseAddress
+                            e.relu = 1
+                            withUnsafePointer(to: &e) { ep in
+                                let epilogue = form == "bias + ReLU" ? ep : nil
+                                nk_sgemm_fused(isa, Int32(threads), 0, 1, Int64(m), Int64(n), Int64(k), alpha, a, Int64(k),
+                                               b, Int64(k), beta, &swapped, Int64(n), epilogue)
+                                nk_sgemm_fused(isa, Int32(threads), 0, 0, Int64(m), Int64(n), Int64(k), alpha, a, Int64(k),
+                                               bT, Int64(n), beta, &straight, Int64(n), epilogue)
+                            }
+                        }
+                        #expect(bitwiseEqual(swapped, straight), "\(form) \(m)x\(n)x\(k) \(KernelISAs.name(isa)) \(threads) t")
+                    }
+                }
+            }
+        }
+    }
+
     /// An affine layer's two backward products as one region (`Tensor.affineGradients`,
     /// nk_sgemm_fused_pair) give the bits of the two separate products at 1–3 threads: products
     /// that split, products too small to split (run side by side, or both inline when together
