@@ -772,3 +772,28 @@ void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *c
                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     sgemm_rows(isa, transB, M, N, K, NULL, 0, B, ldb, NULL, arows, beta, C, ldc);
 }
+
+// The loops of gemm_slice for row-pointer A read in place (one NC block: N is a few filters),
+// with the microkernel that skips the columns outside the runs.
+void nk__sgemm_arows_runs(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int64_t period,
+                          int64_t keep, int transB, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
+    if (!cfg->ukernel_arows_runs || !cfg->ukernel_arows || N > cfg->nc || period <= 0 || keep >= period || M <= 0 ||
+        N <= 0 || K <= 0) {
+        nk__sgemm_arows(isa, M, N, K, arows, transB, B, ldb, beta, C, ldc);
+        return;
+    }
+    const int MR = cfg->mr, NR = cfg->nr;
+    const int64_t KC = cfg->kc;
+    float *Bp;
+    if (!slice_scratch(cfg, M, N, K, &Bp)) abort(); // kernels have no error path (as nk__alloc_floats)
+    for (int64_t pc = 0; pc < K; pc += KC) {
+        const int64_t kc = NK_MIN(KC, K - pc);
+        const float beta_k = pc == 0 ? beta : 1.0f;
+        pack_b(cfg, transB, transB ? B + pc : B + pc * ldb, ldb, NULL, 0, kc, N, Bp);
+        for (int64_t jr = 0; jr < N; jr += NR)
+            for (int64_t ir = 0; ir < M; ir += MR)
+                cfg->ukernel_arows_runs(kc, arows + ir, pc, period, keep, Bp + jr * kc, 1.0f, beta_k, C + ir * ldc + jr,
+                                        ldc, (int)NK_MIN((int64_t)MR, M - ir), (int)NK_MIN((int64_t)NR, N - jr));
+    }
+}

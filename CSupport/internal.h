@@ -123,6 +123,48 @@ typedef void (*nk_sgemm_ukernel_arows_fn)(int64_t kc, const float *const *arows,
                                           const float *Bp, float alpha, float beta, float *C,
                                           int64_t ldc, int mr, int nr);
 
+// nk_sgemm_ukernel_arows_fn over the columns of A in runs only: column acol + p takes part when
+// (acol + p) mod period < keep, and the others are left out of every element's sum. For a K whose
+// left-out columns hold zero products (the shifted filter gradient's garbage columns, where dy is
+// zero): leaving out a term that is ±0 changes no sum (one that starts at +0 never becomes −0), so
+// the bits are nk_sgemm_ukernel_arows_fn's over all of K for finite A. Optional in a table row
+// (NULL: the product takes every column).
+typedef void (*nk_sgemm_ukernel_arows_runs_fn)(int64_t kc, const float *const *arows, int64_t acol,
+                                               int64_t period, int64_t keep, const float *Bp, float alpha,
+                                               float beta, float *C, int64_t ldc, int mr, int nr);
+
+// The runs of nk_sgemm_ukernel_arows_runs_fn: moves *p (a column of the kc in a tile, *phase its
+// (acol + p) mod period) past the left-out columns and returns the end of the run that starts there
+// (kc when the tile ends first); *phase is then the phase at that end. A run loop reads
+// `for (p = 0, phase = acol % period; (end = nk__next_run(&p, &phase, kc, period, keep)) > p;)`.
+static inline int64_t nk__next_run(int64_t *p, int64_t *phase, int64_t kc, int64_t period, int64_t keep) {
+    if (*phase >= keep) {
+        *p += period - *phase;
+        *phase = 0;
+    }
+    if (*p >= kc) return *p;
+    const int64_t end = NK_MIN(kc, *p + keep - *phase);
+    *phase += end - *p;
+    return end;
+}
+
+// The column loop of the unpacked microkernels (kernels_*.c): STEP(p, b) for each column p < kc of
+// the tile, B's row p at b (brows[p] + bcol with row pointers, else B, advanced by rsb a column),
+// or, with runs ({period, keep}, not NULL), for the columns in runs only (B packed, row p at
+// B + p·rsb).
+#define NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, runs, acol, STEP)                                  \
+    do {                                                                                                    \
+        if (!(runs))                                                                                        \
+            for (int64_t p_ = 0; p_ < (kc); p_++) {                                                         \
+                STEP(p_, (BROWS) ? (brows)[p_] + (bcol) : (B));                                              \
+                if (!(BROWS)) (B) += (rsb);                                                                  \
+            }                                                                                               \
+        else                                                                                                \
+            for (int64_t p_ = 0, phase_ = (acol) % (runs)[0], end_;                                          \
+                 (end_ = nk__next_run(&p_, &phase_, (kc), (runs)[0], (runs)[1])) > p_;)                     \
+                for (; p_ < end_; p_++) STEP(p_, (B) + p_ * (rsb));                                         \
+    } while (0)
+
 // Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
 // Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
 //  copy:      dst[p*R + j] = row p [j]  for j < n, 0 for n <= j < R, p < kc  (panel across a row)
@@ -219,6 +261,7 @@ typedef struct nk_kernels {
     nk_sgemm_ukernel_strided_fn ukernel_strided; // same tile, unpacked operands
     nk_sgemm_ukernel_brows_fn ukernel_brows;     // same tile, B through row pointers (or NULL)
     nk_sgemm_ukernel_arows_fn ukernel_arows;     // same tile, A through row pointers (or NULL)
+    nk_sgemm_ukernel_arows_runs_fn ukernel_arows_runs; // the same over runs of A's columns (or NULL)
     nk_pack_fn pack_copy;        // packing, see nk_pack_fn
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
@@ -328,6 +371,11 @@ void nk__sgemm_brows(nk_isa isa, int transB, int64_t M, int64_t N, int64_t K, co
 // Same blocking and summation order as nk_sgemm_ex: equal bits.
 void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int transB,
                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+// nk__sgemm_arows where only the columns p of A with p mod period < keep can give nonzero products
+// (B's rows there are zero): where the table row has nk_sgemm_ukernel_arows_runs_fn the others
+// are left out, the same bits for finite A; elsewhere every column is taken.
+void nk__sgemm_arows_runs(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int64_t period,
+                          int64_t keep, int transB, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 // The active SGEMM's tile geometry, for operators that size their own work to it (convolution's
 // plan): register tile MR x NR and the cache blocks MC and KC.

@@ -129,11 +129,12 @@ static void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const fl
 // row p is brows[p] + bcol instead (nk_sgemm_ukernel_brows_fn); with arows (AROWS = 1), A's row i
 // is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn). FULL: the tile's nr columns fill
 // its vectors, so B's rows load unmasked (nearly every tile of a convolution's shifted rows);
-// otherwise the loads are masked to nr columns.
+// otherwise the loads are masked to nr columns. With `runs` (not NULL: {period, keep}, arows and a
+// packed B only) just the columns in runs (nk_sgemm_ukernel_arows_runs_fn).
 static inline __attribute__((always_inline)) void
 tile_strided_loop(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
                   const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
-                  float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+                  const int64_t *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
                   const int BROWS, const int AROWS, const int FULL, int nr) {
     __m256 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
@@ -144,31 +145,32 @@ tile_strided_loop(int64_t kc, const float *A, int64_t rsa, int64_t csa, const fl
     const float *a[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < ROWS; i++) a[i] = AROWS ? arows[i] + acol : A + i * rsa;
-    for (int64_t p = 0; p < kc; p++) {
-        const float *b = BROWS ? brows[p] + bcol : B;
-        const __m256 b0 = FULL ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0);
-        const __m256 b1 = VECS == 2 ? (FULL ? _mm256_loadu_ps(b + 8) : _mm256_maskload_ps(b + 8, m1)) : b0;
-#pragma clang loop unroll(full)
-        for (int i = 0; i < ROWS; i++) {
-            const __m256 av = _mm256_broadcast_ss(a[i] + (AROWS ? p : p * csa));
-            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);
-            if (VECS == 2) c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);
-        }
-        if (!BROWS) B += rsb;
-    }
+    // Column p's FMAs: B's row p at b.
+#define NK_STRIDED_STEP(p, b)                                                                       \
+    do {                                                                                            \
+        const __m256 b0 = FULL ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0);                    \
+        const __m256 b1 = VECS == 2 ? (FULL ? _mm256_loadu_ps((b) + 8) : _mm256_maskload_ps((b) + 8, m1)) : b0; \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++) {                         \
+            const __m256 av = _mm256_broadcast_ss(a[i] + (AROWS ? (p) : (p) * csa));                \
+            c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);                                                 \
+            if (VECS == 2) c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);                                  \
+        }                                                                                           \
+    } while (0)
+    NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, runs, acol, NK_STRIDED_STEP);
+#undef NK_STRIDED_STEP
     store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
 }
 
 static inline __attribute__((always_inline)) void
 tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
              const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
-             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+             const int64_t *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
              const int BROWS, const int AROWS, int nr) {
     if (nr == 8 * VECS)
-        tile_strided_loop(kc, A, rsa, csa, B, rsb, brows, bcol, arows, acol, alpha, beta, C, ldc, ROWS, VECS,
+        tile_strided_loop(kc, A, rsa, csa, B, rsb, brows, bcol, arows, acol, runs, alpha, beta, C, ldc, ROWS, VECS,
                           BROWS, AROWS, 1, nr);
     else
-        tile_strided_loop(kc, A, rsa, csa, B, rsb, brows, bcol, arows, acol, alpha, beta, C, ldc, ROWS, VECS,
+        tile_strided_loop(kc, A, rsa, csa, B, rsb, brows, bcol, arows, acol, runs, alpha, beta, C, ldc, ROWS, VECS,
                           BROWS, AROWS, 0, nr);
 }
 
@@ -196,21 +198,29 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
 static void nk_f32_gemm_ukernel_6x16__avx2_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa,
                                             const float *B, int64_t rsb, float alpha, float beta,
                                             float *C, int64_t ldc, int mr, int nr) {
-    NK_STRIDED_TILE(0, 0, kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc);
+    NK_STRIDED_TILE(0, 0, kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc);
 }
 
 // The packed-A tile with B's rows read in place through row pointers (nk_sgemm_ukernel_brows_fn).
 static void nk_f32_gemm_ukernel_6x16__avx2_brows(int64_t kc, const float *Ap, const float *const *brows,
                                                  int64_t bcol, float alpha, float beta, float *C,
                                                  int64_t ldc, int mr, int nr) {
-    NK_STRIDED_TILE(1, 0, kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc);
+    NK_STRIDED_TILE(1, 0, kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc);
 }
 
 // A's rows read in place through row pointers, B a packed panel (nk_sgemm_ukernel_arows_fn).
 static void nk_f32_gemm_ukernel_6x16__avx2_arows(int64_t kc, const float *const *arows, int64_t acol,
                                                  const float *Bp, float alpha, float beta, float *C,
                                                  int64_t ldc, int mr, int nr) {
-    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc);
+    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, NULL, alpha, beta, C, ldc);
+}
+
+// The same over runs of A's columns (nk_sgemm_ukernel_arows_runs_fn).
+static void nk_f32_gemm_ukernel_6x16__avx2_arows_runs(int64_t kc, const float *const *arows, int64_t acol,
+                                                      int64_t period, int64_t keep, const float *Bp, float alpha,
+                                                      float beta, float *C, int64_t ldc, int mr, int nr) {
+    const int64_t runs[2] = {period, keep};
+    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc);
 }
 #undef NK_STRIDED_TILE
 
@@ -597,6 +607,7 @@ const nk_kernels nk_kernels_avx2 = {
     .ukernel_strided = nk_f32_gemm_ukernel_6x16__avx2_strided,
     .ukernel_brows = nk_f32_gemm_ukernel_6x16__avx2_brows,
     .ukernel_arows = nk_f32_gemm_ukernel_6x16__avx2_arows,
+    .ukernel_arows_runs = nk_f32_gemm_ukernel_6x16__avx2_arows_runs,
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__avx2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx2,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx2,

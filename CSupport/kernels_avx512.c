@@ -102,11 +102,12 @@ static void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const 
 // The unpacked tile (nk_sgemm_ukernel_strided_fn): A broadcast from A[i*rsa + p*csa], B loaded
 // (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
 // With brows (BROWS = 1), B's row p is brows[p] + bcol instead (nk_sgemm_ukernel_brows_fn); with
-// arows (AROWS = 1), A's row i is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn).
+// arows (AROWS = 1), A's row i is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn), and
+// with `runs` too (not NULL: {period, keep}) only the columns in runs (nk_sgemm_ukernel_arows_runs_fn).
 static inline __attribute__((always_inline)) void
 tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
              const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
-             float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+             const int64_t *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
              const int BROWS, const int AROWS, int nr) {
     __m512 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
@@ -116,18 +117,19 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
     const float *a[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < ROWS; i++) a[i] = AROWS ? arows[i] + acol : A + i * rsa;
-    for (int64_t p = 0; p < kc; p++) {
-        const float *b = BROWS ? brows[p] + bcol : B;
-        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-        const __m512 b1 = VECS == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
-#pragma clang loop unroll(full)
-        for (int i = 0; i < ROWS; i++) {
-            const __m512 av = _mm512_set1_ps(a[i][AROWS ? p : p * csa]);
-            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);
-            if (VECS == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);
-        }
-        if (!BROWS) B += rsb;
-    }
+    // Column p's FMAs: B's row p at b.
+#define NK_STRIDED_STEP(p, b)                                                                      \
+    do {                                                                                           \
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);                                            \
+        const __m512 b1 = VECS == 2 ? _mm512_maskz_loadu_ps(m1, (b) + 16) : b0;                   \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++) {                        \
+            const __m512 av = _mm512_set1_ps(a[i][AROWS ? (p) : (p) * csa]);                       \
+            c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);                                                \
+            if (VECS == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);                                 \
+        }                                                                                          \
+    } while (0)
+    NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, runs, acol, NK_STRIDED_STEP);
+#undef NK_STRIDED_STEP
     store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
 }
 
@@ -136,14 +138,14 @@ static void nk_f32_gemm_ukernel_8x32__avx512_strided(int64_t kc, const float *A,
                                               float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
     switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 1, V, 0, 0, nr); return;          \
-    case 2: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 2, V, 0, 0, nr); return;          \
-    case 3: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 3, V, 0, 0, nr); return;          \
-    case 4: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 4, V, 0, 0, nr); return;          \
-    case 5: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 5, V, 0, 0, nr); return;          \
-    case 6: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 6, V, 0, 0, nr); return;          \
-    case 7: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 7, V, 0, 0, nr); return;          \
-    default: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, alpha, beta, C, ldc, 8, V, 0, 0, nr); return;         \
+    case 1: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 1, V, 0, 0, nr); return;          \
+    case 2: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 2, V, 0, 0, nr); return;          \
+    case 3: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 3, V, 0, 0, nr); return;          \
+    case 4: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 4, V, 0, 0, nr); return;          \
+    case 5: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 5, V, 0, 0, nr); return;          \
+    case 6: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 6, V, 0, 0, nr); return;          \
+    case 7: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 7, V, 0, 0, nr); return;          \
+    default: tile_strided(kc, A, rsa, csa, B, rsb, NULL, 0, NULL, 0, NULL, alpha, beta, C, ldc, 8, V, 0, 0, nr); return;         \
     }
     if (nr > 16) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)
@@ -156,38 +158,52 @@ static void nk_f32_gemm_ukernel_8x32__avx512_brows(int64_t kc, const float *Ap, 
                                                    int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                             \
     switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 1, V, 1, 0, nr); return; \
-    case 2: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 2, V, 1, 0, nr); return; \
-    case 3: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 3, V, 1, 0, nr); return; \
-    case 4: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 4, V, 1, 0, nr); return; \
-    case 5: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 5, V, 1, 0, nr); return; \
-    case 6: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 6, V, 1, 0, nr); return; \
-    case 7: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 7, V, 1, 0, nr); return; \
-    default: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, alpha, beta, C, ldc, 8, V, 1, 0, nr); return; \
+    case 1: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 1, V, 1, 0, nr); return; \
+    case 2: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 2, V, 1, 0, nr); return; \
+    case 3: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 3, V, 1, 0, nr); return; \
+    case 4: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 4, V, 1, 0, nr); return; \
+    case 5: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 5, V, 1, 0, nr); return; \
+    case 6: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 6, V, 1, 0, nr); return; \
+    case 7: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 7, V, 1, 0, nr); return; \
+    default: tile_strided(kc, Ap, 1, MR, NULL, 0, brows, bcol, NULL, 0, NULL, alpha, beta, C, ldc, 8, V, 1, 0, nr); return; \
     }
     if (nr > 16) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)
 #undef NK_TILE_ROWS
 }
 
-// A's rows read in place through row pointers, B a packed panel (nk_sgemm_ukernel_arows_fn).
-static void nk_f32_gemm_ukernel_8x32__avx512_arows(int64_t kc, const float *const *arows, int64_t acol,
-                                                   const float *Bp, float alpha, float beta, float *C,
-                                                   int64_t ldc, int mr, int nr) {
-#define NK_TILE_ROWS(V)                                                                             \
-    switch (mr) {                                                                                  \
-    case 1: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 1, V, 0, 1, nr); return; \
-    case 2: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 2, V, 0, 1, nr); return; \
-    case 3: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 3, V, 0, 1, nr); return; \
-    case 4: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 4, V, 0, 1, nr); return; \
-    case 5: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 5, V, 0, 1, nr); return; \
-    case 6: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 6, V, 0, 1, nr); return; \
-    case 7: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 7, V, 0, 1, nr); return; \
-    default: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, alpha, beta, C, ldc, 8, V, 0, 1, nr); return; \
+// A's rows read in place through row pointers, B a packed panel: every column
+// (nk_sgemm_ukernel_arows_fn) or, with runs, those in runs (nk_sgemm_ukernel_arows_runs_fn).
+static inline __attribute__((always_inline)) void
+arows_tile(int64_t kc, const float *const *arows, int64_t acol, const int64_t *runs, const float *Bp, float alpha,
+           float beta, float *C, int64_t ldc, int mr, int nr) {
+#define NK_TILE_ROWS(V)                                                                                        \
+    switch (mr) {                                                                                             \
+    case 1: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 1, V, 0, 1, nr); return; \
+    case 2: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 2, V, 0, 1, nr); return; \
+    case 3: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 3, V, 0, 1, nr); return; \
+    case 4: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 4, V, 0, 1, nr); return; \
+    case 5: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 5, V, 0, 1, nr); return; \
+    case 6: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 6, V, 0, 1, nr); return; \
+    case 7: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 7, V, 0, 1, nr); return; \
+    default: tile_strided(kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc, 8, V, 0, 1, nr); return; \
     }
     if (nr > 16) { NK_TILE_ROWS(2) }
     NK_TILE_ROWS(1)
 #undef NK_TILE_ROWS
+}
+
+static void nk_f32_gemm_ukernel_8x32__avx512_arows(int64_t kc, const float *const *arows, int64_t acol,
+                                                   const float *Bp, float alpha, float beta, float *C,
+                                                   int64_t ldc, int mr, int nr) {
+    arows_tile(kc, arows, acol, NULL, Bp, alpha, beta, C, ldc, mr, nr);
+}
+
+static void nk_f32_gemm_ukernel_8x32__avx512_arows_runs(int64_t kc, const float *const *arows, int64_t acol,
+                                                        int64_t period, int64_t keep, const float *Bp, float alpha,
+                                                        float beta, float *C, int64_t ldc, int mr, int nr) {
+    const int64_t runs[2] = {period, keep};
+    arows_tile(kc, arows, acol, runs, Bp, alpha, beta, C, ldc, mr, nr);
 }
 
 // Packer (contract nk_pack_fn, internal.h): masked loads and stores, 16 columns at a time, so a
@@ -616,6 +632,7 @@ const nk_kernels nk_kernels_avx512 = {
     .ukernel_strided = nk_f32_gemm_ukernel_8x32__avx512_strided,
     .ukernel_brows = nk_f32_gemm_ukernel_8x32__avx512_brows,
     .ukernel_arows = nk_f32_gemm_ukernel_8x32__avx512_arows,
+    .ukernel_arows_runs = nk_f32_gemm_ukernel_8x32__avx512_arows_runs,
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx512,
