@@ -43,6 +43,73 @@ static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threa
     }
 }
 
+// The shifted forward by output positions: with the column matrix seen from the output side, A's
+// row i is real output position i (its place in the padded tile) and column p the offset of row p
+// of the column matrix (c·Hp·wt + i·wt + j), so yᵀ[positions, K] = A·wᵀ takes the real positions
+// only (nk__sgemm_aoffsets), none of the Wp − OW garbage columns per output row that the shifted
+// rows compute (LeNet's conv2: 4 of every 14), at the price of a transposing copy-out. Each
+// element is the same fma chain over the same KC blocks as the shifted rows' (the bias, when the
+// depth is one chunk, added in the copy-out as there): the same bits. Chosen where the filters
+// fill the microkernel's 16-float vectors better than the shifted rows fill theirs (shifted_fill
+// below): conv2's 16 filters fill one vector against 300 real of 416 computed columns; conv1's 6
+// would fill 6 of 16.
+typedef struct positions_scratch {
+    const float **apos; // tile·OH·OW output positions in xp
+    int64_t *off;       // CKK row offsets
+    float *t;           // yᵀ, tile·OH·OW x ldt
+    int64_t ldt;
+} positions_scratch;
+
+// Whether the positions path computes fewer wasted lanes than the shifted rows for this tile.
+static int by_positions(const conv_geo *g, const conv_plan *pl) {
+    if (!nk__sgemm_has_aoffsets(g->isa) || pl->chunk < g->C) return 0;
+    const nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
+    const int64_t Wp = g->W + g->pl + g->pr, wt = pl->tile * Wp;
+    const int64_t computed = ((g->OH - 1) * wt + (pl->tile - 1) * Wp + g->OW + geo.nr - 1) / geo.nr * geo.nr;
+    const int64_t real = pl->tile * g->P, vecs = (g->K + 15) / 16 * 16, strips = (g->K + geo.mr - 1) / geo.mr * geo.mr;
+    // g->K / vecs > (real / computed) · (g->K / strips), cross-multiplied
+    return strips * computed > vecs * real;
+}
+
+static positions_scratch positions_alloc(const conv_geo *g, int64_t tile, const float *xp) {
+    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wt = tile * Wp, M = tile * g->P;
+    positions_scratch ps;
+    ps.ldt = (g->K + 15) / 16 * 16;
+    ps.apos = (const float **)malloc((size_t)M * sizeof(float *));
+    ps.off = (int64_t *)malloc((size_t)g->CKK * sizeof(int64_t));
+    if (!ps.apos || !ps.off) abort();
+    ps.t = nk__alloc_floats(M * ps.ldt);
+    for (int64_t im = 0, q = 0; im < tile; im++)
+        for (int64_t oh = 0; oh < g->OH; oh++)
+            for (int64_t ow = 0; ow < g->OW; ow++) ps.apos[q++] = xp + oh * wt + im * Wp + ow;
+    for (int64_t c = 0; c < g->C; c++)
+        for (int64_t i = 0; i < g->KH; i++)
+            for (int64_t j = 0; j < g->KW; j++) ps.off[(c * g->KH + i) * g->KW + j] = c * Hp * wt + i * wt + j;
+    return ps;
+}
+
+static void positions_free(positions_scratch *ps) { free((void *)ps->apos); free(ps->off); free(ps->t); }
+
+// y[im][k][pos] = t[im·P + pos][k] (+ bias[k] when not NULL; through the ReLU when asked for), the
+// positions path's copy-out, in 8 x 8 blocks.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void positions_copy_out(const conv_geo *g, const float *restrict t, int64_t ldt, int64_t tn, const float *bias,
+                               int relu, float *restrict y) {
+    for (int64_t im = 0; im < tn; im++) {
+        const float *ti = t + im * g->P * ldt;
+        float *yi = y + im * g->K * g->P;
+        for (int64_t k0 = 0; k0 < g->K; k0 += 8)
+            for (int64_t q0 = 0; q0 < g->P; q0 += 8) {
+                const int64_t k1 = NK_MIN(g->K, k0 + 8), q1 = NK_MIN(g->P, q0 + 8);
+                for (int64_t k = k0; k < k1; k++)
+                    for (int64_t q = q0; q < q1; q++) {
+                        const float v = bias ? ti[q * ldt + k] + bias[k] : ti[q * ldt + k];
+                        yi[k * g->P + q] = relu ? nk__keep_or_zero(v, !(v < 0.0f)) : v;
+                    }
+            }
+    }
+}
+
 // Shifted-rows forward for stride-1 convolutions with few filters (LeNet's). With the image
 // zero-padded into xp[C, Hp, Wp], row (c, i, j) of the column matrix, taken over output rows Wp
 // wide instead of OW, is xp[c] itself read from offset i·Wp + j: a contiguous run, so the SGEMM
@@ -55,8 +122,9 @@ static void forward_image(const conv_geo *g, const conv_plan *pl, int gemm_threa
 // columns an image in 5 panels of 32, three images 416 in 13); an element's sum does not depend on
 // the columns around it, so the bits are the same. A last, short tile computes its missing slots'
 // columns too (from whatever they hold) and drops them.
-static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc, const float *x,
-                                 int64_t tn, const float *w, const float *bias, int relu, float *y) {
+static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted_scratch *sc, positions_scratch *ps,
+                                 const float *wpk, const float *x, int64_t tn, const float *w, const float *bias,
+                                 int relu, float *y) {
     const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wt = sc->tile * Wp;
     const int64_t xs = g->C * g->H * g->W, ys = g->K * g->P;
     for (int64_t im = 0; im < tn; im++)
@@ -70,6 +138,11 @@ static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted
     // beta = 1 update gives, so the bits are forward_image's, and the SGEMM writes C without
     // reading it after a pass that wrote it (LeNet conv1 forward, batch 64, 1 thread, Zen 4:
     // the fill was a tenth of the time). Over several chunks the bias comes first, as there.
+    if (ps) { // by output positions (the depth in one chunk; the bias in the copy-out)
+        nk__sgemm_aoffsets(g->isa, tn * g->P, g->K, g->CKK, ps->apos, ps->off, wpk, ps->t, ps->ldt);
+        positions_copy_out(g, ps->t, ps->ldt, tn, bias, relu, y);
+        return;
+    }
     const int bias_after = bias && pl->chunk >= g->C;
     if (bias && !bias_after) nk__conv_fill_bias(g->K, n, n, bias, sc->yp); // as forward_image
     const int64_t KK = g->KH * g->KW;
@@ -189,6 +262,7 @@ typedef struct images_forward_job {
     float *y;
     int64_t xs, ys, scratch; // scratch: floats of the column scratch (the shifted path sizes its own)
     int gemm_threads, ct, relu;
+    const float *wpk; // shifted path by output positions: wᵀ packed as the SGEMM's B, else NULL
 } images_forward_job;
 
 // Shifted-rows forward of tiles [begin, end) of the plan's tile images, with this range's own scratch.
@@ -196,10 +270,14 @@ static void shifted_tiles_range(void *context, int64_t begin, int64_t end) {
     const images_forward_job *j = context;
     const int64_t tile = j->pl->tile;
     shifted_scratch sc = nk__shifted_alloc(j->g, tile);
+    positions_scratch ps = {0};
+    if (j->wpk) ps = positions_alloc(j->g, tile, sc.xp);
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, j->g->N - n0);
-        forward_tile_shifted(j->g, j->pl, &sc, j->x + n0 * j->xs, tn, j->w, j->bias, j->relu, j->y + n0 * j->ys);
+        forward_tile_shifted(j->g, j->pl, &sc, j->wpk ? &ps : NULL, j->wpk, j->x + n0 * j->xs, tn, j->w, j->bias,
+                             j->relu, j->y + n0 * j->ys);
     }
+    if (j->wpk) positions_free(&ps);
     nk__shifted_free(&sc);
 }
 
@@ -231,10 +309,16 @@ void nk_conv2d_forward_relu(const nk_conv2d_shape *s, int threads, const float *
         if (relu) nk__relu_copy(y, y, g.N * ys);
         return;
     case NK_CONV_SHIFTED: { // whole tiles of images per thread
+        float *wpk = NULL;
+        if (by_positions(&g, &pl)) {
+            wpk = nk__alloc_floats(nk__sgemm_packed_b_floats(g.isa, g.CKK, g.K));
+            nk__sgemm_pack_b(g.isa, 1, w, g.CKK, g.CKK, g.K, wpk);
+        }
         images_forward_job job = {.g = &g, .pl = &pl, .x = x, .w = w, .bias = bias, .y = y,
-                                  .xs = xs, .ys = ys, .relu = relu};
+                                  .xs = xs, .ys = ys, .relu = relu, .wpk = wpk};
         const int64_t ntiles = (g.N + pl.tile - 1) / pl.tile;
         nk__team_ranges(t > ntiles ? (int)ntiles : t, ntiles, 1, &job, shifted_tiles_range);
+        free(wpk);
         return;
     }
     case NK_CONV_SIDE_BY_SIDE: forward_tiles(&g, &pl, x, w, bias, relu, y); return;

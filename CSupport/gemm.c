@@ -773,6 +773,34 @@ void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *c
     sgemm_rows(isa, transB, M, N, K, NULL, 0, B, ldb, NULL, arows, beta, C, ldc);
 }
 
+int nk__sgemm_has_aoffsets(nk_isa isa) { return nk_kernels_for(isa)->ukernel_aoffsets != NULL; }
+
+int64_t nk__sgemm_packed_b_floats(nk_isa isa, int64_t K, int64_t N) {
+    const int64_t NR = nk_kernels_for(isa)->nr;
+    return K * ((N + NR - 1) / NR * NR);
+}
+
+void nk__sgemm_pack_b(nk_isa isa, int transB, const float *B, int64_t ldb, int64_t K, int64_t N, float *Bpk) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
+    const int64_t Npad = (N + cfg->nr - 1) / cfg->nr * cfg->nr;
+    for (int64_t pc = 0; pc < K; pc += cfg->kc)
+        pack_b(cfg, transB, transB ? B + pc : B + pc * ldb, ldb, NULL, 0, NK_MIN((int64_t)cfg->kc, K - pc), N,
+               Bpk + Npad * pc);
+}
+
+void nk__sgemm_aoffsets(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *apos, const int64_t *off,
+                        const float *Bpk, float *C, int64_t ldc) {
+    const nk_kernels *cfg = nk_kernels_for(isa);
+    const int MR = cfg->mr, NR = cfg->nr;
+    const int64_t KC = cfg->kc, Npad = (N + NR - 1) / NR * NR;
+    for (int64_t ir = 0; ir < M; ir += MR)
+        for (int64_t pc = 0; pc < K; pc += KC)
+            for (int64_t jr = 0; jr < N; jr += NR)
+                cfg->ukernel_aoffsets(NK_MIN(KC, K - pc), apos + ir, off + pc, Bpk + Npad * pc + jr * NK_MIN(KC, K - pc),
+                                      1.0f, pc == 0 ? 0.0f : 1.0f, C + ir * ldc + jr, ldc, (int)NK_MIN((int64_t)MR, M - ir),
+                                      (int)NK_MIN((int64_t)NR, N - jr));
+}
+
 // The loops of gemm_slice for row-pointer A read in place (one NC block: N is a few filters),
 // with the microkernel that skips the columns outside the runs.
 void nk__sgemm_arows_runs(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int64_t period,

@@ -133,6 +133,14 @@ typedef void (*nk_sgemm_ukernel_arows_runs_fn)(int64_t kc, const float *const *a
                                                int64_t period, int64_t keep, const float *Bp, float alpha,
                                                float beta, float *C, int64_t ldc, int mr, int nr);
 
+// Which columns of a row-pointer A the unpacked microkernels read, and where: with period > 0 only
+// the columns in runs (nk_sgemm_ukernel_arows_runs_fn); with offsets, column p of row i at
+// arows[i][offsets[p]] instead of arows[i][acol + p] (nk_sgemm_ukernel_aoffsets_fn).
+typedef struct nk_a_columns {
+    int64_t period, keep;
+    const int64_t *offsets;
+} nk_a_columns;
+
 // The runs of nk_sgemm_ukernel_arows_runs_fn: moves *p (a column of the kc in a tile, *phase its
 // (acol + p) mod period) past the left-out columns and returns the end of the run that starts there
 // (kc when the tile ends first); *phase is then the phase at that end. A run loop reads
@@ -150,20 +158,28 @@ static inline int64_t nk__next_run(int64_t *p, int64_t *phase, int64_t kc, int64
 
 // The column loop of the unpacked microkernels (kernels_*.c): STEP(p, b) for each column p < kc of
 // the tile, B's row p at b (brows[p] + bcol with row pointers, else B, advanced by rsb a column),
-// or, with runs ({period, keep}, not NULL), for the columns in runs only (B packed, row p at
-// B + p·rsb).
-#define NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, runs, acol, STEP)                                  \
+// or, with runs (cols->period > 0), for the columns in runs only (B packed, row p at B + p·rsb).
+#define NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, cols, acol, STEP)                                  \
     do {                                                                                                    \
-        if (!(runs))                                                                                        \
+        if (!(cols) || (cols)->period <= 0)                                                                 \
             for (int64_t p_ = 0; p_ < (kc); p_++) {                                                         \
                 STEP(p_, (BROWS) ? (brows)[p_] + (bcol) : (B));                                              \
                 if (!(BROWS)) (B) += (rsb);                                                                  \
             }                                                                                               \
         else                                                                                                \
-            for (int64_t p_ = 0, phase_ = (acol) % (runs)[0], end_;                                          \
-                 (end_ = nk__next_run(&p_, &phase_, (kc), (runs)[0], (runs)[1])) > p_;)                     \
+            for (int64_t p_ = 0, phase_ = (acol) % (cols)->period, end_;                                     \
+                 (end_ = nk__next_run(&p_, &phase_, (kc), (cols)->period, (cols)->keep)) > p_;)            \
                 for (; p_ < end_; p_++) STEP(p_, (B) + p_ * (rsb));                                         \
     } while (0)
+
+// The product with A's element (i, p) at apos[i][off[p]] (only rows i < mr read) and a packed B
+// panel: a convolution's column matrix seen from its output positions (apos[i]: position i in the
+// padded image, off[p]: row p's kernel offset), any set of positions. Same operations per element
+// as nk_sgemm_ukernel_fn: same bits. Optional in a table row (NULL: the convolution keeps its
+// shifted rows).
+typedef void (*nk_sgemm_ukernel_aoffsets_fn)(int64_t kc, const float *const *apos, const int64_t *off,
+                                             const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+                                             int mr, int nr);
 
 // Packing contract (gemm.c packs every operand through these, so no operator names an ISA).
 // Source row k is rows[k] + col0 when rows is not NULL, else src + k*lds.
@@ -262,6 +278,7 @@ typedef struct nk_kernels {
     nk_sgemm_ukernel_brows_fn ukernel_brows;     // same tile, B through row pointers (or NULL)
     nk_sgemm_ukernel_arows_fn ukernel_arows;     // same tile, A through row pointers (or NULL)
     nk_sgemm_ukernel_arows_runs_fn ukernel_arows_runs; // the same over runs of A's columns (or NULL)
+    nk_sgemm_ukernel_aoffsets_fn ukernel_aoffsets;     // A through position pointers and offsets (or NULL)
     nk_pack_fn pack_copy;        // packing, see nk_pack_fn
     nk_pack_fn pack_transpose;
     nk_maxpool_row_fn maxpool_row;
@@ -376,6 +393,19 @@ void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *c
 // are left out, the same bits for finite A; elsewhere every column is taken.
 void nk__sgemm_arows_runs(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *arows, int64_t period,
                           int64_t keep, int transB, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+// Whether the kernel table row of `isa` has nk_sgemm_ukernel_aoffsets_fn.
+int nk__sgemm_has_aoffsets(nk_isa isa);
+// Floats of a K x N B packed whole by nk__sgemm_pack_b (N rounded up to whole NR-column panels).
+int64_t nk__sgemm_packed_b_floats(nk_isa isa, int64_t K, int64_t N);
+// Packs op(B) (K x N; transB: B stored [N x K]) whole: K block b at Bpk + Npad·b·KC, laid out as
+// the SGEMM packs one block of B.
+void nk__sgemm_pack_b(nk_isa isa, int transB, const float *B, int64_t ldb, int64_t K, int64_t N, float *Bpk);
+// C[M x N] = A·B, single-threaded, A's element (i, p) at apos[i][off[p]] (nk_sgemm_ukernel_aoffsets_fn;
+// only where nk__sgemm_has_aoffsets), B packed by nk__sgemm_pack_b. The blocking and summation
+// order of nk_sgemm_ex (KC blocks in order, each an in-order fma chain): equal bits.
+void nk__sgemm_aoffsets(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *apos, const int64_t *off,
+                        const float *Bpk, float *C, int64_t ldc);
 
 // The active SGEMM's tile geometry, for operators that size their own work to it (convolution's
 // plan): register tile MR x NR and the cache blocks MC and KC.

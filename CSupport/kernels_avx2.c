@@ -129,12 +129,12 @@ static void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const fl
 // row p is brows[p] + bcol instead (nk_sgemm_ukernel_brows_fn); with arows (AROWS = 1), A's row i
 // is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn). FULL: the tile's nr columns fill
 // its vectors, so B's rows load unmasked (nearly every tile of a convolution's shifted rows);
-// otherwise the loads are masked to nr columns. With `runs` (not NULL: {period, keep}, arows and a
-// packed B only) just the columns in runs (nk_sgemm_ukernel_arows_runs_fn).
+// otherwise the loads are masked to nr columns. With `runs` (not NULL, arows and a packed B only)
+// just the columns in runs (nk_sgemm_ukernel_arows_runs_fn).
 static inline __attribute__((always_inline)) void
 tile_strided_loop(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
                   const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
-                  const int64_t *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+                  const nk_a_columns *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
                   const int BROWS, const int AROWS, const int FULL, int nr) {
     __m256 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
@@ -164,7 +164,7 @@ tile_strided_loop(int64_t kc, const float *A, int64_t rsa, int64_t csa, const fl
 static inline __attribute__((always_inline)) void
 tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
              const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
-             const int64_t *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+             const nk_a_columns *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
              const int BROWS, const int AROWS, int nr) {
     if (nr == 8 * VECS)
         tile_strided_loop(kc, A, rsa, csa, B, rsb, brows, bcol, arows, acol, runs, alpha, beta, C, ldc, ROWS, VECS,
@@ -219,8 +219,8 @@ static void nk_f32_gemm_ukernel_6x16__avx2_arows(int64_t kc, const float *const 
 static void nk_f32_gemm_ukernel_6x16__avx2_arows_runs(int64_t kc, const float *const *arows, int64_t acol,
                                                       int64_t period, int64_t keep, const float *Bp, float alpha,
                                                       float beta, float *C, int64_t ldc, int mr, int nr) {
-    const int64_t runs[2] = {period, keep};
-    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, runs, alpha, beta, C, ldc);
+    const nk_a_columns runs = {period, keep, NULL};
+    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, &runs, alpha, beta, C, ldc);
 }
 #undef NK_STRIDED_TILE
 

@@ -103,11 +103,12 @@ static void nk_f32_gemm_ukernel_8x32__avx512(int64_t kc, const float *Ap, const 
 // (masked to nr columns) from B + p*rsb. Same FMAs per element in the same order as tile().
 // With brows (BROWS = 1), B's row p is brows[p] + bcol instead (nk_sgemm_ukernel_brows_fn); with
 // arows (AROWS = 1), A's row i is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn), and
-// with `runs` too (not NULL: {period, keep}) only the columns in runs (nk_sgemm_ukernel_arows_runs_fn).
+// with `cols` (not NULL) only the columns in runs (nk_sgemm_ukernel_arows_runs_fn) or column p at
+// arows[i][offsets[p]] (nk_sgemm_ukernel_aoffsets_fn).
 static inline __attribute__((always_inline)) void
 tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
              const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
-             const int64_t *runs, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
+             const nk_a_columns *cols, float alpha, float beta, float *C, int64_t ldc, const int ROWS, const int VECS,
              const int BROWS, const int AROWS, int nr) {
     __m512 c0[MR], c1[MR];
 #pragma clang loop unroll(full)
@@ -123,12 +124,12 @@ tile_strided(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *
         const __m512 b0 = _mm512_maskz_loadu_ps(m0, b);                                            \
         const __m512 b1 = VECS == 2 ? _mm512_maskz_loadu_ps(m1, (b) + 16) : b0;                   \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++) {                        \
-            const __m512 av = _mm512_set1_ps(a[i][AROWS ? (p) : (p) * csa]);                       \
+            const __m512 av = _mm512_set1_ps(a[i][!AROWS ? (p) * csa : cols && cols->offsets ? cols->offsets[p] : (p)]); \
             c0[i] = _mm512_fmadd_ps(av, b0, c0[i]);                                                \
             if (VECS == 2) c1[i] = _mm512_fmadd_ps(av, b1, c1[i]);                                 \
         }                                                                                          \
     } while (0)
-    NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, runs, acol, NK_STRIDED_STEP);
+    NK_STRIDED_COLUMNS(kc, B, rsb, brows, bcol, BROWS, cols, acol, NK_STRIDED_STEP);
 #undef NK_STRIDED_STEP
     store_tile(c0, c1, alpha, beta, C, ldc, ROWS, VECS, nr);
 }
@@ -175,7 +176,7 @@ static void nk_f32_gemm_ukernel_8x32__avx512_brows(int64_t kc, const float *Ap, 
 // A's rows read in place through row pointers, B a packed panel: every column
 // (nk_sgemm_ukernel_arows_fn) or, with runs, those in runs (nk_sgemm_ukernel_arows_runs_fn).
 static inline __attribute__((always_inline)) void
-arows_tile(int64_t kc, const float *const *arows, int64_t acol, const int64_t *runs, const float *Bp, float alpha,
+arows_tile(int64_t kc, const float *const *arows, int64_t acol, const nk_a_columns *runs, const float *Bp, float alpha,
            float beta, float *C, int64_t ldc, int mr, int nr) {
 #define NK_TILE_ROWS(V)                                                                                        \
     switch (mr) {                                                                                             \
@@ -202,8 +203,15 @@ static void nk_f32_gemm_ukernel_8x32__avx512_arows(int64_t kc, const float *cons
 static void nk_f32_gemm_ukernel_8x32__avx512_arows_runs(int64_t kc, const float *const *arows, int64_t acol,
                                                         int64_t period, int64_t keep, const float *Bp, float alpha,
                                                         float beta, float *C, int64_t ldc, int mr, int nr) {
-    const int64_t runs[2] = {period, keep};
-    arows_tile(kc, arows, acol, runs, Bp, alpha, beta, C, ldc, mr, nr);
+    const nk_a_columns runs = {period, keep, NULL};
+    arows_tile(kc, arows, acol, &runs, Bp, alpha, beta, C, ldc, mr, nr);
+}
+
+static void nk_f32_gemm_ukernel_8x32__avx512_aoffsets(int64_t kc, const float *const *apos, const int64_t *off,
+                                                      const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+                                                      int mr, int nr) {
+    const nk_a_columns at = {0, 0, off};
+    arows_tile(kc, apos, 0, &at, Bp, alpha, beta, C, ldc, mr, nr);
 }
 
 // Packer (contract nk_pack_fn, internal.h): masked loads and stores, 16 columns at a time, so a
@@ -633,6 +641,7 @@ const nk_kernels nk_kernels_avx512 = {
     .ukernel_brows = nk_f32_gemm_ukernel_8x32__avx512_brows,
     .ukernel_arows = nk_f32_gemm_ukernel_8x32__avx512_arows,
     .ukernel_arows_runs = nk_f32_gemm_ukernel_8x32__avx512_arows_runs,
+    .ukernel_aoffsets = nk_f32_gemm_ukernel_8x32__avx512_aoffsets,
     .pack_copy = nk_f32_pack_copy__avx512, .pack_transpose = nk_f32_pack_transpose__avx512,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx512,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx512,

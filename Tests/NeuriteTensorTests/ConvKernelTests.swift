@@ -22,6 +22,29 @@ import CNeurite
         #expect(Window2D(size: 5, padding: 1).outputSize(height: 3, width: 3) == Size2D(1))
     }
 
+    /// LeNet-5's conv2 shape (16 filters) runs by output positions where the kernel table has the
+    /// kernel for it (AVX-512) and by shifted rows elsewhere: the same bits on every ISA, with and
+    /// without bias and ReLU, NaN, infinities and −0 in the input, at 1 and 2 threads (5 images:
+    /// a short last tile).
+    @Test func outputPositionsAndShiftedRowsAgreeBitwise() {
+        var x = random([5, 6, 14, 14], seed: 71)
+        x.withUnsafeMutableBufferPointer { p in p[11] = .nan; p[p.count / 3] = .infinity; p[p.count - 5] = -.infinity; p[40] = -0.0 }
+        let w = random([16, 6, 5, 5], seed: 72), b = random([16], seed: 73)
+        for bias in [b, nil] {
+            for relu in [false, true] {
+                for threads in [1, 2] {
+                    let results = KernelISAs.supported.map { isa in
+                        withActiveISA(isa) { Tensor.conv2d(x, weight: w, bias: bias, relu: relu, threads: threads).scalars }
+                    }
+                    for (isa, r) in zip(KernelISAs.supported, results).dropFirst() {
+                        #expect(bitwiseEqual(r, results[0]),
+                                "\(KernelISAs.name(isa)) bias \(bias != nil) relu \(relu) \(threads) thread(s)")
+                    }
+                }
+            }
+        }
+    }
+
     /// conv2d(relu: true), the ReLU applied per image inside the kernel, gives relu(conv2d)'s bits
     /// on each forward path (shifted rows, images side by side, per image, in turn) at 1 and 2
     /// threads, with NaN and infinities in the input.
