@@ -130,7 +130,8 @@ static void nk_f32_gemm_ukernel_6x16__avx2(int64_t kc, const float *Ap, const fl
 // is arows[i] + acol, read along p (nk_sgemm_ukernel_arows_fn). FULL: the tile's nr columns fill
 // its vectors, so B's rows load unmasked (nearly every tile of a convolution's shifted rows);
 // otherwise the loads are masked to nr columns. With `runs` (not NULL, arows and a packed B only)
-// just the columns in runs (nk_sgemm_ukernel_arows_runs_fn).
+// just the columns in runs (nk_sgemm_ukernel_arows_runs_fn), or column p of row i at
+// arows[i][offsets[p]] (nk_sgemm_ukernel_aoffsets_fn).
 static inline __attribute__((always_inline)) void
 tile_strided_loop(int64_t kc, const float *A, int64_t rsa, int64_t csa, const float *B, int64_t rsb,
                   const float *const *brows, int64_t bcol, const float *const *arows, int64_t acol,
@@ -151,7 +152,7 @@ tile_strided_loop(int64_t kc, const float *A, int64_t rsa, int64_t csa, const fl
         const __m256 b0 = FULL ? _mm256_loadu_ps(b) : _mm256_maskload_ps(b, m0);                    \
         const __m256 b1 = VECS == 2 ? (FULL ? _mm256_loadu_ps((b) + 8) : _mm256_maskload_ps((b) + 8, m1)) : b0; \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < ROWS; i++) {                         \
-            const __m256 av = _mm256_broadcast_ss(a[i] + (AROWS ? (p) : (p) * csa));                \
+            const __m256 av = _mm256_broadcast_ss(a[i] + (!AROWS ? (p) * csa : runs && runs->offsets ? runs->offsets[p] : (p))); \
             c0[i] = _mm256_fmadd_ps(av, b0, c0[i]);                                                 \
             if (VECS == 2) c1[i] = _mm256_fmadd_ps(av, b1, c1[i]);                                  \
         }                                                                                           \
@@ -221,6 +222,14 @@ static void nk_f32_gemm_ukernel_6x16__avx2_arows_runs(int64_t kc, const float *c
                                                       float beta, float *C, int64_t ldc, int mr, int nr) {
     const nk_a_columns runs = {period, keep, NULL};
     NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, arows, acol, &runs, alpha, beta, C, ldc);
+}
+
+// A through output-position pointers and row offsets (nk_sgemm_ukernel_aoffsets_fn).
+static void nk_f32_gemm_ukernel_6x16__avx2_aoffsets(int64_t kc, const float *const *apos, const int64_t *off,
+                                                    const float *Bp, float alpha, float beta, float *C, int64_t ldc,
+                                                    int mr, int nr) {
+    const nk_a_columns at = {0, 0, off};
+    NK_STRIDED_TILE(0, 1, kc, NULL, 0, 0, Bp, NR, NULL, 0, apos, 0, &at, alpha, beta, C, ldc);
 }
 #undef NK_STRIDED_TILE
 
@@ -608,6 +617,7 @@ const nk_kernels nk_kernels_avx2 = {
     .ukernel_brows = nk_f32_gemm_ukernel_6x16__avx2_brows,
     .ukernel_arows = nk_f32_gemm_ukernel_6x16__avx2_arows,
     .ukernel_arows_runs = nk_f32_gemm_ukernel_6x16__avx2_arows_runs,
+    .ukernel_aoffsets = nk_f32_gemm_ukernel_6x16__avx2_aoffsets,
     .pack_copy = nk_f32_pack_copy__avx2, .pack_transpose = nk_f32_pack_transpose__avx2,
     .maxpool_row = nk_f32_maxpool_row__sse2, .maxpool_2x2_row = nk_f32_maxpool_2x2_row__avx2,
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx2,

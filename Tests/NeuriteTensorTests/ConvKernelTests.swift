@@ -23,9 +23,9 @@ import CNeurite
     }
 
     /// LeNet-5's conv2 shape (16 filters) runs by output positions where the kernel table has the
-    /// kernel for it (AVX-512) and by shifted rows elsewhere: the same bits on every ISA, with and
-    /// without bias and ReLU, NaN, infinities and −0 in the input, at 1 and 2 threads (5 images:
-    /// a short last tile).
+    /// kernel for it (AVX-512, AVX2) and by shifted rows elsewhere (the reference table): the same
+    /// bits on every ISA, with and without bias and ReLU, NaN, infinities and −0 in the input, at 1
+    /// and 2 threads (5 images: a short last tile).
     @Test func outputPositionsAndShiftedRowsAgreeBitwise() {
         var x = random([5, 6, 14, 14], seed: 71)
         x.withUnsafeMutableBufferPointer { p in p[11] = .nan; p[p.count / 3] = .infinity; p[p.count - 5] = -.infinity; p[40] = -0.0 }
