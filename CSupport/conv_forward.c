@@ -61,9 +61,20 @@ typedef struct positions_scratch {
     int64_t ldt;
 } positions_scratch;
 
+// The shifted forward directly along output rows (nk_conv_rows_fn), where the table row has the
+// kernel and the shape fits it: at most 8 filters (their sums for a row's ≤ 32 outputs stay in
+// registers), the depth in one chunk and one KC block (so the column matrix's sum order is one
+// fma chain over (c, i, j)). Each input row segment is loaded once for all filters and no lane
+// computes a garbage column or an empty filter row: LeNet's conv1 (6 filters, rows of 28 in 32)
+// filled 6 of the SGEMM's 8-row strips and 28 of 32 columns.
+static int by_rows(const conv_geo *g, const conv_plan *pl) {
+    return nk_kernels_for(g->isa)->conv_rows && g->K <= NK_CONV_ROWS_FILTERS && g->OW <= NK_CONV_ROWS_WIDTH &&
+           pl->chunk >= g->C && g->CKK <= nk__sgemm_geometry(g->isa).kc;
+}
+
 // Whether the positions path computes fewer wasted lanes than the shifted rows for this tile.
 static int by_positions(const conv_geo *g, const conv_plan *pl) {
-    if (!nk__sgemm_has_aoffsets(g->isa) || pl->chunk < g->C) return 0;
+    if (!nk__sgemm_has_aoffsets(g->isa) || pl->chunk < g->C || by_rows(g, pl)) return 0;
     const nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
     const int64_t Wp = g->W + g->pl + g->pr, wt = pl->tile * Wp;
     const int64_t computed = ((g->OH - 1) * wt + (pl->tile - 1) * Wp + g->OW + geo.nr - 1) / geo.nr * geo.nr;
@@ -139,6 +150,12 @@ static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted
     // beta = 1 update gives, so the bits are forward_image's, and the SGEMM writes C without
     // reading it after a pass that wrote it (LeNet conv1 forward, batch 64, 1 thread, Zen 4:
     // the fill was a tenth of the time). Over several chunks the bias comes first, as there.
+    const nk_conv_rows_fn conv_rows = nk_kernels_for(g->isa)->conv_rows;
+    if (by_rows(g, pl)) { // directly along output rows, image by image (see by_rows)
+        for (int64_t im = 0; im < tn; im++)
+            conv_rows(sc->xp + im * Wp, Hp * wt, wt, g->C, g->KH, g->KW, g->OH, g->OW, g->K, w, bias, relu, y + im * ys);
+        return;
+    }
     if (ps) { // by output positions (the depth in one chunk; the bias in the copy-out)
         nk__sgemm_aoffsets(g->isa, tn * g->P, g->K, g->CKK, ps->apos, ps->off, wpk, ps->t, ps->ldt);
         positions_copy_out(g, ps->t, ps->ldt, tn, bias, relu, y);

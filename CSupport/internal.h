@@ -237,6 +237,19 @@ typedef void (*nk_shifted_sum_fn)(int64_t rows, const float *src, int64_t lds, c
 // l + 4, l + 2, l + 1). Same bits on every ISA. For sums too long and outputs too few for an SGEMM
 // to fill its register tile (convolution's filter gradient with few filters: 6 rows by 25, summed
 // over 1 800 columns): every lane of every FMA is a product of the sum, nothing is packed.
+// A stride-1 convolution computed directly along output rows, for few filters and short rows
+// (LeNet's conv1: 6 filters, rows of 28): y[k][oh][ow] = (Σ over c, i, j in order of fma
+// w[k][c][i][j]·x[c][oh + i][ow + j], from +0) + bias[k] (bias NULL: the sum alone), through the
+// ReLU when relu, for k < K ≤ NK_CONV_ROWS_FILTERS and ow < OW ≤ NK_CONV_ROWS_WIDTH, oh < OH. x is
+// the padded image: channel c's row h at x + c·cs + h·rs. The column matrix's sum for each element
+// in its order (c, i, j), so the bits of the shifted rows' SGEMM with the bias added after (one KC
+// block: C·KH·KW ≤ KC). Optional in a table row (NULL: the shifted rows).
+#define NK_CONV_ROWS_FILTERS 8
+#define NK_CONV_ROWS_WIDTH 32
+typedef void (*nk_conv_rows_fn)(const float *x, int64_t cs, int64_t rs, int64_t C, int64_t KH, int64_t KW,
+                                int64_t OH, int64_t OW, int64_t K, const float *w, const float *bias, int relu,
+                                float *y);
+
 #define NK_DOT_LANES 16
 typedef void (*nk_row_dots_fn)(int64_t ka, const float *a, int64_t lda, int64_t rb,
                                const float *const *brows, int64_t n, float *out, int64_t ldo);
@@ -288,6 +301,7 @@ typedef struct nk_kernels {
     nk_maxpool_2x2_backward_rows_fn maxpool_2x2_backward_rows; // or NULL
     nk_shifted_sum_fn shifted_sum;
     nk_row_dots_fn row_dots;
+    nk_conv_rows_fn conv_rows; // or NULL
     nk_dropout_streams_fn dropout_streams;
     nk_dropout_apply_fn dropout_apply;
     int mc, kc, nc;    // cache blocks: A block mc x kc (L2), B block kc x nc (L3), B micro-panel kc x nr (L1)

@@ -354,6 +354,67 @@ static void nk_f32_maxpool_2x2_backward_row__avx512(const float *dy, const int32
     }
 }
 
+// A convolution along output rows (contract nk_conv_rows_fn): per output row, the K ≤ 8 filters'
+// sums for its ≤ 32 outputs in 2K registers, each input row segment loaded once per (c, i, j) and
+// used by every filter.
+static inline __attribute__((always_inline)) void
+conv_rows_k(const float *x, int64_t cs, int64_t rs, int64_t C, int64_t KH, int64_t KW, int64_t OH, int64_t OW,
+            const int K, const float *w, const float *bias, int relu, float *y) {
+    const __mmask16 m0 = OW >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << OW) - 1);
+    const __mmask16 m1 = OW <= 16 ? (__mmask16)0 : OW >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (OW - 16)) - 1);
+    const int64_t taps = C * KH * KW, plane = OH * OW;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int64_t oh = 0; oh < OH; oh++) {
+        __m512 a0[NK_CONV_ROWS_FILTERS], a1[NK_CONV_ROWS_FILTERS];
+#pragma clang loop unroll(full)
+        for (int k = 0; k < K; k++) { a0[k] = zero; a1[k] = zero; }
+        int64_t p = 0;
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t i = 0; i < KH; i++) {
+                const float *row = x + c * cs + (oh + i) * rs;
+                for (int64_t j = 0; j < KW; j++, p++) {
+                    const __m512 x0 = _mm512_maskz_loadu_ps(m0, row + j), x1 = _mm512_maskz_loadu_ps(m1, row + j + 16);
+#pragma clang loop unroll(full)
+                    for (int k = 0; k < K; k++) {
+                        const __m512 wv = _mm512_set1_ps(w[k * taps + p]);
+                        a0[k] = _mm512_fmadd_ps(wv, x0, a0[k]);
+                        a1[k] = _mm512_fmadd_ps(wv, x1, a1[k]);
+                    }
+                }
+            }
+#pragma clang loop unroll(full)
+        for (int k = 0; k < K; k++) {
+            __m512 v0 = a0[k], v1 = a1[k];
+            if (bias) {
+                const __m512 b = _mm512_set1_ps(bias[k]);
+                v0 = _mm512_add_ps(v0, b);
+                v1 = _mm512_add_ps(v1, b);
+            }
+            if (relu) { // 0 where v < 0 (NaN and −0 kept), as nk__relu_copy
+                v0 = _mm512_mask_mov_ps(v0, _mm512_cmp_ps_mask(v0, zero, _CMP_LT_OQ), zero);
+                v1 = _mm512_mask_mov_ps(v1, _mm512_cmp_ps_mask(v1, zero, _CMP_LT_OQ), zero);
+            }
+            _mm512_mask_storeu_ps(y + k * plane + oh * OW, m0, v0);
+            _mm512_mask_storeu_ps(y + k * plane + oh * OW + 16, m1, v1);
+        }
+    }
+}
+
+static void nk_f32_conv_rows__avx512(const float *x, int64_t cs, int64_t rs, int64_t C, int64_t KH, int64_t KW,
+                                     int64_t OH, int64_t OW, int64_t K, const float *w, const float *bias, int relu,
+                                     float *y) {
+    switch (K) {
+    case 1: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 1, w, bias, relu, y); return;
+    case 2: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 2, w, bias, relu, y); return;
+    case 3: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 3, w, bias, relu, y); return;
+    case 4: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 4, w, bias, relu, y); return;
+    case 5: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 5, w, bias, relu, y); return;
+    case 6: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 6, w, bias, relu, y); return;
+    case 7: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 7, w, bias, relu, y); return;
+    default: conv_rows_k(x, cs, rs, C, KH, KW, OH, OW, 8, w, bias, relu, y); return;
+    }
+}
+
 // Short rows, several to a step (contracts nk_maxpool_2x2_rows_fn, nk_maxpool_2x2_backward_rows_fn):
 // with n <= 8 outputs a row (LeNet's 10×10 planes: 5), q = 16 / n output rows share a step's 16
 // lanes, output row j of the step in lanes [j·n, (j + 1)·n), and a 32-lane pair of input floats
@@ -647,7 +708,7 @@ const nk_kernels nk_kernels_avx512 = {
     .maxpool_2x2_backward_row = nk_f32_maxpool_2x2_backward_row__avx512,
     .maxpool_2x2_rows = nk_f32_maxpool_2x2_rows__avx512,
     .maxpool_2x2_backward_rows = nk_f32_maxpool_2x2_backward_rows__avx512,
-    .shifted_sum = nk_f32_shifted_sum__avx512, .row_dots = nk_f32_row_dots__avx512,
+    .shifted_sum = nk_f32_shifted_sum__avx512, .row_dots = nk_f32_row_dots__avx512, .conv_rows = nk_f32_conv_rows__avx512,
     .dropout_streams = nk_f32_dropout_streams__avx512, .dropout_apply = nk_f32_dropout_apply__avx512,
 };
 #endif
