@@ -72,7 +72,7 @@ static int by_rows(const conv_geo *g, const conv_plan *pl) {
            pl->chunk >= g->C && g->CKK <= nk__sgemm_geometry(g->isa).kc;
 }
 
-// Whether the positions path computes fewer wasted lanes than the shifted rows for this tile.
+// Whether the positions path computes fewer wasted lanes than the shifted rows, for the plan's tile.
 static int by_positions(const conv_geo *g, const conv_plan *pl) {
     if (!nk__sgemm_has_aoffsets(g->isa) || pl->chunk < g->C || by_rows(g, pl)) return 0;
     const nk_sgemm_geometry geo = nk__sgemm_geometry(g->isa);
@@ -83,20 +83,20 @@ static int by_positions(const conv_geo *g, const conv_plan *pl) {
     return strips * computed > vecs * real;
 }
 
-static positions_scratch positions_alloc(const conv_geo *g, int64_t tile, const float *xp) {
-    const int64_t Hp = g->H + g->pt + g->pb, Wp = g->W + g->pl + g->pr, wt = tile * Wp, M = tile * g->P;
+// The positions of a range's tiles in its shifted scratch sc; the row offsets are those of sc's
+// shifted rows.
+static positions_scratch positions_alloc(const conv_geo *g, const shifted_scratch *sc) {
+    const int64_t Wp = g->W + g->pl + g->pr, wt = sc->tile * Wp, M = sc->tile * g->P;
     positions_scratch ps;
     ps.ldt = (g->K + 15) / 16 * 16;
     ps.apos = (const float **)malloc((size_t)M * sizeof(float *));
     ps.off = (int64_t *)malloc((size_t)g->CKK * sizeof(int64_t));
     if (!ps.apos || !ps.off) abort();
     ps.t = nk__alloc_floats(M * ps.ldt);
-    for (int64_t im = 0, q = 0; im < tile; im++)
+    for (int64_t im = 0, q = 0; im < sc->tile; im++)
         for (int64_t oh = 0; oh < g->OH; oh++)
-            for (int64_t ow = 0; ow < g->OW; ow++) ps.apos[q++] = xp + oh * wt + im * Wp + ow;
-    for (int64_t c = 0; c < g->C; c++)
-        for (int64_t i = 0; i < g->KH; i++)
-            for (int64_t j = 0; j < g->KW; j++) ps.off[(c * g->KH + i) * g->KW + j] = c * Hp * wt + i * wt + j;
+            for (int64_t ow = 0; ow < g->OW; ow++) ps.apos[q++] = sc->xp + oh * wt + im * Wp + ow;
+    for (int64_t p = 0; p < g->CKK; p++) ps.off[p] = sc->rows[p] - sc->xp;
     return ps;
 }
 
@@ -144,14 +144,8 @@ static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted
             for (int64_t h = 0; h < g->H; h++)
                 memcpy(sc->xp + c * Hp * wt + (h + g->pt) * wt + im * Wp + g->pl, x + im * xs + (c * g->H + h) * g->W,
                        (size_t)g->W * sizeof(float));
-    const int64_t n = (g->OH - 1) * wt + (tn - 1) * Wp + g->OW; // columns up to the last real output
-    // With the whole depth in one chunk (LeNet's convolutions) the bias is added in the copy-out
-    // rather than filled in first: acc + bias is the float fma(1, acc, bias) that the SGEMM's
-    // beta = 1 update gives, so the bits are forward_image's, and the SGEMM writes C without
-    // reading it after a pass that wrote it (LeNet conv1 forward, batch 64, 1 thread, Zen 4:
-    // the fill was a tenth of the time). Over several chunks the bias comes first, as there.
-    const nk_conv_rows_fn conv_rows = nk_kernels_for(g->isa)->conv_rows;
     if (by_rows(g, pl)) { // directly along output rows, image by image (see by_rows)
+        const nk_conv_rows_fn conv_rows = nk_kernels_for(g->isa)->conv_rows;
         for (int64_t im = 0; im < tn; im++)
             conv_rows(sc->xp + im * Wp, Hp * wt, wt, g->C, g->KH, g->KW, g->OH, g->OW, g->K, w, bias, relu, y + im * ys);
         return;
@@ -161,6 +155,12 @@ static void forward_tile_shifted(const conv_geo *g, const conv_plan *pl, shifted
         positions_copy_out(g, ps->t, ps->ldt, tn, bias, relu, y);
         return;
     }
+    const int64_t n = (g->OH - 1) * wt + (tn - 1) * Wp + g->OW; // columns up to the last real output
+    // With the whole depth in one chunk (LeNet's convolutions) the bias is added in the copy-out
+    // rather than filled in first: acc + bias is the float fma(1, acc, bias) that the SGEMM's
+    // beta = 1 update gives, so the bits are forward_image's, and the SGEMM writes C without
+    // reading it after a pass that wrote it (LeNet conv1 forward, batch 64, 1 thread, Zen 4:
+    // the fill was a tenth of the time). Over several chunks the bias comes first, as there.
     const int bias_after = bias && pl->chunk >= g->C;
     if (bias && !bias_after) nk__conv_fill_bias(g->K, n, n, bias, sc->yp); // as forward_image
     const int64_t KK = g->KH * g->KW;
@@ -289,7 +289,7 @@ static void shifted_tiles_range(void *context, int64_t begin, int64_t end) {
     const int64_t tile = j->pl->tile;
     shifted_scratch sc = nk__shifted_alloc(j->g, tile);
     positions_scratch ps = {0};
-    if (j->wpk) ps = positions_alloc(j->g, tile, sc.xp);
+    if (j->wpk) ps = positions_alloc(j->g, &sc);
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, j->g->N - n0);
         forward_tile_shifted(j->g, j->pl, &sc, j->wpk ? &ps : NULL, j->wpk, j->x + n0 * j->xs, tn, j->w, j->bias,

@@ -57,6 +57,9 @@ static void pack_a(const nk_kernels *kt, int transA, const float *A, int64_t lda
 // M rounded up to whole MR-row micro-panels: the rows a packed A holds.
 static int64_t padded_m(const nk_kernels *cfg, int64_t M) { return (M + cfg->mr - 1) / cfg->mr * cfg->mr; }
 
+// N rounded up to whole NR-column micro-panels: the columns a packed B holds.
+static int64_t padded_n(const nk_kernels *cfg, int64_t N) { return (N + cfg->nr - 1) / cfg->nr * cfg->nr; }
+
 // Packs MR-row panels [p0, p1) of K block b (columns [b*KC, b*KC + kc) of op(A)) of a whole packed
 // A, laid out as gemm_slice reads a pre-packed one: block b at Apk + Mpad*b*KC, in it panel p at
 // p*MR*kc.
@@ -344,23 +347,22 @@ static int64_t chunk_first_panel(int64_t panels, int chunks, int c) { return pan
 // weights' (N >= 2M·max(2, threads)). Each element is the same fma chain over the same KC blocks
 // (fma(w, x, acc) = fma(x, w, acc)), started from the same value (the bias, beta·C or nothing),
 // so the bits are the straight way's. 64x256x784 with bias and ReLU (the MLP's first forward),
-// Zen 4, interleaved builds, 3 x 800 calls: 1 thread best 273-286 -> 256-258 us, medians
-// 292-321 -> 263-280; 2 threads best 135-146 -> 139-143, medians 145-168 -> 144-160 (a shared
-// packing of Xᵀ, with the wait for the other thread's pieces, was slower there: 148-167).
+// Zen 4, interleaved builds, 3 x 800 calls: 1 thread best 265-272 -> 255-260 us, medians
+// 274-281 -> 262-266; 2 threads best 135-150 -> 132-140 (a shared packing of Xᵀ, with the wait
+// for the other thread's pieces, was slower there: 148-167).
 #define NK_SGEMM_SWAP_MAX_M 64
 
 static int swaps_operands(int transA, int transB, int64_t M, int64_t N, const float *Apre, int nt) {
     return !transA && transB && !Apre && M <= NK_SGEMM_SWAP_MAX_M && N >= 2 * M * NK_MAX(2, nt);
 }
 
-// M rounded up to whole NR-column micro-panels: the columns of a swapped product's packed Aᵀ.
-static int64_t swapped_cols(const nk_kernels *cfg, int64_t M) { return (M + cfg->nr - 1) / cfg->nr * cfg->nr; }
-
-// Packs Aᵀ (A: M x K, row-major) for a swapped product: K block b at Xt + Mnr·b·KC, laid out as
-// pack_b lays out one block of B (panel p at p·NR·kc).
-static void swapped_pack(const nk_kernels *cfg, int64_t M, int64_t K, const float *A, int64_t lda, float *Xt) {
+// Packs op(B) (K x N; transB: B stored [N x K]) whole: K block b at Bpk + Npad·b·KC, each laid out
+// as pack_b lays out one block (a swapped product's Aᵀ, nk__sgemm_pack_b).
+static void pack_b_whole(const nk_kernels *cfg, int transB, const float *B, int64_t ldb, int64_t K, int64_t N,
+                         float *Bpk) {
     for (int64_t pc = 0; pc < K; pc += cfg->kc)
-        pack_b(cfg, 1, A + pc, lda, NULL, 0, NK_MIN((int64_t)cfg->kc, K - pc), M, Xt + swapped_cols(cfg, M) * pc);
+        pack_b(cfg, transB, transB ? B + pc : B + pc * ldb, ldb, NULL, 0, NK_MIN((int64_t)cfg->kc, K - pc), N,
+               Bpk + padded_n(cfg, N) * pc);
 }
 
 // C[i][j] = T[j][i] for i < m, j < n (T: n x m, dense), in 8 x 8 blocks.
@@ -380,7 +382,7 @@ static void transpose_into(const float *restrict T, int64_t n, int64_t m, float 
 static void swapped_columns(const nk_kernels *cfg, int64_t M, int64_t N, int64_t K, float alpha, const float *B,
                             int64_t ldb, float beta, float *C, int64_t ldc, const nk_sgemm_epilogue *ep,
                             const float *Xt, int64_t n0, int64_t n, float *T) {
-    const int64_t MR = cfg->mr, NR = cfg->nr, KC = cfg->kc, Mnr = swapped_cols(cfg, M);
+    const int64_t MR = cfg->mr, NR = cfg->nr, KC = cfg->kc, Mnr = padded_n(cfg, M);
     float *Cs = C + n0;
     if (ep && ep->bias) {
         for (int64_t j = 0; j < n; j++)
@@ -543,7 +545,7 @@ typedef struct gemm_region {
 static void gemm_swapped(const gemm_region *g, int tid, int nt) {
     const nk_kernels *cfg = g->cfg;
     epilogue_column_sums(g->ep, tid, nt);
-    const int64_t NR = cfg->nr, panels = (g->N + NR - 1) / NR, XtFloats = (swapped_cols(cfg, g->M) * g->K + 15) / 16 * 16;
+    const int64_t NR = cfg->nr, panels = (g->N + NR - 1) / NR, XtFloats = (padded_n(cfg, g->M) * g->K + 15) / 16 * 16;
     const int chunks = g->claims ? g->claims->n : (int)panels;
     const int64_t widestCols = (panels + chunks - 1) / chunks * NR;
     float *Xt = NULL;
@@ -554,7 +556,7 @@ static void gemm_swapped(const gemm_region *g, int tid, int nt) {
         if (!Xt) { // at the first chunk: a thread that wins none packs nothing
             Xt = thread_scratch((size_t)(XtFloats + widestCols * g->M));
             if (!Xt) abort(); // kernels have no error path (as nk__alloc_floats)
-            swapped_pack(cfg, g->M, g->K, g->A, g->lda, Xt);
+            pack_b_whole(cfg, 1, g->A, g->lda, g->K, g->M, Xt); // Aᵀ as B panels
         }
         const int64_t n0 = chunk_first_panel(panels, chunks, c) * NR;
         const int64_t n = NK_MIN(chunk_first_panel(panels, chunks, c + 1) * NR, g->N) - n0;
@@ -775,24 +777,17 @@ void nk__sgemm_arows(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *c
 
 int nk__sgemm_has_aoffsets(nk_isa isa) { return nk_kernels_for(isa)->ukernel_aoffsets != NULL; }
 
-int64_t nk__sgemm_packed_b_floats(nk_isa isa, int64_t K, int64_t N) {
-    const int64_t NR = nk_kernels_for(isa)->nr;
-    return K * ((N + NR - 1) / NR * NR);
-}
+int64_t nk__sgemm_packed_b_floats(nk_isa isa, int64_t K, int64_t N) { return K * padded_n(nk_kernels_for(isa), N); }
 
 void nk__sgemm_pack_b(nk_isa isa, int transB, const float *B, int64_t ldb, int64_t K, int64_t N, float *Bpk) {
-    const nk_kernels *cfg = nk_kernels_for(isa);
-    const int64_t Npad = (N + cfg->nr - 1) / cfg->nr * cfg->nr;
-    for (int64_t pc = 0; pc < K; pc += cfg->kc)
-        pack_b(cfg, transB, transB ? B + pc : B + pc * ldb, ldb, NULL, 0, NK_MIN((int64_t)cfg->kc, K - pc), N,
-               Bpk + Npad * pc);
+    pack_b_whole(nk_kernels_for(isa), transB, B, ldb, K, N, Bpk);
 }
 
 void nk__sgemm_aoffsets(nk_isa isa, int64_t M, int64_t N, int64_t K, const float *const *apos, const int64_t *off,
                         const float *Bpk, float *C, int64_t ldc) {
     const nk_kernels *cfg = nk_kernels_for(isa);
     const int MR = cfg->mr, NR = cfg->nr;
-    const int64_t KC = cfg->kc, Npad = (N + NR - 1) / NR * NR;
+    const int64_t KC = cfg->kc, Npad = padded_n(cfg, N);
     for (int64_t ir = 0; ir < M; ir += MR)
         for (int64_t pc = 0; pc < K; pc += KC)
             for (int64_t jr = 0; jr < N; jr += NR)
