@@ -5,6 +5,7 @@
 // thread-count cases as skipped instead of re-running one thread three times.
 
 import CNeurite
+import NeuriteTensor
 import Testing
 import TestSupport
 
@@ -50,6 +51,21 @@ import TestSupport
                     #expect(bitwiseEqual(g, o), "\(c) output \(i) on \(KernelISAs.name(isa)): \(threads) threads differ from 1")
                 }
             }
+        }
+    }
+
+    /// The byte-row gather's conversion (value / 255 without the divider on AVX2 and AVX-512, see
+    /// memory.c) gives the correctly rounded quotient, the float copy's bits, for each of the 256
+    /// byte values on every ISA, in rows whose lengths leave vector tails.
+    @Test func byteRowsConvertToTheQuotientOnEveryISA() {
+        let width = 37, n = 256 * 3 / width + 1
+        let bytes = (0..<(n * width)).map { UInt8(truncatingIfNeeded: $0 * 7) } // every value, shuffled
+        let source = UnitByteRows(bytes: bytes, rowCount: n, rowShape: [width])
+        let want = bytes.map { (Float($0) / 255).bitPattern }
+        #expect(Set(bytes).count == 256)
+        for isa in KernelISAs.supported {
+            let got = withActiveISA(isa) { source.gatheringRows(Array(0..<n)) }
+            #expect(got.scalars.map(\.bitPattern) == want, "\(KernelISAs.name(isa))")
         }
     }
 }
