@@ -167,11 +167,11 @@ typedef struct nk_sgemm_product {
     const nk_sgemm_epilogue *epilogue;
 } nk_sgemm_product;
 
-/// Two independent products (neither reads what the other writes) as one parallel region: each is
-/// split as nk_sgemm_fused would split it, and the threads take the parts of both, so one join
-/// serves the two and a thread done with the first starts on the second (a layer's weight and input
-/// gradients; two products too small to split run side by side). Same bits as two
-/// nk_sgemm_fused calls.
+/// Two independent products (neither reads what the other writes) as one parallel region: with an
+/// even team each is split over half of it (at 2 threads each runs whole on its own thread), with
+/// an odd one each as nk_sgemm_fused would split it; the threads take the parts of both, so one
+/// join serves the two and a thread done with its parts takes those nobody has started (a layer's
+/// weight and input gradients, equal in flops). Same bits as two nk_sgemm_fused calls.
 void nk_sgemm_fused_pair(nk_isa isa, int threads, const nk_sgemm_product *first, const nk_sgemm_product *second);
 
 /// Naive triple loop (float accumulation, serial): the oracle and the fallback.

@@ -156,10 +156,11 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
     }
 
     /// An affine layer's two backward products as one region (`Tensor.affineGradients`,
-    /// nk_sgemm_fused_pair) give the bits of the two separate products at 1–3 threads: products
-    /// that split, products too small to split (run side by side, or both inline when together
-    /// below the parallel threshold: 64×128→10), accumulating into the gradients or not, with a
-    /// ReLU gate holding NaN, ±0 and negatives on the input gradient.
+    /// nk_sgemm_fused_pair) give the bits of the two separate products at 1–4 threads (each product
+    /// whole on its own thread at 2, on half the team at 4, on all of it at 3): products that split,
+    /// products too small to split (run side by side, or both inline when together below the
+    /// parallel threshold: 64×128→10), accumulating into the gradients or not, with a ReLU gate
+    /// holding NaN, ±0 and negatives on the input gradient.
     @Test func affineGradientsMatchTheSeparateProducts() {
         var g = SeededGenerator(seed: 31)
         for (batch, inputs, outputs) in [(64, 256, 128), (64, 256, 12), (64, 128, 10), (5, 7, 3), (70, 33, 300)] {
@@ -171,7 +172,7 @@ private func blocking(_ isa: nk_isa) -> (mr: Int, nr: Int, mc: Int, kc: Int, nc:
             let gate = Tensor(shape: [batch, inputs], scalars: gateValues)
             let dwStart = Tensor(randomNormal: [outputs, inputs], using: &g), dbStart = Tensor(randomNormal: [outputs], using: &g)
             for beta: Float in [0, 1] {
-                for threads in 1...3 {
+                for threads in 1...4 {
                     Runtime.withThreads(threads) {
                         var dw = dwStart, db = dbStart, dx = Tensor(shape: [batch, inputs], repeating: 0)
                         Tensor.gemm(delta, transposeA: true, x, beta: beta, into: &dw, columnSumsOf: delta, into: &db, sumsBeta: beta)
