@@ -33,9 +33,12 @@ static float sum_floats(const float *d, int64_t n) {
 // handles the image, then the images' sums added in image order in double (fold_image_sums), so
 // the bits do not depend on the thread count. The partials paths take an image's sums in its
 // tile, which reads dy anyway; the others in a pass over images of their own (image_sums_range).
+static void image_sums_of(const conv_geo *g, const float *dyn, float *sums_n) {
+    for (int64_t k = 0; k < g->K; k++) sums_n[k] = sum_floats(dyn + k * g->P, g->P);
+}
+
 static void image_sums(const conv_geo *g, const float *dy, float *sums, int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; n++)
-        for (int64_t k = 0; k < g->K; k++) sums[n * g->K + k] = sum_floats(dy + (n * g->K + k) * g->P, g->P);
+    for (int64_t n = n0; n < n1; n++) image_sums_of(g, dy + n * g->K * g->P, sums + n * g->K);
 }
 
 // db[k] += Σ_n sums[n][k], images in order, in double.
@@ -67,7 +70,29 @@ typedef struct filter_tiles_job {
     int64_t tile, ld;  // images per tile, columns of a tile's matrices
     conv_filter_form form; // shifted partials: the plan's form of a tile's dw
     float *sums;       // db's per-image sums [N, K] (image_sums), or NULL
+    // Shifted partials only: dy given as the max pooling after the convolution routes its pooled
+    // gradient (dy NULL; see nk_conv2d_backward_filter_pooled): pooled_dy and argmax [N, K,
+    // pooled], each arg-max an index into its [OH, OW] plane.
+    const float *pooled_dy;
+    const int32_t *argmax;
+    int64_t pooled;
 } filter_tiles_job;
+
+// Image n's dy: in place, or rebuilt in `scratch` (K·P floats) from the pooled gradient as
+// nk_maxpool2d_backward_ref routes it: zeros, then each output's gradient added at its arg-max.
+static const float *image_dy(const filter_tiles_job *job, int64_t n, float *scratch) {
+    const conv_geo *g = job->g;
+    if (job->dy) return job->dy + n * g->K * g->P;
+    memset(scratch, 0, (size_t)(g->K * g->P) * sizeof(float));
+    for (int64_t k = 0; k < g->K; k++) {
+        const float *pd = job->pooled_dy + (n * g->K + k) * job->pooled;
+        const int32_t *am = job->argmax + (n * g->K + k) * job->pooled;
+        float *plane = scratch + k * g->P;
+        for (int64_t o = 0; o < job->pooled; o++)
+            if (am[o] >= 0 && am[o] < g->P) plane[am[o]] += pd[o];
+    }
+    return scratch;
+}
 
 // Shifted partials: the tiles' columns read as shifted rows of their images laid side by side
 // (see the NK_CONV_FILTER_SHIFTED_PARTIALS branch below).
@@ -79,11 +104,11 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     const int64_t xtn = g->C * Hp * wmax + g->KW, dtn = g->K * g->OH * wmax;
     float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = job->form == NK_FILTER_SGEMM_TRANSPOSED ? nk__alloc_floats(KC) : NULL;
     const float **rows = (const float **)malloc((size_t)g->CKK * sizeof(float *));
+    float *rebuilt = job->dy ? NULL : nk__alloc_floats(ys); // one image's dy, from the pooled gradient
     if (!rows) abort();
     int64_t laid = -1; // tile width the zeroed layout is for
     for (int64_t ti = begin; ti < end; ti++) {
         const int64_t n0 = ti * tile, tn = NK_MIN(tile, g->N - n0), wt = tn * Wp;
-        if (job->sums) image_sums(g, job->dy, job->sums, n0, n0 + tn);
         if (laid != tn) { // padding and garbage columns: zero, once per layout
             memset(xt, 0, (size_t)xtn * sizeof(float));
             memset(dt, 0, (size_t)dtn * sizeof(float));
@@ -95,7 +120,8 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
         }
         for (int64_t im = 0; im < tn; im++) {
             const float *xi = job->x + (n0 + im) * g->C * g->H * g->W;
-            const float *di = job->dy + (n0 + im) * ys;
+            const float *di = image_dy(job, n0 + im, rebuilt);
+            if (job->sums) image_sums_of(g, di, job->sums + (n0 + im) * g->K);
             for (int64_t c = 0; c < g->C; c++)
                 for (int64_t h = 0; h < g->H; h++)
                     memcpy(xt + c * Hp * wt + (h + g->pt) * wt + im * Wp + g->pl,
@@ -127,6 +153,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     free(xt);
     free(dt);
     free(pt);
+    free(rebuilt);
     free((void *)rows);
 }
 
@@ -160,6 +187,22 @@ static void chunk_im2col_channels(void *context, int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; c++) nk__im2col(job->g, job->xc, job->col, job->g->P, c, c + 1);
 }
 
+// The shifted partials path for `job` (its part allocated here, sums when db): as the tiles'
+// SGEMMs below, with each tile's columns read as shifted rows of the tile's images zero-padded side
+// by side (see forward_tile_shifted): xt[c][Hp][tn·Wp], output rows tn·Wp wide, dy spread to
+// match with zeros in the garbage columns, so no im2col pass is made.
+static void shifted_partials(const conv_plan *pl, filter_tiles_job *job, float *dw, float *db) {
+    const conv_geo *g = job->g;
+    const int64_t ntiles = (g->N + pl->tile - 1) / pl->tile, KC = g->K * g->CKK;
+    job->part = nk__alloc_floats(ntiles * KC);
+    const int tt = pl->threads > ntiles ? (int)ntiles : pl->threads;
+    nk__team_ranges(tt, ntiles, 1, job, filter_tiles_shifted);
+    nk__conv_add_partials(ntiles, KC, job->part, dw);
+    if (job->sums) fold_image_sums(g, job->sums, db);
+    free(job->part);
+    free(job->sums);
+}
+
 void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const float *x,
                                const float *dy, float *dw, float *db) {
     const conv_geo g = nk__conv_geo(s);
@@ -184,17 +227,8 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int64_t ntiles = (g.N + tile - 1) / tile, KC = g.K * g.CKK;
 
     if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS) {
-        // As below, with each tile's columns read as shifted rows of the tile's images zero-padded
-        // side by side (see forward_tile_shifted): xt[c][Hp][tn·Wp], output rows tn·Wp wide, dy
-        // spread to match with zeros in the garbage columns, so no im2col pass is made.
-        float *part = nk__alloc_floats(ntiles * KC);
-        const int tt = t > ntiles ? (int)ntiles : t;
-        filter_tiles_job job = {&g, x, dy, part, tile, ld, pl.form, sums};
-        nk__team_ranges(tt, ntiles, 1, &job, filter_tiles_shifted);
-        nk__conv_add_partials(ntiles, KC, part, dw);
-        if (sums) fold_image_sums(&g, sums, db);
-        free(part);
-        free(sums);
+        filter_tiles_job job = {&g, x, dy, NULL, tile, ld, pl.form, sums, NULL, NULL, 0};
+        shifted_partials(&pl, &job, dw, db);
         return;
     }
 
@@ -247,3 +281,30 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     free(dyt);
 }
 
+// The max pooling after the convolution (pool: its input is the convolution's output, [N, K, OH,
+// OW]) turns the pooled gradient into dy; on the shifted partials path each image's dy is rebuilt
+// in a small scratch where the tile reads it (image_dy), instead of being written whole and read
+// back: LeNet-5's conv1, 1.2 MB of dy a batch (a quarter of it nonzero) that the pooling's
+// backward wrote and this path then copied into its tiles. The rebuilt dy holds the values the
+// pooling's backward gives (a -0 gradient may land as +0, which no sum here can tell apart: sums
+// start at +0), so the bits of dw and db are those of the two calls. Other paths take dy whole.
+void nk_conv2d_backward_filter_pooled(const nk_conv2d_shape *s, int threads, const float *x,
+                                      const nk_pool2d_shape *pool, const float *pooled_dy,
+                                      const int32_t *argmax, float *dw, float *db) {
+    const conv_geo g = nk__conv_geo(s);
+    const int64_t pooled = nk_pool2d_output_size(pool, NULL, NULL);
+    if (pool->batch != g.N || pool->channels != g.K || pool->in_h != g.OH || pool->in_w != g.OW || pooled < 0)
+        abort(); // a pooling of another shape: a programming error (the wrappers check shapes)
+    const conv_plan pl = nk__conv_plan_backward_filter(&g, threads);
+    if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS && g.N > 0 && g.K > 0 && g.P > 0) {
+        const int64_t ld = pl.tile * g.P;
+        filter_tiles_job job = {&g, x, NULL, NULL, pl.tile, ld, pl.form, db ? nk__alloc_floats(g.N * g.K) : NULL,
+                                pooled_dy, argmax, pooled};
+        shifted_partials(&pl, &job, dw, db);
+        return;
+    }
+    float *dy = nk__alloc_floats(g.N * g.K * g.P);
+    nk_maxpool2d_backward(pool, threads, pooled_dy, argmax, dy);
+    nk_conv2d_backward_filter(s, threads, x, dy, dw, db);
+    free(dy);
+}

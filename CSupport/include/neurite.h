@@ -350,6 +350,14 @@ void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *d
                            const int32_t *argmax, float *dx);
 void nk_maxpool2d_backward_ref(const nk_pool2d_shape *s, const float *dy, const int32_t *argmax,
                                float *dx);
+/// nk_conv2d_backward_filter for a convolution whose output a max pooling `pool` took (pool's
+/// input is [N, K, OH, OW], the convolution's output; it aborts otherwise): dy is what
+/// nk_maxpool2d_backward(pool, pooled_dy, argmax) gives, routed image by image where the filter
+/// gradient reads it instead of written whole first. The bits of dw and db are those of the two
+/// calls. pooled_dy, argmax: [N, K, pooled OH, pooled OW].
+void nk_conv2d_backward_filter_pooled(const nk_conv2d_shape *s, int threads, const float *x,
+                                      const nk_pool2d_shape *pool, const float *pooled_dy,
+                                      const int32_t *argmax, float *dw, float *db);
 
 /// Average pooling: each output is the sum of its window's inputs divided by window_h·window_w
 /// (padding counts as zeros, PyTorch's count_include_pad). x: [N, C, H, W], y: [N, C, OH, OW].

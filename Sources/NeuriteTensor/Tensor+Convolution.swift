@@ -146,6 +146,36 @@ extension Tensor {
         _conv2dBackwardFilter(input, outputGradient, stride, padding, &weightGradient, nil, threads)
     }
 
+    /// `conv2dBackwardFilter` for a convolution whose output [N, K, OH, OW] was max-pooled with
+    /// `window`: the output gradient is what `maxPool2dBackward(pooledGradient, argmax:, …)` gives,
+    /// routed into each image's part where the filter gradient reads it instead of written whole
+    /// first (the same bits). pooledGradient: the pooling's output shape; argmax: what `maxPool2d`
+    /// returned.
+    public static func conv2dBackwardFilterThroughMaxPool(input: Tensor, pooledGradient: Tensor, argmax: [Int32],
+                                                          window: Window2D, stride: Size2D = 1,
+                                                          padding: Padding2D = .zero, weightGradient dw: inout Tensor,
+                                                          biasGradient db: inout Tensor, threads: Int = 0) {
+        var (s, out) = _convShape(input: input.shape, weight: dw.shape, stride: stride, padding: padding,
+                                  op: "conv2dBackwardFilterThroughMaxPool")
+        var (p, pooledShape) = _poolShape([input.shape[0], dw.shape[0], out.height, out.width], window,
+                                          op: "conv2dBackwardFilterThroughMaxPool")
+        precondition(pooledGradient.shape == pooledShape && argmax.count == pooledGradient.count,
+                     "Tensor.conv2dBackwardFilterThroughMaxPool: gradient \(pooledGradient.shape) and \(argmax.count) indices for a pooled output of shape \(pooledShape)")
+        precondition(db.count == dw.shape.first ?? -1,
+                     "Tensor.conv2dBackwardFilterThroughMaxPool: bias gradient \(db.shape) for weights \(dw.shape)")
+        dw.makeUnique()
+        db.makeUnique()
+        let dwBase = dw.storage.base, dbBase = db.storage.base
+        input.withUnsafeBufferPointer { x in
+            pooledGradient.withUnsafeBufferPointer { g in
+                argmax.withUnsafeBufferPointer { a in
+                    nk_conv2d_backward_filter_pooled(&s, Int32(threads), x.baseAddress, &p, g.baseAddress, a.baseAddress,
+                                                     dwBase, dbBase)
+                }
+            }
+        }
+    }
+
     static func _conv2dBackwardFilter(_ input: Tensor, _ dy: Tensor, _ stride: Size2D, _ padding: Padding2D,
                                       _ dw: inout Tensor, _ db: UnsafeMutablePointer<Float>?, _ threads: Int) {
         var (s, out) = _convShape(input: input.shape, weight: dw.shape, stride: stride, padding: padding, op: "conv2dBackwardFilter")

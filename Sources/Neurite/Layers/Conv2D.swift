@@ -121,14 +121,31 @@ public final class Conv2D: Layer, FusesFollowingReLU {
     // δ: [N, out, OH, OW] → ∇W, ∇b; returns ∇x: [N, in, H, W]
     public func backward(_ delta: Tensor, step: LayerStep) -> Tensor {
         let x = step.savedTensor(0, name)
-        var dw = step.gradient(weight), db = step.gradient(bias)
-        if step.gradientBeta == 0 {   // the kernel accumulates
-            dw.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-            db.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        }
+        var (dw, db) = zeroedGradients(step)
         Tensor.conv2dBackwardFilter(input: x, outputGradient: delta, stride: stride, padding: padding,
                                     weightGradient: &dw, biasGradient: &db)
         guard step.needsInputGradient else { return Tensor(shape: [0]) }
         return Tensor.conv2dBackwardData(delta, weight: weight.view, inputShape: x.shape, stride: stride, padding: padding)
+    }
+
+    /// The step's weight and bias gradients, zeroed when the step overwrites them (the kernels
+    /// accumulate).
+    private func zeroedGradients(_ step: LayerStep) -> (Tensor, Tensor) {
+        var dw = step.gradient(weight), db = step.gradient(bias)
+        if step.gradientBeta == 0 {
+            dw.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            db.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        }
+        return (dw, db)
+    }
+
+    // ∇y pooled: [N, K, POH, POW] (a max pooling's, after its ReLU gate) → ∇W, ∇b, for a step that
+    // needs no input gradient: the pooling's scatter runs inside the filter gradient (see
+    // `Sequential.backward`), never writing ∇y: [N, K, OH, OW] whole.
+    func backwardFilterThroughMaxPool(_ pooledGradient: Tensor, argmax: [Int32], window: Window2D, step: LayerStep) {
+        var (dw, db) = zeroedGradients(step)
+        Tensor.conv2dBackwardFilterThroughMaxPool(input: step.savedTensor(0, name), pooledGradient: pooledGradient,
+                                                  argmax: argmax, window: window, stride: stride, padding: padding,
+                                                  weightGradient: &dw, biasGradient: &db)
     }
 }

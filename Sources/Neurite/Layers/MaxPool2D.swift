@@ -62,10 +62,21 @@ extension MaxPool2D: FusesPrecedingReLUBackward {
     var fusesDropoutBetween: Bool { true }
 
     func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor {
-        let y = step.savedTensor(0, name)
-        guard let mask = dropout else { return backward(Tensor.reluBackward(input: y, gradient: gradient), step: step) }
-        let apart = window.stride.height >= window.size.height && window.stride.width >= window.size.width
-        guard apart else { return mask.backward(backward(gradient, step: step), reluOutput: h) }
-        return backward(Tensor.reluBackward(input: y, gradient: gradient, scale: mask.scale), step: step)
+        if let gated = gatedGradient(gradient, step: step, dropout: dropout) { return backward(gated, step: step) }
+        // Overlapping windows behind a dropout: the scatter first, then both masks over the input.
+        guard let mask = dropout else { preconditionFailure("\(name): no gated gradient without a dropout") }
+        return mask.backward(backward(gradient, step: step), reluOutput: h)
     }
+
+    /// ∇y: [N, C, OH, OW] gated (and scaled) on the pooled size for the ReLU (and the dropout)
+    /// before this layer, as above: what the scatter then routes to the arg-maxes. Nil where the
+    /// dropout's scale must follow the scatter (overlapping windows).
+    func gatedGradient(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?) -> Tensor? {
+        let y = step.savedTensor(0, name)
+        guard let mask = dropout else { return Tensor.reluBackward(input: y, gradient: gradient) }
+        return windowsApart ? Tensor.reluBackward(input: y, gradient: gradient, scale: mask.scale) : nil
+    }
+
+    /// Whether no two windows overlap (the stride at least the window each way).
+    var windowsApart: Bool { window.stride.height >= window.size.height && window.stride.width >= window.size.width }
 }

@@ -102,8 +102,21 @@ public final class Sequential: @unchecked Sendable {
         var into = [Int?](repeating: nil, count: layers.count)
         for i in layers.indices where backwardFusedSpan[i] > 0 {
             for j in (i - backwardFusedSpan[i])..<i { into[j] = i }
+            if let conv = convolutionTakingScatter(i) { into[conv] = i }
         }
         return into
+    }
+
+    /// Where layer i is a max pooling whose backward takes the ReLU's (and a dropout's) before it,
+    /// and the layer before those is the model's first, a convolution: that convolution's index.
+    /// When its step needs no input gradient (training), `backward` hands the gated pooled
+    /// gradient straight to its filter gradient, which does the pooling's scatter image by image
+    /// (`Conv2D.backwardFilterThroughMaxPool`) instead of the 1.2 MB dy of LeNet-5's conv1 being
+    /// written whole and read back. Not behind a dropout with overlapping windows, whose scale
+    /// must follow the scatter.
+    func convolutionTakingScatter(_ i: Int) -> Int? {
+        guard let pool = backwardThroughReLU[i] as? MaxPool2D, i - backwardFusedSpan[i] == 1, layers[0] is Conv2D else { return nil }
+        return backwardFusedSpan[i] == 1 || pool.windowsApart ? 0 : nil
     }
 
     /// The model described by the layer list `spec` (e.g. "dense:256,relu,dense:10"; see
@@ -249,6 +262,14 @@ public final class Sequential: @unchecked Sendable {
                 let span = backwardFusedSpan[i], relu = i - span
                 // With a dropout between (span 2), its mask; nil when it dropped nothing (rate 0).
                 let mask = span == 2 ? steps[i - 1].dropoutMask : nil
+                // The first layer, a convolution, taking the pooling's scatter (convolutionTakingScatter).
+                if let c = convolutionTakingScatter(i), !steps[c].needsInputGradient, let pool = layer as? MaxPool2D,
+                   let conv = layers[c] as? Conv2D, let gated = pool.gatedGradient(g, step: steps[i], dropout: mask) {
+                    conv.backwardFilterThroughMaxPool(gated, argmax: steps[i].indices, window: pool.window, step: steps[c])
+                    profile?.addBackward(i, since: start)
+                    for done in stride(from: i, through: c, by: -1) { layerDone?(done) }
+                    return Tensor(shape: [0])
+                }
                 g = layer.backwardThroughReLU(g, step: steps[i], dropout: mask,
                                               reluOutput: steps[relu].savedTensor(0, layers[relu].name))
                 profile?.addBackward(i, since: start)
