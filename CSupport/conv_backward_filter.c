@@ -73,24 +73,19 @@ typedef struct filter_tiles_job {
     // Shifted partials only: dy given as the max pooling after the convolution routes its pooled
     // gradient (dy NULL; see nk_conv2d_backward_filter_pooled): pooled_dy and argmax [N, K,
     // pooled], each arg-max an index into its [OH, OW] plane.
+    const nk_pool2d_shape *pool;
     const float *pooled_dy;
     const int32_t *argmax;
     int64_t pooled;
 } filter_tiles_job;
 
-// Image n's dy: in place, or rebuilt in `scratch` (K·P floats) from the pooled gradient as
-// nk_maxpool2d_backward_ref routes it: zeros, then each output's gradient added at its arg-max.
+// Image n's dy: in place, or its K planes routed into `scratch` (K·P floats) from the pooled
+// gradient by the pooling's own backward (the 2×2 stride-2 row kernels where they serve).
 static const float *image_dy(const filter_tiles_job *job, int64_t n, float *scratch) {
     const conv_geo *g = job->g;
     if (job->dy) return job->dy + n * g->K * g->P;
-    memset(scratch, 0, (size_t)(g->K * g->P) * sizeof(float));
-    for (int64_t k = 0; k < g->K; k++) {
-        const float *pd = job->pooled_dy + (n * g->K + k) * job->pooled;
-        const int32_t *am = job->argmax + (n * g->K + k) * job->pooled;
-        float *plane = scratch + k * g->P;
-        for (int64_t o = 0; o < job->pooled; o++)
-            if (am[o] >= 0 && am[o] < g->P) plane[am[o]] += pd[o];
-    }
+    const int64_t first = n * g->K * job->pooled;
+    nk__maxpool2d_backward_planes(job->pool, g->K, job->pooled_dy + first, job->argmax + first, scratch);
     return scratch;
 }
 
@@ -227,7 +222,7 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
     const int64_t ntiles = (g.N + tile - 1) / tile, KC = g.K * g.CKK;
 
     if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS) {
-        filter_tiles_job job = {&g, x, dy, NULL, tile, ld, pl.form, sums, NULL, NULL, 0};
+        filter_tiles_job job = {&g, x, dy, NULL, tile, ld, pl.form, sums, NULL, NULL, NULL, 0};
         shifted_partials(&pl, &job, dw, db);
         return;
     }
@@ -282,12 +277,11 @@ void nk_conv2d_backward_filter(const nk_conv2d_shape *s, int threads, const floa
 }
 
 // The max pooling after the convolution (pool: its input is the convolution's output, [N, K, OH,
-// OW]) turns the pooled gradient into dy; on the shifted partials path each image's dy is rebuilt
-// in a small scratch where the tile reads it (image_dy), instead of being written whole and read
-// back: LeNet-5's conv1, 1.2 MB of dy a batch (a quarter of it nonzero) that the pooling's
-// backward wrote and this path then copied into its tiles. The rebuilt dy holds the values the
-// pooling's backward gives (a -0 gradient may land as +0, which no sum here can tell apart: sums
-// start at +0), so the bits of dw and db are those of the two calls. Other paths take dy whole.
+// OW]) turns the pooled gradient into dy; on the shifted partials path each image's dy is routed
+// by the pooling's backward into a small scratch where the tile reads it (image_dy), instead of
+// being written whole and read back: LeNet-5's conv1, 1.2 MB of dy a batch (a quarter of it
+// nonzero) that the pooling's backward wrote and this path then copied into its tiles. The same
+// values, so the bits of dw and db are those of the two calls. Other paths take dy whole.
 void nk_conv2d_backward_filter_pooled(const nk_conv2d_shape *s, int threads, const float *x,
                                       const nk_pool2d_shape *pool, const float *pooled_dy,
                                       const int32_t *argmax, float *dw, float *db) {
@@ -299,7 +293,7 @@ void nk_conv2d_backward_filter_pooled(const nk_conv2d_shape *s, int threads, con
     if (pl.path == NK_CONV_FILTER_SHIFTED_PARTIALS && g.N > 0 && g.K > 0 && g.P > 0) {
         const int64_t ld = pl.tile * g.P;
         filter_tiles_job job = {&g, x, NULL, NULL, pl.tile, ld, pl.form, db ? nk__alloc_floats(g.N * g.K) : NULL,
-                                pooled_dy, argmax, pooled};
+                                pool, pooled_dy, argmax, pooled};
         shifted_partials(&pl, &job, dw, db);
         return;
     }

@@ -34,4 +34,11 @@ static inline float *nk__alloc_floats(int64_t n) {
     return (float *)p;
 }
 
+// nk_maxpool2d_backward's routing of `count` consecutive planes (dy, argmax and dx at the first of
+// them; s gives the plane geometry), on the calling thread: for callers that need dx a few planes
+// at a time (nk_conv2d_backward_filter_pooled, an image's planes where its filter gradient reads
+// them). The same values as nk_maxpool2d_backward.
+void nk__maxpool2d_backward_planes(const nk_pool2d_shape *s, int64_t count, const float *dy, const int32_t *argmax,
+                                   float *dx);
+
 #endif

@@ -215,6 +215,13 @@ static void maxpool_backward_planes(void *context, int64_t begin, int64_t end) {
     }
 }
 
+void nk__maxpool2d_backward_planes(const nk_pool2d_shape *s, int64_t count, const float *dy, const int32_t *argmax,
+                                   float *dx) {
+    pool_geo g = geo_of(s);
+    pool_job j = {&g, dy, dx, NULL, argmax, pools_2x2(&g)};
+    maxpool_backward_planes(&j, 0, count);
+}
+
 void nk_maxpool2d_backward(const nk_pool2d_shape *s, int threads, const float *dy,
                            const int32_t *argmax, float *dx) {
     pool_geo g = geo_of(s);

@@ -110,9 +110,9 @@ public final class Sequential: @unchecked Sendable {
     /// Where layer i is a max pooling whose backward takes the ReLU's (and a dropout's) before it,
     /// and the layer before those is the model's first, a convolution: that convolution's index.
     /// When its step needs no input gradient (training), `backward` hands the gated pooled
-    /// gradient straight to its filter gradient, which does the pooling's scatter image by image
-    /// (`Conv2D.backwardFilterThroughMaxPool`) instead of the 1.2 MB dy of LeNet-5's conv1 being
-    /// written whole and read back. Not behind a dropout with overlapping windows, whose scale
+    /// gradient straight to its filter gradient, which has the pooling's backward route it image by
+    /// image (`Conv2D.backwardFilterThroughMaxPool`) instead of the 1.2 MB dy of LeNet-5's conv1
+    /// being written whole and read back. Not behind a dropout with overlapping windows, whose scale
     /// must follow the scatter.
     func convolutionTakingScatter(_ i: Int) -> Int? {
         guard let pool = backwardThroughReLU[i] as? MaxPool2D, i - backwardFusedSpan[i] == 1, layers[0] is Conv2D else { return nil }
