@@ -99,7 +99,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     const int64_t xtn = g->C * Hp * wmax + g->KW, dtn = g->K * g->OH * wmax;
     float *xt = nk__alloc_floats(xtn), *dt = nk__alloc_floats(dtn), *pt = job->form == NK_FILTER_SGEMM_TRANSPOSED ? nk__alloc_floats(KC) : NULL;
     const float **rows = (const float **)malloc((size_t)g->CKK * sizeof(float *));
-    float *rebuilt = job->dy ? NULL : nk__alloc_floats(ys); // one image's dy, from the pooled gradient
+    float *routed = job->dy ? NULL : nk__alloc_floats(ys); // one image's dy, routed from the pooled gradient
     if (!rows) abort();
     int64_t laid = -1; // tile width the zeroed layout is for
     for (int64_t ti = begin; ti < end; ti++) {
@@ -115,7 +115,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
         }
         for (int64_t im = 0; im < tn; im++) {
             const float *xi = job->x + (n0 + im) * g->C * g->H * g->W;
-            const float *di = image_dy(job, n0 + im, rebuilt);
+            const float *di = image_dy(job, n0 + im, routed);
             if (job->sums) image_sums_of(g, di, job->sums + (n0 + im) * g->K);
             for (int64_t c = 0; c < g->C; c++)
                 for (int64_t h = 0; h < g->H; h++)
@@ -148,7 +148,7 @@ static void filter_tiles_shifted(void *context, int64_t begin, int64_t end) {
     free(xt);
     free(dt);
     free(pt);
-    free(rebuilt);
+    free(routed);
     free((void *)rows);
 }
 

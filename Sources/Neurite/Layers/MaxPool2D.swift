@@ -62,19 +62,16 @@ extension MaxPool2D: FusesPrecedingReLUBackward {
     var fusesDropoutBetween: Bool { true }
 
     func backwardThroughReLU(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?, reluOutput h: Tensor) -> Tensor {
-        if let gated = gatedGradient(gradient, step: step, dropout: dropout) { return backward(gated, step: step) }
         // Overlapping windows behind a dropout: the scatter first, then both masks over the input.
-        guard let mask = dropout else { preconditionFailure("\(name): no gated gradient without a dropout") }
-        return mask.backward(backward(gradient, step: step), reluOutput: h)
+        if let mask = dropout, !windowsApart { return mask.backward(backward(gradient, step: step), reluOutput: h) }
+        return backward(gatedGradient(gradient, step: step, dropout: dropout), step: step)
     }
 
     /// ∇y: [N, C, OH, OW] gated (and scaled) on the pooled size for the ReLU (and the dropout)
-    /// before this layer, as above: what the scatter then routes to the arg-maxes. Nil where the
-    /// dropout's scale must follow the scatter (overlapping windows).
-    func gatedGradient(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?) -> Tensor? {
-        let y = step.savedTensor(0, name)
-        guard let mask = dropout else { return Tensor.reluBackward(input: y, gradient: gradient) }
-        return windowsApart ? Tensor.reluBackward(input: y, gradient: gradient, scale: mask.scale) : nil
+    /// before this layer, as above: what the scatter then routes to the arg-maxes. With a dropout,
+    /// only for windows apart (overlapping ones take the dropout's scale after the scatter).
+    func gatedGradient(_ gradient: Tensor, step: LayerStep, dropout: DropoutMask?) -> Tensor {
+        Tensor.reluBackward(input: step.savedTensor(0, name), gradient: gradient, scale: dropout?.scale ?? 1)
     }
 
     /// Whether no two windows overlap (the stride at least the window each way).

@@ -264,8 +264,9 @@ public final class Sequential: @unchecked Sendable {
                 let mask = span == 2 ? steps[i - 1].dropoutMask : nil
                 // The first layer, a convolution, taking the pooling's scatter (convolutionTakingScatter).
                 if let c = convolutionTakingScatter(i), !steps[c].needsInputGradient, let pool = layer as? MaxPool2D,
-                   let conv = layers[c] as? Conv2D, let gated = pool.gatedGradient(g, step: steps[i], dropout: mask) {
-                    conv.backwardFilterThroughMaxPool(gated, argmax: steps[i].indices, window: pool.window, step: steps[c])
+                   let conv = layers[c] as? Conv2D {
+                    conv.backwardFilterThroughMaxPool(pool.gatedGradient(g, step: steps[i], dropout: mask),
+                                                      argmax: steps[i].indices, window: pool.window, step: steps[c])
                     profile?.addBackward(i, since: start)
                     for done in stride(from: i, through: c, by: -1) { layerDone?(done) }
                     return Tensor(shape: [0])
